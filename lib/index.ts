@@ -1,0 +1,292 @@
+/**
+ * ioperm: direct x86 I/O-port access for Bun.
+ *
+ * @example
+ * import { open } from "ioperm";
+ * using io = open();
+ * io.grant(0x378, 3);          // LPT1: data, status, control
+ * io.outb(0x378, 0xac);
+ * console.log(io.inb(0x378));  // 0xac when a parallel port is there
+ *
+ * Grants belong to the calling thread (as the kernel keeps them): a Worker
+ * starts with none and must grant its own. A port that is not granted is
+ * refused with IopermError code NOT_GRANTED before any instruction runs.
+ */
+import { encodeOps, opValues, type BatchOp } from "./batch.ts";
+import { arrayWidth, checkPort, checkRange, checkValue, checkWidth, type PortArray, type Width } from "./check.ts";
+import { errorFor, localError, type ErrorContext } from "./errors.ts";
+import { native, nativeDiagnosis } from "./ffi.ts";
+import { type Access, Port, ReadOnlyPort, WriteOnlyPort, type PortIO } from "./ports.ts";
+
+export { IopermError, type IopermCode } from "./errors.ts";
+export { ops, type BatchOp } from "./batch.ts";
+export { Port, ReadOnlyPort, WriteOnlyPort, type Access } from "./ports.ts";
+export type { PortArray, Width } from "./check.ts";
+export { libraryPath } from "./ffi.ts";
+
+/** How ports are reached. `auto` tries ioperm/iopl, then /dev/port. */
+export type BackendName = "auto" | "direct" | "devport";
+const backendKinds: Record<BackendName, number> = { auto: 0, direct: 1, devport: 2 };
+const backendNames = ["none", "direct", "devport", "driver"] as const;
+export type ActiveBackend = (typeof backendNames)[number];
+
+export interface OpenOptions {
+  /** Default `auto`. Applies to this thread's grants from now on. */
+  backend?: BackendName;
+}
+
+/** What the calling thread holds. */
+export interface ThreadGrants {
+  backend: ActiveBackend;
+  /** Every port (grantAll). */
+  all: boolean;
+}
+
+type Native = ReturnType<typeof native>;
+
+/** A prepared batch: encoded once, run many times. */
+export class PreparedBatch {
+  readonly length: number;
+  readonly #buf: Uint8Array;
+  readonly #done = new Uint32Array(1);
+  readonly #io: Ioperm;
+
+  constructor(io: Ioperm, list: readonly BatchOp[]) {
+    this.#io = io;
+    this.#buf = encodeOps(list);
+    this.length = list.length;
+  }
+
+  /** Runs every op; returns each op's value (reads: what was read). */
+  run(): Uint32Array {
+    this.#io.runEncoded(this.#buf, this.#done);
+    return opValues(this.#buf);
+  }
+}
+
+/** A handle on the calling thread's port access. Close it (or `using`) to drop the grants. */
+export class Ioperm implements PortIO, Disposable {
+  #n: Native;
+  #closed = false;
+
+  constructor(options: OpenOptions = {}) {
+    const backend = options.backend ?? "auto";
+    if (!(backend in backendKinds)) {
+      throw new RangeError(`backend must be one of ${Object.keys(backendKinds).join(", ")}, got ${String(backend)}`);
+    }
+    this.#n = native();
+    this.#status(this.#n.ioperm_open(backendKinds[backend]), { op: "open" });
+  }
+
+  #fail(status: number, ctx: ErrorContext): never {
+    if (ctx.op === "grant" || ctx.op === "grantAll") ctx.diagnosis = nativeDiagnosis();
+    if (status === -5008) ctx.backend = this.grants().backend;
+    throw errorFor(status, ctx);
+  }
+
+  #status(status: number, ctx: ErrorContext): void {
+    if (status < 0) this.#fail(status, ctx);
+  }
+
+  #live(op: string): Native {
+    if (this.#closed) throw localError("CLOSED", `${op}(): this handle was closed; open() a new one`, op);
+    return this.#n;
+  }
+
+  /** Grants ports from..from+count-1 to this thread (ioperm(2), or /dev/port). */
+  grant(from: number, count = 1): void {
+    const n = this.#live("grant");
+    checkRange(from, count);
+    this.#status(n.ioperm_grant(from, count), { op: "grant", port: from, count });
+  }
+
+  /** Grants every port to this thread (iopl(3)). Opt-in: prefer grant() of the ranges you use. */
+  grantAll(): void {
+    this.#status(this.#live("grantAll").ioperm_grant_all(), { op: "grantAll" });
+  }
+
+  /** Releases a range, or with no arguments everything this thread holds. */
+  release(from?: number, count = 1): void {
+    const n = this.#live("release");
+    if (from === undefined) {
+      this.#status(n.ioperm_release(0, 0), { op: "release" });
+      return;
+    }
+    checkRange(from, count);
+    this.#status(n.ioperm_release(from, count), { op: "release", port: from, count });
+  }
+
+  /** Whether this thread may access port..port+width/8-1 now. */
+  isGranted(port: number, width: Width = 8): boolean {
+    checkWidth(width);
+    checkPort(port, width / 8);
+    return this.#live("isGranted").ioperm_is_granted(port, width / 8) === 1;
+  }
+
+  /** The backend this thread's grants use, and whether it holds every port. */
+  grants(): ThreadGrants {
+    const v = this.#live("grants").ioperm_thread_backend();
+    return { backend: backendNames[v & 0xff] ?? "none", all: (v & 0x100) !== 0 };
+  }
+
+  inb(port: number): number {
+    const n = this.#live("inb");
+    checkPort(port, 1);
+    const v = n.ioperm_inb(port);
+    return v < 0 ? this.#fail(v, { op: "inb", port }) : v;
+  }
+
+  inw(port: number): number {
+    const n = this.#live("inw");
+    checkPort(port, 2);
+    const v = n.ioperm_inw(port);
+    return v < 0 ? this.#fail(v, { op: "inw", port }) : v;
+  }
+
+  inl(port: number): number {
+    const n = this.#live("inl");
+    checkPort(port, 4);
+    const v = n.ioperm_inl(port) as number;
+    return v < 0 ? this.#fail(v, { op: "inl", port }) : v;
+  }
+
+  outb(port: number, value: number): void {
+    const n = this.#live("outb");
+    checkPort(port, 1);
+    checkValue(value, 8);
+    const s = n.ioperm_outb(port, value);
+    if (s < 0) this.#fail(s, { op: "outb", port });
+  }
+
+  outw(port: number, value: number): void {
+    const n = this.#live("outw");
+    checkPort(port, 2);
+    checkValue(value, 16);
+    const s = n.ioperm_outw(port, value);
+    if (s < 0) this.#fail(s, { op: "outw", port });
+  }
+
+  outl(port: number, value: number): void {
+    const n = this.#live("outl");
+    checkPort(port, 4);
+    checkValue(value, 32);
+    const s = n.ioperm_outl(port, value);
+    if (s < 0) this.#fail(s, { op: "outl", port });
+  }
+
+  /** A read of `width` bits; what typed ports call. */
+  read(width: Width, port: number): number {
+    return width === 8 ? this.inb(port) : width === 16 ? this.inw(port) : this.inl(port);
+  }
+
+  /** A write of `width` bits; what typed ports call. */
+  write(width: Width, port: number, value: number): void {
+    if (width === 8) this.outb(port, value);
+    else if (width === 16) this.outw(port, value);
+    else this.outl(port, value);
+  }
+
+  /**
+   * String input (rep ins): fills `buf` with buf.length reads of one port. The
+   * element type sets the width: Uint8Array insb, Uint16Array insw, Uint32Array insl.
+   */
+  readInto<T extends PortArray>(port: number, buf: T): T {
+    const n = this.#live("readInto");
+    const width = arrayWidth(buf, "readInto");
+    checkPort(port, width / 8);
+    const f = width === 8 ? n.ioperm_insb : width === 16 ? n.ioperm_insw : n.ioperm_insl;
+    this.#status(f(port, buf, buf.length), { op: "readInto", port, count: buf.length });
+    return buf;
+  }
+
+  /** String output (rep outs): writes every element of `buf` to one port, in order. */
+  writeFrom(port: number, buf: PortArray): void {
+    const n = this.#live("writeFrom");
+    const width = arrayWidth(buf, "writeFrom");
+    checkPort(port, width / 8);
+    const f = width === 8 ? n.ioperm_outsb : width === 16 ? n.ioperm_outsw : n.ioperm_outsl;
+    this.#status(f(port, buf, buf.length), { op: "writeFrom", port, count: buf.length });
+  }
+
+  /**
+   * Runs ops in order in one native call and returns each op's value (reads:
+   * the value read). The whole list is checked first: if any op is refused,
+   * none runs and the error names it.
+   * @example io.batch([ops.outw(0x510, 0), ops.inb(0x511), ops.inb(0x511)])
+   */
+  batch(list: readonly BatchOp[]): number[] {
+    const buf = encodeOps(list);
+    this.runEncoded(buf, new Uint32Array(1));
+    return Array.from(opValues(buf));
+  }
+
+  /** Encodes ops once for repeated runs (the fast way to replay a sequence). */
+  prepare(list: readonly BatchOp[]): PreparedBatch {
+    return new PreparedBatch(this, list);
+  }
+
+  /** @internal Runs an encoded op list; `done` receives the failing index. */
+  runEncoded(buf: Uint8Array, done: Uint32Array): void {
+    const n = this.#live("batch");
+    const count = buf.length / 8;
+    const s = n.ioperm_batch(buf, count, done);
+    if (s < 0) {
+      const i = done[0] ?? 0;
+      const view = new DataView(buf.buffer, buf.byteOffset);
+      const port = view.getUint16(i * 8, true);
+      const err = errorFor(s, { op: `batch[${i}]`, port });
+      throw err;
+    }
+  }
+
+  /** A typed 8-bit port. */
+  port8(port: number): Port<8>;
+  port8(port: number, access: "r"): ReadOnlyPort<8>;
+  port8(port: number, access: "w"): WriteOnlyPort<8>;
+  port8(port: number, access: Access = "rw"): Port<8> | ReadOnlyPort<8> | WriteOnlyPort<8> {
+    return makePort(this, port, 8, access);
+  }
+
+  /** A typed 16-bit port. */
+  port16(port: number): Port<16>;
+  port16(port: number, access: "r"): ReadOnlyPort<16>;
+  port16(port: number, access: "w"): WriteOnlyPort<16>;
+  port16(port: number, access: Access = "rw"): Port<16> | ReadOnlyPort<16> | WriteOnlyPort<16> {
+    return makePort(this, port, 16, access);
+  }
+
+  /** A typed 32-bit port. */
+  port32(port: number): Port<32>;
+  port32(port: number, access: "r"): ReadOnlyPort<32>;
+  port32(port: number, access: "w"): WriteOnlyPort<32>;
+  port32(port: number, access: Access = "rw"): Port<32> | ReadOnlyPort<32> | WriteOnlyPort<32> {
+    return makePort(this, port, 32, access);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Releases everything this thread holds and closes the handle. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#n.ioperm_release(0, 0);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function makePort<W extends Width>(io: PortIO, port: number, width: W, access: Access) {
+  if (access === "r") return new ReadOnlyPort(io, port, width);
+  if (access === "w") return new WriteOnlyPort(io, port, width);
+  if (access === "rw") return new Port(io, port, width);
+  throw new RangeError(`access must be "rw", "r" or "w", got ${String(access)}`);
+}
+
+/** Opens a handle on this thread's port access. Nothing is granted until grant(). */
+export function open(options?: OpenOptions): Ioperm {
+  return new Ioperm(options);
+}

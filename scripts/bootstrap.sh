@@ -1,0 +1,73 @@
+#!/bin/sh
+# Installs whatever this project needs and is missing, quietly and idempotently.
+# Pins live elsewhere, once each: Bun in package.json (devDependencies), Zig in
+# zig/build.zig.zon (minimum_zig_version), Debian package names and the QEMU and
+# kernel series in package.json ("toolchain"). Everything lands in .cache/.
+#   sh scripts/bootstrap.sh          Bun, npm packages, Zig
+#   sh scripts/bootstrap.sh --lab    also QEMU, busybox, cpio and the Debian kernel
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache="$root/.cache"
+mkdir -p "$cache/bin"
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+json() { node -e 'const p=require(process.argv[1]);const v=process.argv[2].split(".").reduce((o,k)=>o[k],p);console.log(Array.isArray(v)?v.join(" "):v)' "$root/package.json" "$1"; }
+
+# Bun and the npm dev dependencies (node and npm come with the machine).
+bun_pin=$(json devDependencies.bun)
+if [ "$("$root/node_modules/.bin/bun" --version 2>/dev/null || true)" != "$bun_pin" ] || [ ! -d "$root/node_modules/mitata" ]; then
+  say "installing Bun $bun_pin and npm dev dependencies"
+  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >"$cache/npm.log" 2>&1) || { cat "$cache/npm.log" >&2; exit 1; }
+fi
+ln -sf "$root/node_modules/.bin/bun" "$cache/bin/bun"
+
+# Zig from PyPI into a private target directory, never the user's site-packages.
+zig_pin=$(sed -n 's/.*minimum_zig_version *= *"\([^"]*\)".*/\1/p' "$root/zig/build.zig.zon")
+zig_dir="$cache/zig/$zig_pin"
+if [ "$("$zig_dir/ziglang/zig" version 2>/dev/null || true)" != "$zig_pin" ]; then
+  say "installing Zig $zig_pin (PyPI ziglang)"
+  rm -rf "$zig_dir"
+  python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+    --target "$zig_dir" "ziglang==$zig_pin" >"$cache/pip.log" 2>&1 || { cat "$cache/pip.log" >&2; exit 1; }
+fi
+ln -sf "$zig_dir/ziglang/zig" "$cache/bin/zig"
+
+[ "${1:-}" = "--lab" ] || exit 0
+
+# The lab: Debian packages, then the current Debian kernel, unpacked (never installed).
+missing=""
+for p in $(json toolchain.debian); do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  say "installing Debian packages:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -qq $missing >"$cache/apt.log" 2>&1; then
+    apt-get update -qq >>"$cache/apt.log" 2>&1
+    apt-get install -y -qq $missing >>"$cache/apt.log" 2>&1 || { cat "$cache/apt.log" >&2; exit 1; }
+  fi
+fi
+qemu_series=$(json toolchain.qemuSeries)
+qemu-system-x86_64 --version | head -1 | grep -q "version $qemu_series" \
+  || { say "QEMU is not the pinned $qemu_series series: $(qemu-system-x86_64 --version | head -1)"; exit 1; }
+
+kdir="$cache/kernel"
+if [ ! -f "$kdir/current" ] || [ ! -f "$(cat "$kdir/current")/vmlinuz" ]; then
+  meta=$(json toolchain.kernelPackage)
+  series=$(json toolchain.kernelSeries)
+  pkg=$(apt-cache depends "$meta" 2>/dev/null | sed -n 's/ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
+  if [ -z "$pkg" ]; then
+    apt-get update -qq >"$cache/apt.log" 2>&1
+    pkg=$(apt-cache depends "$meta" | sed -n 's/ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
+  fi
+  case "$pkg" in linux-image-"$series".*) ;; *) say "kernel package '$pkg' is not the pinned $series series"; exit 1;; esac
+  say "downloading the Debian kernel ($pkg)"
+  mkdir -p "$kdir/debs" && rm -rf "$kdir/$pkg.tmp"
+  (cd "$kdir/debs" && apt-get download -qq "$pkg" >"$cache/apt.log" 2>&1) || { cat "$cache/apt.log" >&2; exit 1; }
+  dpkg-deb -x "$kdir/debs/${pkg}_"*.deb "$kdir/$pkg.tmp"
+  kver=${pkg#linux-image-}
+  mkdir -p "$kdir/$pkg.tmp/lab"
+  cp "$kdir/$pkg.tmp/boot/vmlinuz-$kver" "$kdir/$pkg.tmp/vmlinuz"
+  rm -rf "$kdir/$pkg" && mv "$kdir/$pkg.tmp" "$kdir/$pkg"
+  echo "$kdir/$pkg" >"$kdir/current"
+  rm -f "$kdir/debs/"*.deb
+fi

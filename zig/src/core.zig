@@ -1,0 +1,169 @@
+//! Checks every request in a fixed order (range and width, then the thread's
+//! grants), then hands it to the platform backend. Nothing reaches an in/out
+//! instruction without passing through here.
+const std = @import("std");
+const builtin = @import("builtin");
+const cpu = @import("cpu.zig");
+const grants = @import("grants.zig");
+const status = @import("status.zig");
+
+pub const platform = switch (builtin.os.tag) {
+    .linux => @import("linux.zig"),
+    .windows => @import("windows.zig"),
+    else => @compileError("ioperm supports x86 Linux and Windows"),
+};
+
+/// One entry of a batch, 8 bytes, laid out identically in lib/ and the Windows driver.
+pub const Op = extern struct {
+    port: u16,
+    width: u8,
+    flags: u8,
+    /// Written for a write; replaced by the value read for a read.
+    value: u32,
+
+    pub const write_flag: u8 = 1;
+};
+
+comptime {
+    std.debug.assert(@sizeOf(Op) == 8);
+}
+
+fn fits(comptime width: u32, value: u32) bool {
+    return width == 4 or value <= std.math.maxInt(cpu.Int(width));
+}
+
+/// Range, then grants. Returns ok or the status that refuses the access.
+fn admit(t: *const grants.Thread, port: u32, width: u32) i32 {
+    if (!grants.validRange(port, width)) return status.of(.range);
+    if (!t.covers(port, width)) return status.of(.not_granted);
+    return status.ok;
+}
+
+pub fn grant(from: u32, count: u32) i32 {
+    if (!grants.validRange(from, count)) return status.of(.range);
+    return platform.grant(grants.current(), from, count);
+}
+
+pub fn grantAll() i32 {
+    return platform.grantAll(grants.current());
+}
+
+pub fn release(from: u32, count: u32) i32 {
+    if (count != 0 and !grants.validRange(from, count)) return status.of(.range);
+    return platform.release(grants.current(), from, count);
+}
+
+pub fn isGranted(port: u32, width: u32) bool {
+    return grants.validRange(port, width) and grants.current().covers(port, width);
+}
+
+pub inline fn read(comptime width: u32, port: u32) i64 {
+    const t = grants.current();
+    const rc = admit(t, port, width);
+    if (rc != status.ok) return rc;
+    return platform.read(t.backend, width, @intCast(port));
+}
+
+pub inline fn write(comptime width: u32, port: u32, value: u32) i32 {
+    if (!fits(width, value)) return status.of(.range);
+    const t = grants.current();
+    const rc = admit(t, port, width);
+    if (rc != status.ok) return rc;
+    return platform.write(t.backend, width, @intCast(port), @truncate(value));
+}
+
+pub fn readString(comptime width: u32, port: u32, buf: ?[*]cpu.Int(width), count: u32) i32 {
+    const t = grants.current();
+    const rc = admit(t, port, width);
+    if (rc != status.ok) return rc;
+    if (count == 0) return status.ok;
+    const p = buf orelse return status.of(.bad_buffer);
+    return platform.readString(t.backend, width, @intCast(port), p, count);
+}
+
+pub fn writeString(comptime width: u32, port: u32, buf: ?[*]const cpu.Int(width), count: u32) i32 {
+    const t = grants.current();
+    const rc = admit(t, port, width);
+    if (rc != status.ok) return rc;
+    if (count == 0) return status.ok;
+    const p = buf orelse return status.of(.bad_buffer);
+    return platform.writeString(t.backend, width, @intCast(port), p, count);
+}
+
+/// Checks one op without running it.
+pub fn checkOp(t: *const grants.Thread, op: Op) i32 {
+    if (op.flags & ~Op.write_flag != 0) return status.of(.bad_op);
+    if (!grants.validWidth(op.width)) return status.of(.bad_width);
+    if (op.flags & Op.write_flag != 0 and op.width != 4 and op.value >> @intCast(op.width * 8) != 0)
+        return status.of(.range);
+    return admit(t, op.port, op.width);
+}
+
+fn runOp(backend: grants.Backend, op: *Op) i32 {
+    const w = op.flags & Op.write_flag != 0;
+    return switch (op.width) {
+        inline 1, 2, 4 => |width| if (w)
+            platform.write(backend, width, op.port, @intCast(op.value))
+        else blk: {
+            const v = platform.read(backend, width, op.port);
+            if (v < 0) break :blk @intCast(v);
+            op.value = @intCast(v);
+            break :blk status.ok;
+        },
+        else => status.of(.bad_width),
+    };
+}
+
+/// Runs a list of ops in order. The whole list is checked first, so a refused op
+/// means none ran; `done` receives the index of the op that failed (or `count`).
+pub fn batch(ops: ?[*]Op, count: u32, done: ?*u32) i32 {
+    const out = done orelse return status.of(.bad_buffer);
+    out.* = 0;
+    if (count == 0) return status.ok;
+    const list = (ops orelse return status.of(.bad_buffer))[0..count];
+    const t = grants.current();
+    for (list, 0..) |op, i| {
+        const rc = checkOp(t, op);
+        if (rc != status.ok) {
+            out.* = @intCast(i);
+            return rc;
+        }
+    }
+    if (@hasDecl(platform, "batch")) {
+        return platform.batch(t, list, out);
+    }
+    for (list, 0..) |*op, i| {
+        const rc = runOp(t.backend, op);
+        if (rc != status.ok) {
+            out.* = @intCast(i);
+            return rc;
+        }
+    }
+    out.* = count;
+    return status.ok;
+}
+
+test "checkOp order: flags, width, value, range, grants" {
+    var t: grants.Thread = .{};
+    t.set(0x378, 3, true);
+    try std.testing.expectEqual(status.of(.bad_op), checkOp(&t, .{ .port = 0x378, .width = 1, .flags = 4, .value = 0 }));
+    try std.testing.expectEqual(status.of(.bad_width), checkOp(&t, .{ .port = 0x378, .width = 3, .flags = 0, .value = 0 }));
+    try std.testing.expectEqual(status.of(.range), checkOp(&t, .{ .port = 0x378, .width = 1, .flags = 1, .value = 0x100 }));
+    try std.testing.expectEqual(status.of(.range), checkOp(&t, .{ .port = 0xFFFF, .width = 2, .flags = 0, .value = 0 }));
+    try std.testing.expectEqual(status.of(.not_granted), checkOp(&t, .{ .port = 0x37A, .width = 2, .flags = 0, .value = 0 }));
+    try std.testing.expectEqual(status.ok, checkOp(&t, .{ .port = 0x379, .width = 2, .flags = 1, .value = 0xFFFF }));
+}
+
+test "refused accesses never reach the instruction" {
+    // This test thread holds no grant: if any of these executed, the test would die.
+    try std.testing.expectEqual(@as(i64, status.of(.not_granted)), read(1, 0x80));
+    try std.testing.expectEqual(status.of(.not_granted), write(4, 0xCF8, 0x80000000));
+    try std.testing.expectEqual(status.of(.range), write(1, 0x80, 0x100));
+    try std.testing.expectEqual(@as(i64, status.of(.range)), read(2, 0xFFFF));
+    var ops = [_]Op{
+        .{ .port = 0x80, .width = 1, .flags = 0, .value = 0 },
+    };
+    var done: u32 = 99;
+    try std.testing.expectEqual(status.of(.not_granted), batch(&ops, 1, &done));
+    try std.testing.expectEqual(@as(u32, 0), done);
+}

@@ -1,0 +1,144 @@
+//! The C ABI of libioperm / ioperm.dll: the only file with `export fn`.
+//! Every function returns 0 or a negative status (see status.zig); reads return
+//! the value read (>= 0) or a negative status, so one call carries both.
+//! Grants belong to the calling thread.
+const std = @import("std");
+const core = @import("core.zig");
+const grants = @import("grants.zig");
+const status = @import("status.zig");
+
+/// Bumped when any signature or struct layout below changes.
+pub const abi_version: u32 = 1;
+
+export fn ioperm_abi_version() u32 {
+    return abi_version;
+}
+
+/// Status table, for the TypeScript side to check its copy against.
+export fn ioperm_status_count() u32 {
+    return status.all.len;
+}
+
+export fn ioperm_status_at(i: u32, code: *i32) ?[*:0]const u8 {
+    if (i >= status.all.len) return null;
+    code.* = @intFromEnum(status.all[i]);
+    return @tagName(status.all[i]);
+}
+
+/// Backend for this thread's grants from now on: 0 auto, 1 direct (ioperm/iopl), 2 /dev/port.
+export fn ioperm_open(kind: u32) i32 {
+    return core.platform.setPreference(kind);
+}
+
+export fn ioperm_grant(from: u32, count: u32) i32 {
+    return core.grant(from, count);
+}
+
+/// Every port (iopl(3) on Linux). Opt-in only.
+export fn ioperm_grant_all() i32 {
+    return core.grantAll();
+}
+
+/// count == 0 releases everything the calling thread holds.
+export fn ioperm_release(from: u32, count: u32) i32 {
+    return core.release(from, count);
+}
+
+/// The calling thread's backend (grants.Backend), plus 0x100 when it holds every port.
+export fn ioperm_thread_backend() i32 {
+    const t = grants.current();
+    return @as(i32, @intFromEnum(t.backend)) | (if (t.all) @as(i32, 0x100) else 0);
+}
+
+/// 1 when the calling thread may access port..port+width-1, else 0.
+export fn ioperm_is_granted(port: u32, width: u32) i32 {
+    return @intFromBool(core.isGranted(port, width));
+}
+
+/// Why this thread's last grant failed: errno from ioperm/iopl and from /dev/port.
+export fn ioperm_diagnose(out: *[2]i32) void {
+    const d = core.platform.lastDiagnosis();
+    out.* = .{ d.ioperm_errno, d.devport_errno };
+}
+
+export fn ioperm_inb(port: u32) i32 {
+    return @intCast(core.read(1, port));
+}
+
+export fn ioperm_inw(port: u32) i32 {
+    return @intCast(core.read(2, port));
+}
+
+export fn ioperm_inl(port: u32) i64 {
+    return core.read(4, port);
+}
+
+export fn ioperm_outb(port: u32, value: u32) i32 {
+    return core.write(1, port, value);
+}
+
+export fn ioperm_outw(port: u32, value: u32) i32 {
+    return core.write(2, port, value);
+}
+
+export fn ioperm_outl(port: u32, value: u32) i32 {
+    return core.write(4, port, value);
+}
+
+export fn ioperm_insb(port: u32, buf: ?[*]u8, count: u32) i32 {
+    return core.readString(1, port, buf, count);
+}
+
+export fn ioperm_insw(port: u32, buf: ?[*]u16, count: u32) i32 {
+    return core.readString(2, port, buf, count);
+}
+
+export fn ioperm_insl(port: u32, buf: ?[*]u32, count: u32) i32 {
+    return core.readString(4, port, buf, count);
+}
+
+export fn ioperm_outsb(port: u32, buf: ?[*]const u8, count: u32) i32 {
+    return core.writeString(1, port, buf, count);
+}
+
+export fn ioperm_outsw(port: u32, buf: ?[*]const u16, count: u32) i32 {
+    return core.writeString(2, port, buf, count);
+}
+
+export fn ioperm_outsl(port: u32, buf: ?[*]const u32, count: u32) i32 {
+    return core.writeString(4, port, buf, count);
+}
+
+/// Runs `count` ops (core.Op, 8 bytes each); see core.batch.
+export fn ioperm_batch(ops: ?[*]core.Op, count: u32, done: ?*u32) i32 {
+    return core.batch(ops, count, done);
+}
+
+/// Benchmark baseline: the signature of ioperm_outb with an empty body.
+export fn ioperm_nop(port: u32, value: u32) i32 {
+    std.mem.doNotOptimizeAway(port);
+    std.mem.doNotOptimizeAway(value);
+    return 0;
+}
+
+/// Benchmark native floor: `count` single reads of one port inside one call,
+/// checked once. Returns the last value or a negative status.
+export fn ioperm_bench_in(port: u32, width: u32, count: u32) i64 {
+    return switch (width) {
+        inline 1, 2, 4 => |w| blk: {
+            var last: i64 = core.read(w, port);
+            if (last < 0) break :blk last;
+            var i: u32 = 1;
+            while (i < count) : (i += 1) last = core.read(w, port);
+            break :blk last;
+        },
+        else => status.of(.bad_width),
+    };
+}
+
+test {
+    std.testing.refAllDecls(@This());
+    _ = @import("grants.zig");
+    _ = @import("status.zig");
+    _ = @import("core.zig");
+}

@@ -1,0 +1,188 @@
+//! Linux backends. `direct`: ioperm(2)/iopl(2) change the calling thread's I/O
+//! permission bitmap and the instructions run here. `devport`: the kernel runs
+//! each byte access for us through pread/pwrite on /dev/port (offset = port).
+const std = @import("std");
+const linux = std.os.linux;
+const cpu = @import("cpu.zig");
+const grants = @import("grants.zig");
+const status = @import("status.zig");
+const Thread = grants.Thread;
+const Backend = grants.Backend;
+
+/// Which backend this thread's first grant picks: 0 auto (ioperm, then /dev/port),
+/// or a Backend value. Per thread, like the grants; a thread keeps the backend
+/// its first grant got until it releases everything.
+threadlocal var preference: u8 = 0;
+var devport_fd = std.atomic.Value(i32).init(-1);
+
+/// Why the last grant of this thread failed, per backend (positive errno, 0 = not tried).
+pub const Diagnosis = extern struct { ioperm_errno: i32 = 0, devport_errno: i32 = 0 };
+threadlocal var diagnosis: Diagnosis = .{};
+
+pub fn lastDiagnosis() Diagnosis {
+    return diagnosis;
+}
+
+pub fn setPreference(kind: u32) i32 {
+    if (kind > @intFromEnum(Backend.devport)) return status.of(.unsupported);
+    preference = @intCast(kind);
+    return status.ok;
+}
+
+fn sysErr(rc: usize) linux.E {
+    return linux.errno(rc);
+}
+
+fn ioperm(from: u32, count: u32, on: bool) linux.E {
+    return sysErr(linux.syscall3(.ioperm, from, count, @intFromBool(on)));
+}
+
+fn iopl(level: u32) linux.E {
+    return sysErr(linux.syscall1(.iopl, level));
+}
+
+fn openDevport() linux.E {
+    if (devport_fd.load(.acquire) >= 0) return .SUCCESS;
+    const rc = linux.open("/dev/port", .{ .ACCMODE = .RDWR, .CLOEXEC = true }, 0);
+    const e = sysErr(rc);
+    if (e != .SUCCESS) return e;
+    const fd: i32 = @intCast(rc);
+    if (devport_fd.cmpxchgStrong(-1, fd, .acq_rel, .acquire) != null) _ = linux.close(fd);
+    return .SUCCESS;
+}
+
+/// Fallback from ioperm to /dev/port only where ioperm itself cannot work here.
+fn fallsBack(e: linux.E) bool {
+    return e == .NOSYS or e == .PERM or e == .INVAL;
+}
+
+/// Picks the backend for this thread's grant and runs `direct` (a syscall) or
+/// opens /dev/port. On success the thread's backend is recorded.
+fn acquire(t: *Thread, comptime direct: fn (u32, u32) linux.E, from: u32, count: u32) i32 {
+    diagnosis = .{};
+    const pref: Backend = @enumFromInt(preference);
+    var want = pref;
+    if (t.backend != .none) {
+        if (pref != .none and pref != t.backend) return status.of(.backend_mismatch);
+        want = t.backend;
+    }
+    if (want == .none or want == .direct) {
+        const e = direct(from, count);
+        if (e == .SUCCESS) {
+            t.backend = .direct;
+            return status.ok;
+        }
+        diagnosis.ioperm_errno = @intFromEnum(e);
+        if (want == .direct or !fallsBack(e)) return status.errno(e);
+    }
+    const e = openDevport();
+    if (e == .SUCCESS) {
+        t.backend = .devport;
+        return status.ok;
+    }
+    diagnosis.devport_errno = @intFromEnum(e);
+    if (want == .devport) return status.errno(e);
+    // Both failed. Missing on both sides is "no backend"; otherwise the ioperm
+    // error is the one to act on (EPERM: root or CAP_SYS_RAWIO).
+    const io: linux.E = @enumFromInt(diagnosis.ioperm_errno);
+    if (io == .NOSYS and (e == .NOENT or e == .NXIO or e == .NODEV)) return status.of(.no_backend);
+    return status.errno(io);
+}
+
+fn iopermOn(from: u32, count: u32) linux.E {
+    return ioperm(from, count, true);
+}
+
+fn iopl3(_: u32, _: u32) linux.E {
+    return iopl(3);
+}
+
+pub fn grant(t: *Thread, from: u32, count: u32) i32 {
+    const rc = acquire(t, iopermOn, from, count);
+    if (rc == status.ok) t.set(from, count, true);
+    return rc;
+}
+
+pub fn grantAll(t: *Thread) i32 {
+    const rc = acquire(t, iopl3, 0, 0);
+    if (rc == status.ok) t.all = true;
+    return rc;
+}
+
+/// count == 0 releases everything this thread holds.
+pub fn release(t: *Thread, from: u32, count: u32) i32 {
+    if (count == 0) {
+        if (t.backend == .direct) {
+            if (t.all) _ = iopl(0);
+            _ = ioperm(0, grants.port_count, false);
+        }
+        t.clear();
+        return status.ok;
+    }
+    if (t.all) return status.of(.iopl_active);
+    if (t.backend == .direct) {
+        const e = ioperm(from, count, false);
+        if (e != .SUCCESS) return status.errno(e);
+    }
+    t.set(from, count, false);
+    return status.ok;
+}
+
+fn devRead(port: u16, byte: *u8) i32 {
+    const rc = linux.pread(devport_fd.load(.acquire), @ptrCast(byte), 1, port);
+    const e = sysErr(rc);
+    if (e != .SUCCESS) return status.errno(e);
+    return if (rc == 1) status.ok else status.errno(linux.E.IO);
+}
+
+fn devWrite(port: u16, byte: u8) i32 {
+    const rc = linux.pwrite(devport_fd.load(.acquire), @ptrCast(&byte), 1, port);
+    const e = sysErr(rc);
+    if (e != .SUCCESS) return status.errno(e);
+    return if (rc == 1) status.ok else status.errno(linux.E.IO);
+}
+
+/// Value (>= 0) or a negative status. The caller checked range and grants.
+pub inline fn read(backend: Backend, comptime width: u32, port: u16) i64 {
+    if (backend == .direct) return cpu.in(width, port);
+    if (width != 1) return status.of(.width_unsupported);
+    var b: u8 = 0;
+    const rc = devRead(port, &b);
+    return if (rc == status.ok) b else rc;
+}
+
+pub inline fn write(backend: Backend, comptime width: u32, port: u16, value: cpu.Int(width)) i32 {
+    if (backend == .direct) {
+        cpu.out(width, port, value);
+        return status.ok;
+    }
+    if (width != 1) return status.of(.width_unsupported);
+    return devWrite(port, value);
+}
+
+pub fn readString(backend: Backend, comptime width: u32, port: u16, buf: [*]cpu.Int(width), count: usize) i32 {
+    if (backend == .direct) {
+        cpu.ins(width, port, buf, count);
+        return status.ok;
+    }
+    if (width != 1) return status.of(.width_unsupported);
+    // One byte per pread: a longer pread would walk consecutive ports, not repeat one.
+    for (0..count) |i| {
+        const rc = devRead(port, &buf[i]);
+        if (rc != status.ok) return rc;
+    }
+    return status.ok;
+}
+
+pub fn writeString(backend: Backend, comptime width: u32, port: u16, buf: [*]const cpu.Int(width), count: usize) i32 {
+    if (backend == .direct) {
+        cpu.outs(width, port, buf, count);
+        return status.ok;
+    }
+    if (width != 1) return status.of(.width_unsupported);
+    for (0..count) |i| {
+        const rc = devWrite(port, buf[i]);
+        if (rc != status.ok) return rc;
+    }
+    return status.ok;
+}
