@@ -1,0 +1,389 @@
+// The lab VM: a QEMU PC whose root filesystem is the host's own (9p, read-only,
+// under a tmpfs overlay), so a command runs as root at the same paths as on the
+// host, against real x86 I/O ports. See scripts/lab/init.sh for the guest side.
+//
+// Standard machine on every run (QEMU 7.2, -M pc): COM1 = console (streamed),
+// COM2 at 0x2f8 -> <run>/com2.out, LPT1 at 0x378 -> <run>/lpt1.out, isa-debugcon
+// at 0xe9 -> <run>/debugcon.out, isa-debug-exit at 0xf4, std VGA (Bochs VBE at
+// 0x1ce/0x1cf), RTC, i440FX/PIIX, fw_cfg.
+import type { Subprocess } from "bun";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { ConsoleSplitter, type Phase } from "./console.ts";
+import { ensureInitramfs, findKernel, labCache, projectRoot } from "./initramfs.ts";
+
+export interface LabOptions {
+  /** Run as root in the project root inside the guest, e.g. `["bun", "test", "test/lab"]`. */
+  command: string[];
+  /**
+   * Extra `-device` specs. An isa-serial, isa-parallel or isa-debugcon without
+   * `chardev=` gets a host file `<run>/<driver>@<iobase>.out`, e.g. `isa-parallel@0x278.out`.
+   */
+  devices?: string[];
+  /** Passed to QEMU as they are, after everything else. */
+  qemuArgs?: string[];
+  /** Guest RAM; default 2048. The overlay's writable layer lives in it. */
+  memoryMiB?: number;
+  /** Run dir, the same path in the guest; default .cache/lab/runs/<timestamp>-<pid>. */
+  outDir?: string;
+  /** Try KVM first (it hangs under nested virtualization here); falls back to TCG after ~20 s. */
+  kvm?: boolean;
+  /** Whole run, boot included; default 10 min. QEMU is killed after it. */
+  timeoutMs?: number;
+  /** Extra environment for the guest command. */
+  env?: Record<string, string>;
+  /** Live output of the command (stdout and stderr, CR stripped); default writes to process.stdout. */
+  onOutput?: (text: string) => void;
+  /** Also show the kernel console before and after the command, and the QEMU command line (stderr). */
+  verbose?: boolean;
+}
+
+export interface LabResult {
+  /** The guest command's exact exit code. */
+  exitCode: number;
+  /** Host path of the run dir, mounted read-write at the same path in the guest. */
+  runDir: string;
+  /** Chardev name -> host file: com2, lpt1, debugcon and one per extra device (e.g. "isa-parallel@0x278"). */
+  files: Record<string, string>;
+  /** QEMU start -> command start. */
+  bootMs: number;
+  /** The command's console output, CR stripped. */
+  output: string;
+  accel: "tcg" | "kvm";
+}
+
+/** Why a run produced no exit code. `tail` holds the last console lines and QEMU's stderr. */
+export class LabError extends Error {
+  constructor(
+    message: string,
+    readonly reason: "timeout" | "boot" | "no-exit-code",
+    readonly runDir: string,
+    readonly tail: string,
+  ) {
+    super(tail ? `${message}\n${tail}` : message);
+    this.name = "LabError";
+  }
+}
+
+const defaultTimeoutMs = 10 * 60_000;
+/** Nested KVM hangs at kernel entry on some hosts; TCG reaches the command in under 10 s. */
+const kvmBootLimitMs = 20_000;
+const tailLines = 40;
+
+/** QEMU's own defaults for ISA devices without iobase/index, mirrored to name their files. */
+const isaChardevDevices: Record<string, { bases: number[]; nextIndex: number }> = {
+  "isa-serial": { bases: [0x3f8, 0x2f8, 0x3e8, 0x2e8], nextIndex: 2 }, // COM1 and COM2 are ours
+  "isa-parallel": { bases: [0x378, 0x278, 0x3bc], nextIndex: 1 }, // LPT1 is ours
+  "isa-debugcon": { bases: [0xe9], nextIndex: 0 },
+};
+
+/** QEMU option values escape commas by doubling them. */
+const qemuValue = (s: string) => s.replaceAll(",", ",,");
+const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+
+// QEMU children die with us, whatever way we go (Ctrl-C in the CLI ends in exit()).
+const running = new Set<Subprocess>();
+process.on("exit", () => {
+  for (const proc of running) proc.kill("SIGKILL");
+});
+
+/** Default run dirs kept; older ones go, but never one younger than an hour (a parallel run may own it). */
+const keptRuns = 40;
+
+async function pruneRuns(dir: string): Promise<void> {
+  const names = (await readdir(dir).catch(() => [] as string[])).sort().reverse();
+  const hourAgo = Date.now() - 3_600_000;
+  for (const name of names.slice(keptRuns)) {
+    const path = join(dir, name);
+    const s = await stat(path).catch(() => null);
+    if (s && s.mtimeMs < hourAgo) await rm(path, { recursive: true, force: true });
+  }
+}
+
+async function makeRunDir(outDir: string | undefined): Promise<string> {
+  if (outDir !== undefined) {
+    const dir = resolve(outDir);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").replace(/\..*/, "");
+  const base = join(labCache, "runs", `${stamp}-${process.pid}`);
+  await mkdir(join(labCache, "runs"), { recursive: true });
+  await pruneRuns(join(labCache, "runs"));
+  // Two runs from one process in the same second get -2, -3, …; mkdir is the lock.
+  for (let n = 1; ; n++) {
+    const dir = n === 1 ? base : `${base}-${n}`;
+    try {
+      await mkdir(dir);
+      return dir;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+  }
+}
+
+/** -chardev/-device arguments for the extra devices, and the files they write. */
+function extraDevices(specs: string[], runDir: string): { args: string[]; files: Record<string, string> } {
+  const args: string[] = [];
+  const files: Record<string, string> = {};
+  const next = new Map(Object.entries(isaChardevDevices).map(([d, v]) => [d, v.nextIndex]));
+  specs.forEach((spec, i) => {
+    const [driver = "", ...rest] = spec.split(",");
+    const props = new Map(rest.map((kv) => [kv.split("=")[0] ?? "", kv.slice(kv.indexOf("=") + 1)]));
+    const known = isaChardevDevices[driver];
+    if (known === undefined || props.has("chardev")) {
+      args.push("-device", spec);
+      return;
+    }
+    // QEMU counts every instance, explicit index or not.
+    const auto = next.get(driver) ?? 0;
+    next.set(driver, auto + 1);
+    const iobaseProp = props.get("iobase");
+    const index = props.has("index") ? Number(props.get("index")) : auto;
+    const iobase = iobaseProp !== undefined ? Number(iobaseProp) : known.bases[index];
+    let name = iobase !== undefined && Number.isInteger(iobase) ? `${driver}@0x${iobase.toString(16)}` : `${driver}#${i}`;
+    while (name in files) name += "+";
+    const path = join(runDir, `${name}.out`);
+    files[name] = path;
+    args.push("-chardev", `file,id=lab${i},path=${qemuValue(path)}`, "-device", `${spec},chardev=lab${i}`);
+  });
+  return { args, files };
+}
+
+function guestScript(command: string[], runDir: string, env: Record<string, string>, colour: boolean): string {
+  const path = [
+    join(projectRoot, ".cache", "bin"),
+    join(projectRoot, "node_modules", ".bin"),
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  ].join(":");
+  const vars: Record<string, string> = {
+    HOME: "/root",
+    USER: "root",
+    LOGNAME: "root",
+    PATH: path,
+    LANG: "C.UTF-8",
+    // The guest's stdout is always a tty (the serial console), so tools colour
+    // their output unless told not to; that only helps when it lands on a terminal.
+    ...(colour ? { TERM: process.env.TERM ?? "xterm" } : { TERM: "dumb", NO_COLOR: "1" }),
+    IOPERM_LAB: "1",
+    IOPERM_LAB_RUN: runDir,
+    ...env,
+  };
+  const lines = ["# Written by scripts/lab/vm.ts; the lab's /init runs it as root with an empty environment."];
+  for (const [k, v] of Object.entries(vars)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`lab: invalid environment variable name ${JSON.stringify(k)}`);
+    lines.push(`export ${k}=${shellQuote(v)}`);
+  }
+  lines.push(`cd ${shellQuote(projectRoot)} || exit 125`, `exec ${command.map(shellQuote).join(" ")}`, "");
+  return lines.join("\n");
+}
+
+interface Plan {
+  id: string;
+  runDir: string;
+  baseArgs: string[];
+  tailArgs: string[];
+  deadline: number;
+  timeoutMs: number;
+  onOutput: (text: string) => void;
+  verbose: boolean;
+}
+
+type Attempt =
+  | { kind: "finished"; bootMs: number; output: string; tail: string }
+  | { kind: "no-start"; why: string; tail: string };
+
+/** Last lines of the console and QEMU's stderr, for error messages. */
+function tailOf(consoleText: string, stderr: string): string {
+  const lines = consoleText.split("\n").filter((l) => l.trim() !== "");
+  const parts: string[] = [];
+  if (lines.length > 0) parts.push("--- last console lines ---", ...lines.slice(-tailLines));
+  if (stderr.trim()) parts.push("--- qemu stderr ---", stderr.trim());
+  return parts.join("\n");
+}
+
+/** QEMU's first complaint, e.g. ": qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69". */
+function firstError(stderr: string): string {
+  const line = stderr.split("\n").find((l) => l.trim() !== "" && !l.includes("terminating on signal"));
+  return line === undefined ? "" : `: ${line.trim()}`;
+}
+
+/** One QEMU boot. `bootLimitMs` bounds the time to the start marker (for KVM). */
+async function attempt(plan: Plan, accel: "tcg" | "kvm", bootLimitMs: number | null): Promise<Attempt> {
+  const accelArgs = accel === "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg", "-cpu", "max,-smap"];
+  const cmd = [...plan.baseArgs.slice(0, 1), ...accelArgs, ...plan.baseArgs.slice(1), ...plan.tailArgs];
+  if (plan.verbose) progress(`lab: ${cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ")}`);
+  progress(`lab: booting (${accel})…`);
+  await rm(join(plan.runDir, "exit-code"), { force: true });
+
+  const t0 = performance.now();
+  const proc = Bun.spawn({ cmd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  running.add(proc);
+  let stopped: "timeout" | "boot-limit" | null = null;
+  let killTimer: Timer | undefined;
+  const stop = (why: "timeout" | "boot-limit") => {
+    if (stopped !== null) return;
+    stopped = why;
+    proc.kill("SIGTERM");
+    killTimer = setTimeout(() => proc.kill("SIGKILL"), 3000);
+  };
+  const runTimer = setTimeout(() => stop("timeout"), Math.max(0, plan.deadline - Date.now()));
+  const bootTimer = bootLimitMs === null ? undefined : setTimeout(() => stop("boot-limit"), bootLimitMs);
+
+  let consoleText = "";
+  let output = "";
+  let bootMs = -1;
+  const splitter = new ConsoleSplitter(plan.id, {
+    text(phase: Phase, text: string) {
+      consoleText += text;
+      if (phase === "command") {
+        output += text;
+        plan.onOutput(text);
+      } else if (plan.verbose) {
+        process.stderr.write(text);
+      }
+    },
+    phase(phase: Phase) {
+      if (phase !== "command") return;
+      clearTimeout(bootTimer);
+      bootMs = performance.now() - t0;
+      progress(`lab: running after ${(bootMs / 1000).toFixed(1)} s boot`);
+    },
+  });
+
+  const readConsole = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stdout) splitter.push(decoder.decode(chunk, { stream: true }));
+    splitter.push(decoder.decode());
+    splitter.end();
+  })();
+  const readStderr = (async () => {
+    let text = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stderr) {
+      const s = decoder.decode(chunk, { stream: true });
+      text += s;
+      if (plan.verbose) process.stderr.write(s);
+    }
+    return text;
+  })();
+  const [status, , stderr] = await Promise.all([proc.exited, readConsole, readStderr]);
+  running.delete(proc);
+  clearTimeout(runTimer);
+  clearTimeout(bootTimer);
+  clearTimeout(killTimer);
+  await writeFile(join(plan.runDir, accel === "kvm" && bootMs < 0 ? "console-kvm.log" : "console.log"), consoleText);
+
+  const tail = tailOf(consoleText, stderr);
+  if (stopped === "timeout") {
+    throw new LabError(
+      `lab: timed out after ${Math.round(plan.timeoutMs / 1000)} s (${bootMs < 0 ? "still booting" : "command still running"}); QEMU was killed`,
+      "timeout",
+      plan.runDir,
+      tail,
+    );
+  }
+  if (bootMs < 0) {
+    const why =
+      stopped === "boot-limit"
+        ? `the command did not start within ${(bootLimitMs ?? 0) / 1000} s`
+        : `QEMU exited (status ${status}) before the command started${firstError(stderr)}`;
+    return { kind: "no-start", why, tail };
+  }
+  return { kind: "finished", bootMs, output, tail };
+}
+
+/**
+ * Boots the lab VM, runs `opts.command` as root in the project root and resolves
+ * with its exit code. Rejects with a LabError when the guest never reports one
+ * (boot failure, kernel panic, timeout).
+ *
+ * @example
+ * const { exitCode, files } = await runLab({ command: ["bun", "test", "test/lab"] });
+ */
+export async function runLab(opts: LabOptions): Promise<LabResult> {
+  if (opts.command.length === 0) throw new Error("lab: no command given");
+  const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
+  const deadline = Date.now() + timeoutMs;
+  const kernel = await findKernel();
+  const initramfs = await ensureInitramfs(kernel, progress);
+  const runDir = await makeRunDir(opts.outDir);
+  // Both paths travel on the kernel command line, which splits at whitespace.
+  for (const p of [runDir, kernel.modulesDir]) {
+    if (/[\s"]/.test(p)) throw new Error(`lab: path ${JSON.stringify(p)} contains whitespace or quotes; use another --out/project dir`);
+  }
+
+  const com2 = join(runDir, "com2.out");
+  const lpt1 = join(runDir, "lpt1.out");
+  const debugcon = join(runDir, "debugcon.out");
+  const extra = extraDevices(opts.devices ?? [], runDir);
+  const files: Record<string, string> = { com2, lpt1, debugcon, ...extra.files };
+  await writeFile(join(runDir, "files.json"), `${JSON.stringify(files, null, 2)}\n`);
+  const colour = opts.onOutput === undefined && process.stdout.isTTY === true;
+  await writeFile(join(runDir, "guest.sh"), guestScript(opts.command, runDir, opts.env ?? {}, colour));
+
+  const id = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+  const append = [
+    "console=ttyS0 quiet loglevel=3 panic=-1",
+    `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir}`,
+  ].join(" ");
+  // The accelerator and -cpu go in after argv[0] (see attempt()).
+  const baseArgs = [
+    "qemu-system-x86_64",
+    ...["-M", "pc", "-m", String(opts.memoryMiB ?? 2048), "-smp", "1"],
+    ...["-nodefaults", "-no-reboot", "-display", "none", "-vga", "std", "-nic", "none"],
+    ...["-kernel", kernel.vmlinuz, "-initrd", initramfs, "-append", append],
+    // multidevs=remap keeps inode numbers unique across the host's mounts.
+    "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+    "-virtfs", `local,path=${qemuValue(runDir)},mount_tag=labrun,security_model=none,multidevs=remap`,
+    ...["-chardev", "stdio,id=com1,signal=off", "-serial", "chardev:com1"],
+    ...["-chardev", `file,id=com2,path=${qemuValue(com2)}`, "-serial", "chardev:com2"],
+    ...["-chardev", `file,id=lpt1,path=${qemuValue(lpt1)}`, "-parallel", "chardev:lpt1"],
+    ...["-chardev", `file,id=debugcon,path=${qemuValue(debugcon)}`],
+    ...["-device", "isa-debugcon,iobase=0xe9,chardev=debugcon"],
+    ...["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
+  ];
+  const plan: Plan = {
+    id,
+    runDir,
+    baseArgs,
+    tailArgs: [...extra.args, ...(opts.qemuArgs ?? [])],
+    deadline,
+    timeoutMs,
+    onOutput: opts.onOutput ?? ((text) => process.stdout.write(text)),
+    verbose: opts.verbose ?? false,
+  };
+
+  let accel: "tcg" | "kvm" = "tcg";
+  let result: Attempt | undefined;
+  if (opts.kvm) {
+    if (!existsSync("/dev/kvm")) {
+      progress("lab: /dev/kvm is missing; using TCG");
+    } else {
+      const kvm = await attempt(plan, "kvm", Math.min(kvmBootLimitMs, timeoutMs));
+      if (kvm.kind === "finished") {
+        accel = "kvm";
+        result = kvm;
+      } else {
+        progress(`lab: KVM failed: ${kvm.why}; falling back to TCG (console in console-kvm.log)`);
+      }
+    }
+  }
+  result ??= await attempt(plan, "tcg", null);
+  if (result.kind === "no-start") {
+    throw new LabError(`lab: ${result.why}`, "boot", runDir, result.tail);
+  }
+
+  const recorded = await readFile(join(runDir, "exit-code"), "utf8").catch(() => "");
+  if (!/^\d+\s*$/.test(recorded)) {
+    throw new LabError(
+      "lab: the guest stopped before recording the command's exit code (kernel panic or crash?)",
+      "no-exit-code",
+      runDir,
+      result.tail,
+    );
+  }
+  return { exitCode: Number(recorded), runDir, files, bootMs: Math.round(result.bootMs), output: result.output, accel };
+}

@@ -1,0 +1,78 @@
+// Host tests of the API where no port can be reached (this kernel: no ioperm, no
+// /dev/port). They check that refusals are typed and that nothing executes: an
+// executed in/out on an ungranted port would kill this test process.
+import { expect, test } from "bun:test";
+import { IopermError, open, ops } from "../lib/index.ts";
+
+const code = (f: () => unknown): string => {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof IopermError) return e.code;
+    throw e;
+  }
+  return "no error";
+};
+
+test("ungranted ports are refused with NOT_GRANTED at every width and path", () => {
+  using io = open();
+  expect(io.grants()).toEqual({ backend: "none", all: false });
+  expect(code(() => io.inb(0x80))).toBe("NOT_GRANTED");
+  expect(code(() => io.inw(0x1ce))).toBe("NOT_GRANTED");
+  expect(code(() => io.inl(0xcfc))).toBe("NOT_GRANTED");
+  expect(code(() => io.outb(0x80, 1))).toBe("NOT_GRANTED");
+  expect(code(() => io.outl(0xcf8, 0x80000000))).toBe("NOT_GRANTED");
+  expect(code(() => io.readInto(0x511, new Uint8Array(4)))).toBe("NOT_GRANTED");
+  expect(code(() => io.writeFrom(0xe9, new Uint8Array([65])))).toBe("NOT_GRANTED");
+  expect(code(() => io.batch([ops.outw(0x510, 0), ops.inb(0x511)]))).toBe("NOT_GRANTED");
+  expect(code(() => io.port8(0x378).read())).toBe("NOT_GRANTED");
+  expect(io.isGranted(0x378)).toBe(false);
+});
+
+test.skipIf(process.env.IOPERM_LAB === "1")("where the kernel offers no backend, grant says so and how to go on", () => {
+  using io = open();
+  let err: unknown;
+  try {
+    io.grant(0x378, 3);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(IopermError);
+  const e = err as IopermError;
+  expect(["NO_BACKEND", "EPERM", "ENOSYS"]).toContain(e.code);
+  expect(e.op).toBe("grant");
+  expect(e.port).toBe(0x378);
+  expect(e.message).toMatch(/lab VM|CAP_SYS_RAWIO/);
+});
+
+test("arguments are checked before the native call", () => {
+  using io = open();
+  expect(() => io.inb(-1)).toThrow(RangeError);
+  expect(() => io.outb(0x378, 0x1ff)).toThrow(RangeError);
+  expect(() => io.outw(0x378, 1.25)).toThrow(TypeError);
+  expect(() => io.grant(0xffff, 2)).toThrow(RangeError);
+  expect(() => io.readInto(0x80, new Float64Array(2) as never)).toThrow(TypeError);
+  expect(() => io.port16(0xffff)).toThrow(RangeError);
+  expect(() => io.port8(0x80, "x" as never)).toThrow(RangeError);
+  expect(() => open({ backend: "magic" as never })).toThrow(RangeError);
+});
+
+test("a closed handle refuses every call with CLOSED; close is idempotent", () => {
+  const io = open();
+  io.close();
+  io.close();
+  expect(io.closed).toBe(true);
+  expect(code(() => io.inb(0x80))).toBe("CLOSED");
+  expect(code(() => io.grant(0x80))).toBe("CLOSED");
+});
+
+test("a Worker without a grant gets NOT_GRANTED, and this process goes on", async () => {
+  const w = new Worker(new URL("./fixtures/worker-ungranted.ts", import.meta.url).href);
+  const msg = await new Promise<{ code: string; message: string }>((resolve, reject) => {
+    w.onmessage = (e) => resolve(e.data);
+    w.onerror = (e) => reject(e);
+  });
+  w.terminate();
+  expect(msg.code).toBe("NOT_GRANTED");
+  expect(msg.message).toContain("a Worker must grant its own");
+});

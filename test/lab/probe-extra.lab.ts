@@ -1,0 +1,58 @@
+// probe.ts with extra devices at other standard bases, and with parport_pc loaded.
+// @lab-device isa-parallel,iobase=0x278,irq=5,index=1
+// @lab-device isa-serial,iobase=0x3e8,irq=4,index=2
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { lptWrite, parseSerialDriver } from "../../lib/devices/index.ts";
+import { open } from "../../lib/index.ts";
+import { probe, readRegs } from "./probe-lib.ts";
+import { eventually, hostFile, ioportsClaims } from "./witness.ts";
+
+test("parallel ports at 0x378 and 0x278, none at 0x3BC (witness: a byte strobed at 0x278 lands in its host file)", async () => {
+  const r = probe("--only", "lpt");
+  expect(r.lpt.map((p) => [p.base, p.present])).toEqual([
+    [0x378, true],
+    [0x278, true],
+    [0x3bc, false],
+  ]);
+  using io = open({ backend: "direct" });
+  io.grant(0x278, 3);
+  expect(lptWrite(io, 0x278, new Uint8Array([0x27, 0x8a]))).toBe(2);
+  const file = await eventually(() => hostFile("isa-parallel@0x278"), (f) => f.length >= 2);
+  expect([...file]).toEqual([0x27, 0x8a]);
+});
+
+test("a third UART at 0x3E8 is found and typed like the kernel types it (witness: /proc/tty/driver/serial)", () => {
+  const kernel = parseSerialDriver(readFileSync("/proc/tty/driver/serial", "utf8"));
+  expect(kernel.map((u) => u.port).sort((a, b) => a - b)).toEqual([0x2f8, 0x3e8, 0x3f8]);
+  const r = probe("--only", "uart");
+  expect(r.uart.map((u) => [u.base, u.present, u.type])).toEqual([
+    [0x3f8, true, "16550A"],
+    [0x2f8, true, "16550A"],
+    [0x3e8, true, "16550A"],
+    [0x2e8, false, null],
+  ]);
+  const forced = probe("--only", "uart", "--force");
+  expect(forced.uart.find((u) => u.base === 0x3e8)?.type).toBe(kernel.find((k) => k.port === 0x3e8)?.type ?? "missing");
+});
+
+test("with parport_pc loaded, 0x378 is reported from the kernel's view and its data register is left alone", () => {
+  const kdir = `/lib/modules/${readFileSync("/proc/sys/kernel/osrelease", "utf8").trim()}/kernel/drivers/parport`;
+  for (const m of ["parport", "parport_pc"]) {
+    const r = Bun.spawnSync(["busybox", "insmod", `${kdir}/${m}.ko`], { stderr: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+  }
+  expect(ioportsClaims().some((c) => c.from === 0x378 && /parport/.test(c.name))).toBe(true);
+  using io = open({ backend: "direct" });
+  io.grant(0x378, 1);
+  io.outb(0x378, 0x69);
+  io.release();
+  const before = readRegs("0x378:8", "0x37a:8");
+  const r = probe("--only", "lpt");
+  const lpt1 = r.lpt.find((p) => p.base === 0x378);
+  expect(lpt1?.method).toBe("kernel");
+  expect(lpt1?.claimedBy).toMatch(/parport/);
+  expect(lpt1?.kernel?.modes).toContain("PCSPP");
+  expect(readRegs("0x378:8", "0x37a:8")).toEqual(before);
+  expect(before["0x378:8"]).toBe(0x69);
+});

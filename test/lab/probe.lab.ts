@@ -1,0 +1,113 @@
+// probe.ts on the standard lab machine (LPT1, COM1, COM2, RTC, i440FX, fw_cfg),
+// each finding checked against an independent witness.
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { parseSerialDriver } from "../../lib/devices/index.ts";
+import { open } from "../../lib/index.ts";
+import { h4, probe, readRegs } from "./probe-lib.ts";
+import { eventually, hostFile, sysPciDevices } from "./witness.ts";
+
+const kernelUarts = () => parseSerialDriver(readFileSync("/proc/tty/driver/serial", "utf8"));
+
+test("exactly one parallel port, at 0x378, found by readback (witness: a byte strobed there lands in the host LPT file)", async () => {
+  const r = probe("--only", "lpt");
+  expect(r.lpt.map((p) => [p.base, p.present, p.method])).toEqual([
+    [0x378, true, "readback"],
+    [0x278, false, "readback"],
+    [0x3bc, false, "readback"],
+  ]);
+  using io = open({ backend: "direct" });
+  io.grant(0x378, 3);
+  const { lptWrite } = await import("../../lib/devices/index.ts");
+  const before = hostFile("lpt1").length;
+  expect(lptWrite(io, 0x378, new Uint8Array([0x71]))).toBe(1);
+  const file = await eventually(() => hostFile("lpt1"), (f) => f.length > before);
+  expect(file.at(-1)).toBe(0x71);
+});
+
+test("16550A UARTs at 0x3F8 and 0x2F8 from the kernel's view, nothing at 0x3E8/0x2E8 (witness: /proc/tty/driver/serial)", () => {
+  const r = probe("--only", "uart");
+  const kernel = kernelUarts();
+  expect(kernel.map((u) => [u.port, u.type])).toEqual([
+    [0x3f8, "16550A"],
+    [0x2f8, "16550A"],
+  ]);
+  expect(r.uart.map((u) => [u.base, u.present, u.type])).toEqual([
+    [0x3f8, true, "16550A"],
+    [0x2f8, true, "16550A"],
+    [0x3e8, false, null],
+    [0x2e8, false, null],
+  ]);
+  expect(r.uart.filter((u) => u.present).every((u) => u.method === "kernel" && u.claimedBy === "serial")).toBe(true);
+});
+
+test("with --force the probe's own FIFO/IIR detection agrees with the kernel's", () => {
+  const r = probe("--only", "uart", "--force");
+  for (const k of kernelUarts()) {
+    const u = r.uart.find((x) => x.base === k.port);
+    expect(u?.method).toBe("probe");
+    expect(u?.type).toBe(k.type);
+  }
+  expect(r.uart.filter((u) => u.present).length).toBe(2);
+});
+
+test("RTC within 2 s of the guest's `date`; PCI list equals /sys/bus/pci/devices; fw_cfg says QEMU", () => {
+  const r = probe("--only", "rtc,pci,fwcfg");
+  const date = Number(Bun.spawnSync(["date", "+%s"]).stdout.toString().trim()) * 1000;
+  expect(Math.abs(Date.parse(r.rtc.time) - date)).toBeLessThanOrEqual(2000);
+  expect(r.rtc.claimedBy).toBe("rtc0");
+  const found = r.pci.functions.map((f) => `${f.bdf} ${h4(f.vendor)}:${h4(f.deviceId)}`).sort();
+  expect(found).toEqual(sysPciDevices());
+  expect(r.fwcfg.present).toBe(true);
+  expect(r.machine.hypervisor).toBe("QEMU");
+});
+
+const TOUCHED = [
+  "0x378:8", "0x37a:8", // LPT data, control
+  "0x2f9:8", "0x2fb:8", "0x2fc:8", "0x2ff:8", // COM2 IER, LCR, MCR, scratch
+  "0x3f9:8", "0x3fb:8", "0x3fc:8", "0x3ff:8", // COM1
+  "0xcf8:32", // PCI address register
+];
+
+test("every register the probe touches reads the same before and after, even with --force (witness: a second process)", () => {
+  using io = open({ backend: "direct" });
+  io.grant(0x378, 1);
+  io.grant(0x2ff, 1);
+  io.grant(0xcf8, 4);
+  io.outb(0x378, 0x3c);
+  io.outb(0x2ff, 0x77);
+  io.outl(0xcf8, 0x80000810);
+  io.release();
+  const before = readRegs(...TOUCHED);
+  probe("--force");
+  expect(readRegs(...TOUCHED)).toEqual(before);
+  expect(before["0x378:8"]).toBe(0x3c);
+  expect(before["0x2ff:8"]).toBe(0x77);
+  expect(before["0xcf8:32"]).toBe(0x80000810);
+});
+
+/** Puts one byte into COM2's receive FIFO through loopback; returns a reader of "byte still waiting". */
+function seedReceiveFifo(io: ReturnType<typeof open>, byte: number): () => boolean {
+  const mcr = io.inb(0x2fc);
+  io.outb(0x2fa, 0x01); // FIFO on (keeps a received byte until read or FIFO reset)
+  io.outb(0x2fc, mcr | 0x10); // loopback: THR feeds RBR
+  io.outb(0x2f8, byte);
+  for (let spin = 0; (io.inb(0x2fd) & 0x01) === 0 && spin < 100000; spin++);
+  io.outb(0x2fc, mcr);
+  return () => (io.inb(0x2fd) & 0x01) === 1;
+}
+
+test("a claimed UART is not written without --force (witness: a byte waiting in its receive FIFO survives; --force clears it)", () => {
+  using io = open({ backend: "direct" });
+  io.grant(0x2f8, 8);
+  const waiting = seedReceiveFifo(io, 0x5e);
+  expect(waiting()).toBe(true);
+  probe("--only", "uart");
+  expect(waiting()).toBe(true);
+  expect(io.inb(0x2f8)).toBe(0x5e);
+  // Control: the same witness does see --force's FIFO reset, so it can tell.
+  const again = seedReceiveFifo(io, 0x5f);
+  expect(again()).toBe(true);
+  probe("--only", "uart", "--force");
+  expect(again()).toBe(false);
+});

@@ -1,0 +1,53 @@
+// Independent witnesses for lab tests: what the guest kernel and QEMU's host-side
+// files say, read without the library under test.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const inLab = process.env.IOPERM_LAB === "1";
+
+/** Host files QEMU's chardevs write, visible in the guest at the same path. */
+export function labFiles(): Record<string, string> {
+  const run = process.env.IOPERM_LAB_RUN;
+  if (!run) throw new Error("IOPERM_LAB_RUN is not set: lab tests run inside the lab VM (bun run lab)");
+  return JSON.parse(readFileSync(join(run, "files.json"), "utf8")) as Record<string, string>;
+}
+
+export function hostFile(name: string): Buffer {
+  const path = labFiles()[name];
+  if (!path) throw new Error(`no lab chardev file named ${name}`);
+  return readFileSync(path);
+}
+
+/** PCI functions the guest kernel enumerated: "00:01.1 8086:7010". */
+export function sysPciDevices(): string[] {
+  const dir = "/sys/bus/pci/devices";
+  return readdirSync(dir)
+    .map((d) => {
+      const id = (f: string) => readFileSync(join(dir, d, f), "utf8").trim().replace(/^0x/, "");
+      const [, bus, dev, fn] = /^[0-9a-f]{4}:([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/.exec(d) ?? [];
+      return `${bus}:${dev}.${fn} ${id("vendor")}:${id("device")}`;
+    })
+    .sort();
+}
+
+/** /proc/ioports lines naming `who` (e.g. "rtc0", "serial"). */
+export function ioportsClaims(): { from: number; to: number; name: string }[] {
+  return readFileSync("/proc/ioports", "utf8")
+    .split("\n")
+    .map((l) => /^\s*([0-9a-f]+)-([0-9a-f]+) : (.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ from: Number.parseInt(m[1] ?? "", 16), to: Number.parseInt(m[2] ?? "", 16), name: m[3] ?? "" }));
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `f` holds, for host files that QEMU writes asynchronously. */
+export async function eventually<T>(f: () => T, ok: (v: T) => boolean, ms = 3000): Promise<T> {
+  const end = Date.now() + ms;
+  let v = f();
+  while (!ok(v) && Date.now() < end) {
+    await sleep(20);
+    v = f();
+  }
+  return v;
+}
