@@ -1,0 +1,7 @@
+/** Device helpers built on the core API: what hardware test scripts reach for. */
+export * from "./fwcfg.ts";
+export * from "./ioports.ts";
+export * from "./lpt.ts";
+export * from "./pci.ts";
+export * from "./rtc.ts";
+export * from "./uart.ts";

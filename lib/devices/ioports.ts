@@ -1,0 +1,51 @@
+/**
+ * The kernel's claims on I/O ports, from /proc/ioports. A claimed range belongs
+ * to a driver: reading an index/data pair is what lspci and hwclock also do, but
+ * changing device state there races that driver.
+ */
+import { readFileSync } from "node:fs";
+
+export interface Claim {
+  from: number;
+  to: number;
+  name: string;
+  depth: number;
+}
+
+/** Parses /proc/ioports text (nested entries are indented by two spaces a level). */
+export function parseIoports(text: string): Claim[] {
+  const out: Claim[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^( *)([0-9a-fA-F]+)-([0-9a-fA-F]+) : (.*)$/.exec(line);
+    if (!m) continue;
+    out.push({
+      depth: (m[1] ?? "").length / 2,
+      from: Number.parseInt(m[2] ?? "", 16),
+      to: Number.parseInt(m[3] ?? "", 16),
+      name: (m[4] ?? "").trim(),
+    });
+  }
+  return out;
+}
+
+/** Reads /proc/ioports; an unprivileged reader sees zeros, which says nothing. */
+export function readIoports(path = "/proc/ioports"): Claim[] | undefined {
+  try {
+    const claims = parseIoports(readFileSync(path, "utf8"));
+    return claims.some((c) => c.to !== 0) ? claims : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Names of the claims overlapping from..from+count-1, innermost last. */
+export function claimants(claims: readonly Claim[], from: number, count = 1): string[] {
+  const to = from + count - 1;
+  return claims.filter((c) => c.from <= to && c.to >= from).map((c) => c.name);
+}
+
+/** The most specific claimant, skipping bus-wide entries such as "PCI Bus 0000:00". */
+export function claimant(claims: readonly Claim[], from: number, count = 1): string | null {
+  const names = claimants(claims, from, count).filter((n) => !/^PCI Bus /.test(n));
+  return names.at(-1) ?? null;
+}

@@ -1,0 +1,133 @@
+/**
+ * PCI configuration mechanism #1: a 32-bit address to 0xCF8, data at 0xCFC.
+ * Needs 0xCF8-0xCFF granted. The address register is restored after a scan.
+ */
+import type { Ioperm } from "../index.ts";
+
+export const PCI_ADDRESS = 0xcf8;
+export const PCI_DATA = 0xcfc;
+
+export interface PciFunction {
+  bus: number;
+  device: number;
+  function: number;
+  /** "00:1f.3" */
+  bdf: string;
+  vendor: number;
+  deviceId: number;
+  /** class << 16 | subclass << 8 | prog-if */
+  classCode: number;
+  className: string;
+  revision: number;
+  /** 0 general device, 1 PCI-to-PCI bridge, 2 CardBus bridge. */
+  headerType: number;
+  multiFunction: boolean;
+}
+
+export function pciAddress(bus: number, device: number, fn: number, offset: number): number {
+  return (0x80000000 | (bus << 16) | (device << 11) | (fn << 8) | (offset & 0xfc)) >>> 0;
+}
+
+/** One aligned dword of configuration space. */
+export function pciRead32(io: Ioperm, bus: number, device: number, fn: number, offset: number): number {
+  io.outl(PCI_ADDRESS, pciAddress(bus, device, fn, offset));
+  return io.inl(PCI_DATA);
+}
+
+const classNames: Record<number, string> = {
+  0x00: "Unclassified device",
+  0x01: "Mass storage controller",
+  0x02: "Network controller",
+  0x03: "Display controller",
+  0x04: "Multimedia controller",
+  0x05: "Memory controller",
+  0x06: "Bridge",
+  0x07: "Communication controller",
+  0x08: "Generic system peripheral",
+  0x09: "Input device controller",
+  0x0a: "Docking station",
+  0x0b: "Processor",
+  0x0c: "Serial bus controller",
+  0x0d: "Wireless controller",
+  0x0e: "Intelligent controller",
+  0x0f: "Satellite communications controller",
+  0x10: "Encryption controller",
+  0x11: "Signal processing controller",
+  0x12: "Processing accelerator",
+  0x13: "Non-Essential Instrumentation",
+  0xff: "Unassigned class",
+};
+const subclassNames: Record<number, string> = {
+  0x0101: "IDE interface",
+  0x0106: "SATA controller",
+  0x0200: "Ethernet controller",
+  0x0300: "VGA compatible controller",
+  0x0600: "Host bridge",
+  0x0601: "ISA bridge",
+  0x0604: "PCI bridge",
+  0x0680: "Bridge",
+  0x0c03: "USB controller",
+  0x0c05: "SMBus",
+};
+
+export function pciClassName(classCode: number): string {
+  return subclassNames[classCode >> 8] ?? classNames[classCode >> 16] ?? "Unknown class";
+}
+
+function readFunction(io: Ioperm, bus: number, device: number, fn: number): PciFunction | undefined {
+  const id = pciRead32(io, bus, device, fn, 0x00);
+  const vendor = id & 0xffff;
+  if (vendor === 0xffff || vendor === 0x0000) return undefined;
+  const cls = pciRead32(io, bus, device, fn, 0x08);
+  const hdr = (pciRead32(io, bus, device, fn, 0x0c) >>> 16) & 0xff;
+  const h2 = (n: number) => n.toString(16).padStart(2, "0");
+  return {
+    bus,
+    device,
+    function: fn,
+    bdf: `${h2(bus)}:${h2(device)}.${fn}`,
+    vendor,
+    deviceId: id >>> 16,
+    classCode: cls >>> 8,
+    className: pciClassName(cls >>> 8),
+    revision: cls & 0xff,
+    headerType: hdr & 0x7f,
+    multiFunction: (hdr & 0x80) !== 0,
+  };
+}
+
+/**
+ * Enumerates every function on bus 0 and on the buses behind its bridges, so
+ * only buses that exist are scanned. `onBus` reports progress.
+ */
+export function scanPci(io: Ioperm, onBus?: (bus: number, found: number) => void): PciFunction[] {
+  const saved = io.inl(PCI_ADDRESS);
+  const found: PciFunction[] = [];
+  const pending = [0];
+  const seen = new Set<number>();
+  try {
+    while (pending.length) {
+      const bus = pending.shift() ?? 0;
+      if (seen.has(bus)) continue;
+      seen.add(bus);
+      for (let device = 0; device < 32; device++) {
+        const f0 = readFunction(io, bus, device, 0);
+        if (!f0) continue;
+        const fns = f0.multiFunction ? 8 : 1;
+        for (let fn = 0; fn < fns; fn++) {
+          const f = fn === 0 ? f0 : readFunction(io, bus, device, fn);
+          if (!f) continue;
+          found.push(f);
+          if (f.headerType === 1) {
+            const secondary = (pciRead32(io, bus, device, fn, 0x18) >>> 8) & 0xff;
+            if (secondary > bus) pending.push(secondary);
+          }
+        }
+      }
+      onBus?.(bus, found.length);
+    }
+  } finally {
+    io.outl(PCI_ADDRESS, saved);
+  }
+  return found;
+}

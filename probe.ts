@@ -1,0 +1,321 @@
+#!/usr/bin/env bun
+/**
+ * Surveys the legacy hardware that answers on this machine: parallel ports,
+ * UARTs, the CMOS RTC, PCI configuration space and QEMU's fw_cfg.
+ *
+ *   bun run probe.ts [--json] [--only lpt,uart,rtc,pci,fwcfg] [--force] [--backend auto|direct|devport]
+ *   bun run probe.ts --vm [--device SPEC]…   (the same survey inside the lab VM)
+ *
+ * Safe by default: reads before it writes, restores what it changes, grants only
+ * the ranges it probes, and leaves state-changing detection off ranges the
+ * kernel has claimed (reporting the kernel's own view) unless --force.
+ * The --json output follows probe.schema.json.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  type Claim,
+  type FwCfg,
+  type KernelParport,
+  type KernelUart,
+  LPT_BASES,
+  type LptProbe,
+  type PciFunction,
+  UART_BASES,
+  type UartProbe,
+  claimant,
+  parseParportEntry,
+  parseSerialDriver,
+  probeLpt,
+  probeUart,
+  readFwCfg,
+  readIoports,
+  readRtc,
+  scanPci,
+} from "./lib/devices/index.ts";
+import { type BackendName, type Ioperm, IopermError, open } from "./lib/index.ts";
+
+const SECTIONS = ["fwcfg", "lpt", "uart", "rtc", "pci"] as const;
+type Section = (typeof SECTIONS)[number];
+
+export const SCHEMA_ID = "ioperm-probe/1";
+
+interface LptEntry {
+  base: number;
+  present: boolean;
+  /** How it was found: "readback" (the probe wrote and read), "kernel" (the driver's view), "skipped". */
+  method: "readback" | "kernel" | "skipped";
+  claimedBy: string | null;
+  probe: LptProbe | null;
+  kernel: KernelParport | null;
+  note: string | null;
+}
+
+interface UartEntry {
+  base: number;
+  present: boolean;
+  method: "probe" | "kernel" | "skipped";
+  claimedBy: string | null;
+  type: string | null;
+  probe: UartProbe | null;
+  kernel: KernelUart | null;
+  note: string | null;
+}
+
+interface Report {
+  schema: typeof SCHEMA_ID;
+  host: { platform: string; arch: string; kernel: string; uid: number; backend: string; date: string };
+  machine: { hypervisor: string | null; dmi: Record<string, string> };
+  fwcfg?: { claimedBy: string | null; present: boolean; info: FwCfg | null };
+  lpt?: LptEntry[];
+  uart?: UartEntry[];
+  rtc?: { claimedBy: string | null; present: boolean; time: string | null; bcd: boolean; hour24: boolean; statusB: number } | null;
+  pci?: { claimedBy: string | null; functions: PciFunction[] } | null;
+  notes: string[];
+}
+
+const hex = (n: number, w = 0) => `0x${n.toString(16).toUpperCase().padStart(w, "0")}`;
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function dmi(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of ["sys_vendor", "product_name", "bios_vendor", "bios_version", "board_vendor"]) {
+    const v = readText(`/sys/class/dmi/id/${k}`)?.trim();
+    if (v) out[k] = v;
+  }
+  return out;
+}
+
+function kernelParports(): KernelParport[] {
+  const dir = "/proc/sys/dev/parport";
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => n.startsWith("parport"))
+    .map((n) => parseParportEntry(n, readText(join(dir, n, "base-addr")) ?? "0", readText(join(dir, n, "modes")) ?? ""));
+}
+
+/** Grants a range for one step and releases it after, so the probe holds only what it uses. */
+function withRange<T>(io: Ioperm, from: number, count: number, f: () => T): T {
+  io.grant(from, count);
+  try {
+    return f();
+  } finally {
+    io.release(from, count);
+  }
+}
+
+function surveyLpt(io: Ioperm, claims: Claim[] | undefined, force: boolean, notes: string[]): LptEntry[] {
+  const kernel = kernelParports();
+  return LPT_BASES.map((base): LptEntry => {
+    const claimedBy = claims ? claimant(claims, base, 3) : null;
+    const k = kernel.find((p) => p.base === base) ?? null;
+    if (claimedBy && !force) {
+      return { base, present: k !== null, method: "kernel", claimedBy, probe: null, kernel: k, note: `claimed by ${claimedBy}: data-register readback not done (--force to override)` };
+    }
+    if (!claims) notes.push(`/proc/ioports unreadable: cannot tell whether ${hex(base)} is claimed`);
+    const probe = withRange(io, base, 3, () =>
+      base + 0x402 <= 0xffff ? withRange(io, base + 0x402, 1, () => probeLpt(io, base)) : probeLpt(io, base),
+    );
+    return { base, present: probe.present, method: "readback", claimedBy, probe, kernel: k, note: null };
+  });
+}
+
+function surveyUart(io: Ioperm, claims: Claim[] | undefined, force: boolean): UartEntry[] {
+  const text = readText("/proc/tty/driver/serial");
+  const kernel = text ? parseSerialDriver(text) : [];
+  return UART_BASES.map((base): UartEntry => {
+    const claimedBy = claims ? claimant(claims, base, 8) : null;
+    const k = kernel.find((u) => u.port === base) ?? null;
+    if (claimedBy && !force) {
+      return {
+        base,
+        present: k !== null || text === undefined,
+        method: "kernel",
+        claimedBy,
+        type: k?.type ?? null,
+        probe: null,
+        kernel: k,
+        note: `claimed by ${claimedBy}: FIFO/scratch detection not done (--force to override)${text ? "" : "; /proc/tty/driver/serial unreadable"}`,
+      };
+    }
+    const probe = withRange(io, base, 8, () => probeUart(io, base));
+    return { base, present: probe.present, method: "probe", claimedBy, type: probe.type, probe, kernel: k, note: null };
+  });
+}
+
+function progress(text: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`);
+  else process.stderr.write(`${text}\n`);
+}
+
+export function survey(io: Ioperm, only: Set<Section>, force: boolean): Report {
+  const claims = readIoports();
+  const notes: string[] = [];
+  if (!claims) notes.push("/proc/ioports shows no addresses (not root?): claimed ranges cannot be respected, so state-changing detection is skipped");
+  const safeClaims = claims ?? [];
+  const d = dmi();
+  const report: Report = {
+    schema: SCHEMA_ID,
+    host: {
+      platform: process.platform,
+      arch: process.arch,
+      kernel: readText("/proc/sys/kernel/osrelease")?.trim() ?? "",
+      uid: process.getuid?.() ?? -1,
+      backend: "none",
+      date: new Date().toISOString(),
+    },
+    machine: { hypervisor: null, dmi: d },
+    notes,
+  };
+  if (only.has("fwcfg")) {
+    const claimedBy = claimant(safeClaims, 0x510, 2);
+    const info = withRange(io, 0x510, 2, () => readFwCfg(io)) ?? null;
+    report.fwcfg = { claimedBy, present: info !== null, info };
+  }
+  report.host.backend = io.grants().backend;
+  if (only.has("lpt")) report.lpt = claims || force ? surveyLpt(io, claims, force, notes) : [];
+  if (only.has("uart")) report.uart = claims || force ? surveyUart(io, claims, force) : [];
+  if (only.has("rtc")) {
+    const claimedBy = claimant(safeClaims, 0x70, 2);
+    const t = withRange(io, 0x70, 2, () => readRtc(io));
+    const valid = !Number.isNaN(t.date.getTime());
+    report.rtc = { claimedBy, present: valid, time: valid ? t.date.toISOString() : null, bcd: t.bcd, hour24: t.hour24, statusB: t.statusB };
+  }
+  if (only.has("pci")) {
+    const claimedBy = claimant(safeClaims, 0xcf8, 8);
+    progress("scanning PCI bus 00…");
+    const functions = withRange(io, 0xcf8, 8, () =>
+      scanPci(io, (bus, n) => progress(`scanned PCI bus ${bus.toString(16).padStart(2, "0")}: ${n} functions so far`)),
+    );
+    if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
+    report.pci = { claimedBy, functions };
+  }
+  report.machine.hypervisor = report.fwcfg?.present || /QEMU/i.test(d.sys_vendor ?? "") ? "QEMU" : null;
+  if (!only.has("lpt") && !only.has("uart")) return report;
+  if (!claims && !force) notes.push("LPT and UART detection skipped: run as root so /proc/ioports shows the kernel's claims, or pass --force");
+  return report;
+}
+
+function table(r: Report): string {
+  const out: string[] = [];
+  const line = (s = "") => out.push(s);
+  line(`ioperm probe — ${r.host.platform}/${r.host.arch}, kernel ${r.host.kernel}, backend ${r.host.backend}, uid ${r.host.uid}`);
+  if (r.machine.hypervisor) line(`machine: ${r.machine.hypervisor}${r.machine.dmi.product_name ? ` (${r.machine.dmi.product_name})` : ""}`);
+  if (r.fwcfg) {
+    line();
+    line("fw_cfg (0x510)");
+    line(r.fwcfg.info ? `  signature QEMU, DMA ${r.fwcfg.info.dma ? "yes" : "no"}, ${r.fwcfg.info.files.length} files${r.fwcfg.claimedBy ? ` (claimed by ${r.fwcfg.claimedBy}; read-only selector/data access)` : ""}` : "  not present");
+  }
+  if (r.lpt) {
+    line();
+    line("parallel ports");
+    for (const p of r.lpt) {
+      const head = `  ${hex(p.base, 3)}  ${p.present ? "present" : "-      "}`;
+      if (p.method === "kernel") {
+        line(`${head}  kernel view: ${p.kernel ? `${p.kernel.name} modes ${p.kernel.modes.join(",")}` : "no parport entry"}  (${p.note})`);
+      } else if (p.probe) {
+        const rb = p.probe.readback.map((x) => `${hex(x.wrote, 2)}→${hex(x.read, 2)}`).join(" ");
+        line(`${head}  readback ${rb}`);
+        if (p.present) {
+          const s = p.probe.status;
+          const c = p.probe.control;
+          const on = (o: object) => Object.entries(o).filter(([k, v]) => k !== "raw" && v === true).map(([k]) => k).join(",") || "none";
+          line(`         status ${hex(s.raw, 2)} [${on(s)}]  control ${hex(c.raw, 2)} [${on(c)}]`);
+          const m = p.probe.modes;
+          if (m) line(`         mode SPP${m.ps2 ? " + PS/2 bidirectional" : ""}${m.ecp ? ` + ECP (ECR mode ${m.ecrMode})` : ""}; ${m.explain.join("; ")}`);
+        }
+      }
+    }
+  }
+  if (r.uart) {
+    line();
+    line("serial ports");
+    for (const u of r.uart) {
+      const head = `  ${hex(u.base, 3)}  ${u.present ? "present" : "-      "}`;
+      if (u.method === "kernel") line(`${head}  ${u.type ?? "?"} (kernel: ${u.kernel ? `ttyS${u.kernel.line} irq ${u.kernel.irq}` : "no tty line"}; ${u.note})`);
+      else line(`${head}  ${u.type ?? ""}${u.probe ? `  ${u.probe.explain.join("; ")}` : ""}`);
+    }
+  }
+  if (r.rtc) {
+    line();
+    line(`CMOS RTC (0x70)${r.rtc.claimedBy ? `, claimed by ${r.rtc.claimedBy}: index/data reads only` : ""}`);
+    line(r.rtc.time ? `  ${r.rtc.time}  (${r.rtc.bcd ? "BCD" : "binary"}, ${r.rtc.hour24 ? "24 h" : "12 h"}, status B ${hex(r.rtc.statusB, 2)})` : "  no valid time");
+  }
+  if (r.pci) {
+    line();
+    line(`PCI (mechanism #1, 0xCF8)${r.pci.claimedBy ? `, claimed by ${r.pci.claimedBy}: config reads only` : ""}`);
+    for (const f of r.pci.functions) {
+      line(`  ${f.bdf}  ${f.vendor.toString(16).padStart(4, "0")}:${f.deviceId.toString(16).padStart(4, "0")}  ${f.classCode.toString(16).padStart(6, "0")} ${f.className}${f.multiFunction ? " (multi-function)" : ""}${f.headerType === 1 ? " [bridge]" : ""}`);
+    }
+  }
+  for (const n of r.notes) line(`note: ${n}`);
+  return out.join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: "boolean", default: false },
+      only: { type: "string" },
+      force: { type: "boolean", default: false },
+      backend: { type: "string", default: "auto" },
+      vm: { type: "boolean", default: false },
+      device: { type: "string", multiple: true },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(readFileSync(import.meta.path, "utf8").split("*/")[0]?.replace(/^[\s\S]*?\/\*\*\n/, "").replace(/^ \* ?/gm, ""));
+    return 0;
+  }
+  if (values.vm) {
+    const { runLab } = await import("./scripts/lab/vm.ts");
+    const rest = argv.filter((a, i) => a !== "--vm" && a !== "--device" && argv[i - 1] !== "--device" && !a.startsWith("--device="));
+    const r = await runLab({ command: ["bun", "probe.ts", ...rest], devices: values.device ?? [] });
+    return r.exitCode;
+  }
+  const only = new Set<Section>();
+  for (const s of (values.only ?? SECTIONS.join(",")).split(",").map((x) => x.trim()).filter(Boolean)) {
+    if (!(SECTIONS as readonly string[]).includes(s)) {
+      console.error(`probe: unknown section "${s}"; choose from ${SECTIONS.join(", ")}`);
+      return 64;
+    }
+    only.add(s as Section);
+  }
+  const backend = values.backend as BackendName;
+  let io: Ioperm;
+  try {
+    io = open({ backend });
+    io.grant(0x80, 1); // a harmless port: does this process get port I/O at all?
+    io.release();
+  } catch (e) {
+    if (!(e instanceof IopermError) && !(e instanceof RangeError)) throw e;
+    const why = e.message;
+    if (values.json) console.log(JSON.stringify({ schema: SCHEMA_ID, error: { code: e instanceof IopermError ? e.code : "RANGE", message: why } }));
+    else console.error(`probe: port I/O is not available here.\n  ${why}\n  To survey the lab VM's hardware instead: bun run probe.ts --vm`);
+    return 2;
+  }
+  try {
+    const report = survey(io, only, values.force);
+    console.log(values.json ? JSON.stringify(report, null, 2) : table(report));
+    return 0;
+  } catch (e) {
+    if (!(e instanceof IopermError)) throw e;
+    console.error(`probe: ${e.message}`);
+    return 3;
+  } finally {
+    io.close();
+  }
+}
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));
