@@ -59,7 +59,8 @@ mount -t devtmpfs devtmpfs /newroot/dev
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts
 mount -t tmpfs -o mode=1777 shm /newroot/dev/shm
-mount -t tmpfs -o mode=1777 tmp /newroot/tmp
+# /tmp stays the overlay's (writable, upper layer in RAM): a tmpfs here would hide
+# a project that lives under the host's /tmp, as a CI clone may.
 mount -t tmpfs -o mode=755 run /newroot/run
 
 # The run dir is shared read-write and uncached, so the guest sees what QEMU's
