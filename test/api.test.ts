@@ -3,16 +3,7 @@
 // executed in/out on an ungranted port would kill this test process.
 import { expect, test } from "bun:test";
 import { IopermError, open, ops } from "../lib/index.ts";
-
-const code = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof IopermError) return e.code;
-    throw e;
-  }
-  return "no error";
-};
+import { errorCode as code } from "./error-code.ts";
 
 test("ungranted ports are refused with NOT_GRANTED at every width and path", () => {
   using io = open();

@@ -1,17 +1,8 @@
 // Refusals that would otherwise crash the process, checked for real in the lab VM
 // where the instructions would run: the process must survive each one.
 import { expect, test } from "bun:test";
-import { IopermError, open } from "../../lib/index.ts";
-
-const codeOf = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof IopermError) return e.code;
-    throw e;
-  }
-  return "no error";
-};
+import { open } from "../../lib/index.ts";
+import { errorCode as codeOf } from "../error-code.ts";
 
 test("an ungranted port next to a granted one is refused; the granted one works", () => {
   using io = open({ backend: "direct" });
