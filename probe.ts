@@ -3,12 +3,13 @@
  * Surveys the legacy hardware that answers on this machine: parallel ports,
  * UARTs, the CMOS RTC, PCI configuration space and QEMU's fw_cfg.
  *
- *   bun run probe.ts [--json] [--only lpt,uart,rtc,pci,fwcfg] [--force] [--backend auto|direct|devport]
+ *   bun run probe.ts [--json] [--only lpt,uart,rtc,pci,fwcfg] [--force] [--iopl] [--backend auto|direct|devport]
  *   bun run probe.ts --vm [--device SPEC]…   (the same survey inside the lab VM)
  *
  * Safe by default: reads before it writes, restores what it changes, grants only
- * the ranges it probes, and leaves state-changing detection off ranges the
- * kernel has claimed (reporting the kernel's own view) unless --force.
+ * the ranges it probes (every port with --iopl, only when asked), and leaves
+ * state-changing detection off ranges the kernel has claimed (reporting the
+ * kernel's own view) unless --force.
  * The --json output follows probe.schema.json.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -104,6 +105,7 @@ function kernelParports(): KernelParport[] {
 
 /** Grants a range for one step and releases it after, so the probe holds only what it uses. */
 function withRange<T>(io: Ioperm, from: number, count: number, f: () => T): T {
+  if (io.grants().all) return f(); // --iopl: everything is granted already
   io.grant(from, count);
   try {
     return f();
@@ -156,7 +158,7 @@ function progress(text: string): void {
   else process.stderr.write(`${text}\n`);
 }
 
-export function survey(io: Ioperm, only: Set<Section>, force: boolean): Report {
+export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: string): Report {
   const claims = readIoports();
   const notes: string[] = [];
   if (!claims) notes.push("/proc/ioports shows no addresses (not root?): claimed ranges cannot be respected, so state-changing detection is skipped");
@@ -169,7 +171,7 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean): Report {
       arch: process.arch,
       kernel: readText("/proc/sys/kernel/osrelease")?.trim() ?? "",
       uid: process.getuid?.() ?? -1,
-      backend: "none",
+      backend,
       date: new Date().toISOString(),
     },
     machine: { hypervisor: null, dmi: d },
@@ -180,7 +182,6 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean): Report {
     const info = withRange(io, 0x510, 2, () => readFwCfg(io)) ?? null;
     report.fwcfg = { claimedBy, present: info !== null, info };
   }
-  report.host.backend = io.grants().backend;
   if (only.has("lpt")) report.lpt = claims || force ? surveyLpt(io, claims, force, notes) : [];
   if (only.has("uart")) report.uart = claims || force ? surveyUart(io, claims, force) : [];
   if (only.has("rtc")) {
@@ -267,6 +268,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "boolean", default: false },
       only: { type: "string" },
       force: { type: "boolean", default: false },
+      iopl: { type: "boolean", default: false },
       backend: { type: "string", default: "auto" },
       vm: { type: "boolean", default: false },
       device: { type: "string", multiple: true },
@@ -294,10 +296,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const backend = values.backend as BackendName;
   let io: Ioperm;
+  let active = "none";
   try {
     io = open({ backend });
-    io.grant(0x80, 1); // a harmless port: does this process get port I/O at all?
-    io.release();
+    if (values.iopl) io.grantAll();
+    else io.grant(0x80, 1); // a harmless port: does this process get port I/O at all?
+    active = io.grants().backend;
+    if (!values.iopl) io.release();
   } catch (e) {
     if (!(e instanceof IopermError) && !(e instanceof RangeError)) throw e;
     const why = e.message;
@@ -306,7 +311,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const report = survey(io, only, values.force);
+    const report = survey(io, only, values.force, active);
     console.log(values.json ? JSON.stringify(report, null, 2) : table(report));
     return 0;
   } catch (e) {

@@ -10,6 +10,7 @@ export interface ProbeJson {
   pci: { functions: { bdf: string; vendor: number; deviceId: number }[] };
   fwcfg: { present: boolean };
   machine: { hypervisor: string | null };
+  host: { backend: string };
 }
 
 export function probe(...args: string[]): ProbeJson {

@@ -111,3 +111,11 @@ test("a claimed UART is not written without --force (witness: a byte waiting in 
   probe("--only", "uart", "--force");
   expect(again()).toBe(false);
 });
+
+test("--iopl grants every port up front (asked for) and the survey is the same", () => {
+  const ranged = probe("--only", "lpt,rtc,pci");
+  const iopl = probe("--only", "lpt,rtc,pci", "--iopl");
+  expect(iopl.lpt.map((p) => [p.base, p.present])).toEqual(ranged.lpt.map((p) => [p.base, p.present]));
+  expect(iopl.pci.functions).toEqual(ranged.pci.functions);
+  expect([ranged.host.backend, iopl.host.backend]).toEqual(["direct", "direct"]);
+});
