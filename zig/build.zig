@@ -1,5 +1,6 @@
 //! Builds libioperm.so (x86_64-linux, no libc) and, with -Dwindows, ioperm.dll
-//! (x86_64-windows). `zig build test` runs the unit tests that need no port.
+//! (x86_64-windows) plus the Windows driver (x64 and x86), its test client and
+//! the Wine test shim. `zig build test` runs the unit tests that need no port.
 const std = @import("std");
 const builtin = @import("builtin");
 const zon = @import("build.zig.zon");
@@ -15,20 +16,23 @@ pub fn build(b: *std.Build) void {
         std.debug.panic("ioperm pins Zig {s} (zig/build.zig.zon); this is {s}. Run: sh scripts/bootstrap.sh", .{ zon.minimum_zig_version, builtin.zig_version_string });
     }
     const optimize = b.standardOptimizeOption(.{});
-    const windows = b.option(bool, "windows", "also build ioperm.dll for x86_64-windows") orelse false;
+    const windows = b.option(bool, "windows", "also build ioperm.dll, ioperm.sys (x64, x86) and the Windows test tools") orelse false;
+    const sign = b.option(bool, "sign", "test-sign ioperm.sys with osslsigncode (with -Dwindows; default true)") orelse true;
 
     for (targets) |query| {
         if (query.os_tag == .windows and !windows) continue;
+        const target = b.resolveTargetQuery(query);
         const lib = b.addLibrary(.{
             .linkage = .dynamic,
             .name = "ioperm",
             .root_module = b.createModule(.{
                 .root_source_file = b.path("src/exports.zig"),
-                .target = b.resolveTargetQuery(query),
+                .target = target,
                 .optimize = optimize,
                 .link_libc = false,
             }),
         });
+        if (query.os_tag == .windows) windowsClient(b, lib.root_module, target);
         b.installArtifact(lib);
     }
 
@@ -38,4 +42,187 @@ pub fn build(b: *std.Build) void {
         .optimize = optimize,
     }) });
     b.step("test", "unit tests that need no port").dependOn(&b.addRunArtifact(tests).step);
+
+    if (windows) windowsDriver(b, optimize, sign);
+}
+
+// ---- Windows -----------------------------------------------------------------
+
+/// The driver's protocol header, the one source of truth for IOCTL codes and
+/// layouts; windows.zig imports it as "ioperm_ioctl" and checks core.Op against it.
+const ioctl_header = "../windows-driver/include/ioperm_ioctl.h";
+
+/// ioperm.dll's backend: the header through translate-c, and the system DLLs it calls.
+fn windowsClient(b: *std.Build, module: *std.Build.Module, target: std.Build.ResolvedTarget) void {
+    const header = b.addTranslateC(.{
+        .root_source_file = b.path(ioctl_header),
+        .target = target,
+        .optimize = .ReleaseSmall,
+        .link_libc = false,
+    });
+    // <stdint.h> from the MinGW headers Zig ships, never the build host's.
+    header.addSystemIncludePath(std.Build.LazyPath.zig_lib.path(b, "libc/include/any-windows-any"));
+    module.addImport("ioperm_ioctl", header.createModule());
+    module.linkSystemLibrary("kernel32", .{});
+    module.linkSystemLibrary("advapi32", .{});
+}
+
+const DriverArch = struct {
+    name: []const u8,
+    query: std.Target.Query,
+    /// llvm-dlltool machine, and whether its .def names carry stdcall/fastcall decorations.
+    machine: []const u8,
+    decorated: bool,
+    entry: []const u8,
+    defs: []const []const u8,
+};
+
+const driver_arches = [_]DriverArch{
+    .{
+        .name = "x64",
+        .query = .{ .cpu_arch = .x86_64, .os_tag = .windows, .abi = .gnu },
+        .machine = "i386:x86-64",
+        .decorated = false,
+        .entry = "DriverEntry",
+        .defs = &.{"ntoskrnl.x64.def"},
+    },
+    .{
+        .name = "x86",
+        .query = .{ .cpu_arch = .x86, .os_tag = .windows, .abi = .gnu },
+        .machine = "i386",
+        .decorated = true,
+        .entry = "DriverEntry@8",
+        .defs = &.{ "ntoskrnl.x86.def", "hal.x86.def" },
+    },
+};
+
+/// ioperm.sys for each arch: import libraries from our .def lists (zig dlltool),
+/// compile and link with zig cc, fix the checksum (pefix), test-sign, and
+/// check the result with an independent PE reader. Installs into
+/// zig-out/windows/<arch>/.
+fn windowsDriver(b: *std.Build, optimize: std.builtin.OptimizeMode, sign: bool) void {
+    const pefix = b.addExecutable(.{
+        .name = "pefix",
+        .root_module = b.createModule(.{
+            .root_source_file = b.path("../windows-driver/tools/pefix.zig"),
+            .target = b.graph.host,
+            .optimize = .ReleaseSafe,
+        }),
+    });
+    const pefix_tests = b.addTest(.{ .root_module = pefix.root_module });
+    const check_step = b.step("check-windows", "check the driver images (scripts/windows/check_pe.py)");
+    check_step.dependOn(&b.addRunArtifact(pefix_tests).step);
+    b.getInstallStep().dependOn(check_step);
+
+    const ddk = std.Build.LazyPath.zig_lib.path(b, "libc/include/any-windows-any/ddk");
+    for (driver_arches) |arch| {
+        const cc = b.addSystemCommand(&.{ b.graph.zig_exe, "cc", "-target" });
+        cc.addArg(b.fmt("{s}-windows-gnu", .{@tagName(arch.query.cpu_arch.?)}));
+        cc.addArgs(&.{
+            "-std=c11",          "-O2",                  "-g",                   "-Wall",               "-Wextra",   "-Werror",
+            "-ffreestanding",    "-fno-stack-protector", "-mno-stack-arg-probe", "-mgeneral-regs-only", "-nostdlib", "-Wl,--subsystem,native",
+            "-Wl,--dynamicbase", "-Wl,--nxcompat",
+        });
+        cc.addArg(b.fmt("-Wl,-e,{s}", .{arch.entry}));
+        cc.addPrefixedDirectoryArg("-I", b.path("../windows-driver/include"));
+        cc.addPrefixedDirectoryArg("-I", ddk);
+        // -nostdlib also drops libc's include path, which the DDK headers need.
+        cc.addPrefixedDirectoryArg("-isystem", std.Build.LazyPath.zig_lib.path(b, "libc/include/any-windows-any"));
+        cc.addFileArg(b.path("../windows-driver/sys/ioperm.c"));
+        cc.addFileInput(b.path(ioctl_header));
+        for (arch.defs) |def| {
+            const dlltool = b.addSystemCommand(&.{ b.graph.zig_exe, "dlltool", "-m", arch.machine });
+            if (arch.decorated) dlltool.addArg("-k");
+            dlltool.addArg("-d");
+            dlltool.addFileArg(b.path(b.fmt("../windows-driver/sys/{s}", .{def})));
+            dlltool.addArg("-l");
+            cc.addFileArg(dlltool.addOutputFileArg(b.fmt("lib{s}.a", .{def[0 .. def.len - 4]})));
+        }
+        cc.addArg("-o");
+        const linked = cc.addOutputFileArg("ioperm.sys");
+        const pdb = linked.dirname().path(b, "ioperm.pdb");
+
+        const fix = b.addRunArtifact(pefix);
+        fix.addFileArg(linked);
+        var image = fix.addOutputFileArg("ioperm.sys");
+
+        const dir = b.fmt("windows/{s}", .{arch.name});
+        if (sign) {
+            const signer = b.addSystemCommand(&.{"sh"});
+            signer.addFileArg(b.path("../scripts/windows/sign.sh"));
+            signer.addFileArg(image);
+            image = signer.addOutputFileArg("ioperm.sys");
+            const cer = signer.addOutputFileArg("ioperm-test.cer");
+            b.getInstallStep().dependOn(&b.addInstallFileWithDir(cer, .prefix, b.fmt("{s}/ioperm-test.cer", .{dir})).step);
+        }
+
+        const check = b.addSystemCommand(&.{"python3"});
+        check.addFileArg(b.path("../scripts/windows/check_pe.py"));
+        check.addArgs(&.{ "--arch", arch.name, "--pdb" });
+        check.addFileArg(pdb);
+        if (sign) check.addArg("--signed");
+        for (arch.defs) |def| check.addFileInput(b.path(b.fmt("../windows-driver/sys/{s}", .{def})));
+        check.addArg("--stamp");
+        const stamp = check.addOutputFileArg("check.txt");
+        check.addFileArg(image);
+        check_step.dependOn(&check.step);
+
+        const install = b.getInstallStep();
+        install.dependOn(&b.addInstallFileWithDir(image, .prefix, b.fmt("{s}/ioperm.sys", .{dir})).step);
+        install.dependOn(&b.addInstallFileWithDir(pdb, .prefix, b.fmt("{s}/ioperm.pdb", .{dir})).step);
+        install.dependOn(&b.addInstallFileWithDir(stamp, .prefix, b.fmt("{s}/check.txt", .{dir})).step);
+        for ([_][]const u8{ "ioperm.inf", "ioperm.reg" }) |f|
+            install.dependOn(&b.addInstallFileWithDir(b.path(b.fmt("../windows-driver/sys/{s}", .{f})), .prefix, b.fmt("{s}/{s}", .{ dir, f })).step);
+
+        // ioperm.dll for the same arch. The x64 one is the product (zig-out/bin);
+        // the x86 one exists for the IOPM backend and for C callers only: there
+        // is no 32-bit Bun. It is compiled here but only tested on x64.
+        if (arch.query.cpu_arch == .x86) {
+            const dll = b.addLibrary(.{
+                .linkage = .dynamic,
+                .name = "ioperm",
+                .root_module = b.createModule(.{
+                    .root_source_file = b.path("src/exports.zig"),
+                    .target = b.resolveTargetQuery(arch.query),
+                    .optimize = optimize,
+                    .link_libc = false,
+                }),
+            });
+            windowsClient(b, dll.root_module, dll.root_module.resolved_target.?);
+            install.dependOn(&b.addInstallArtifact(dll, .{
+                .dest_dir = .{ .override = .{ .custom = dir } },
+                .implib_dir = .disabled,
+                .pdb_dir = .disabled,
+            }).step);
+        }
+
+        // The raw-IOCTL test client, same arch as the driver.
+        const target = b.resolveTargetQuery(arch.query);
+        const ctl = b.addExecutable(.{
+            .name = "iopermctl",
+            .root_module = b.createModule(.{ .target = target, .optimize = .ReleaseSmall, .link_libc = true }),
+        });
+        ctl.root_module.addCSourceFile(.{ .file = b.path("../windows-driver/exe/iopermctl.c"), .flags = &.{ "-std=c11", "-Wall", "-Wextra", "-Werror" } });
+        ctl.root_module.addIncludePath(b.path("../windows-driver/include"));
+        ctl.root_module.linkSystemLibrary("advapi32", .{});
+        install.dependOn(&b.addInstallArtifact(ctl, .{ .dest_dir = .{ .override = .{ .custom = dir } } }).step);
+    }
+
+    // ProcessPrng for Bun under Wine 8, which lacks it (test/windows/shim/).
+    const shim = b.addLibrary(.{
+        .linkage = .dynamic,
+        .name = "bcryptprimitives",
+        .root_module = b.createModule(.{
+            .root_source_file = b.path("../test/windows/shim/bcryptprimitives.zig"),
+            .target = b.resolveTargetQuery(targets[1]),
+            .optimize = .ReleaseSmall,
+            .link_libc = false,
+        }),
+    });
+    shim.root_module.linkSystemLibrary("advapi32", .{});
+    b.getInstallStep().dependOn(&b.addInstallArtifact(shim, .{
+        .dest_dir = .{ .override = .{ .custom = "windows/wine" } },
+        .implib_dir = .disabled,
+        .pdb_dir = .disabled,
+    }).step);
 }

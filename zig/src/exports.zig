@@ -114,11 +114,62 @@ export fn ioperm_batch(ops: ?[*]core.Op, count: u32, done: ?*u32) i32 {
     return core.batch(ops, count, done);
 }
 
+/// Windows: the running driver's version block, six u32 in the order of
+/// IOPERM_VERSION_INFO (windows-driver/include/ioperm_ioctl.h): protocol,
+/// driver_version, capabilities, max_batch, op_size, pointer_bits. Opens the
+/// device if needed; grants nothing and touches no port.
+export fn ioperm_driver_version(out: *[6]u32) i32 {
+    if (!@hasDecl(core.platform, "driverVersion")) return status.of(.unsupported);
+    return core.platform.driverVersion(out);
+}
+
+/// Windows: registers `sys_path` (UTF-8, absolute) as the ioperm kernel
+/// service, auto-start when `auto` != 0, and starts it. Needs elevation.
+export fn ioperm_driver_install(sys_path: ?[*:0]const u8, auto: u32) i32 {
+    if (!@hasDecl(core.platform, "driverInstall")) return status.of(.unsupported);
+    return core.platform.driverInstall(sys_path orelse return status.of(.bad_buffer), auto != 0);
+}
+
+/// Windows: stops and deletes the service (closing this process's device handle first).
+export fn ioperm_driver_uninstall() i32 {
+    if (!@hasDecl(core.platform, "driverUninstall")) return status.of(.unsupported);
+    return core.platform.driverUninstall();
+}
+
+/// Windows: the service state (1 stopped, 2 start pending, 3 stop pending,
+/// 4 running), or a negative status (driver_not_installed when absent).
+export fn ioperm_driver_status() i32 {
+    if (!@hasDecl(core.platform, "driverStatus")) return status.of(.unsupported);
+    return core.platform.driverStatus();
+}
+
 /// Benchmark baseline: the signature of ioperm_outb with an empty body.
 export fn ioperm_nop(port: u32, value: u32) i32 {
     std.mem.doNotOptimizeAway(port);
     std.mem.doNotOptimizeAway(value);
     return 0;
+}
+
+/// Benchmark baseline: ioperm_batch's signature; checks and runs nothing.
+export fn ioperm_nop_batch(ops: ?[*]core.Op, count: u32, done: ?*u32) i32 {
+    std.mem.doNotOptimizeAway(ops);
+    if (done) |d| d.* = count;
+    return 0;
+}
+
+/// Benchmark native floor for writes: `count` single writes of `value` to one
+/// port inside one call, checked once. Returns 0 or a negative status.
+export fn ioperm_bench_out(port: u32, width: u32, value: u32, count: u32) i32 {
+    return switch (width) {
+        inline 1, 2, 4 => |w| blk: {
+            const rc = core.write(w, port, value);
+            if (rc < 0) break :blk rc;
+            var i: u32 = 1;
+            while (i < count) : (i += 1) _ = core.write(w, port, value);
+            break :blk status.ok;
+        },
+        else => status.of(.bad_width),
+    };
 }
 
 /// Benchmark native floor: `count` single reads of one port inside one call,

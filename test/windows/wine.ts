@@ -1,0 +1,136 @@
+// Shared by the Wine tests: build, prefix, driver service, and runners that
+// keep Wine's output in files (scripts/windows/wine.sh). Also reads the
+// driver's protocol header, so expectations come from the one source of truth.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+export const root = resolve(import.meta.dir, "../..");
+const wineSh = join(root, "scripts/windows/wine.sh");
+const tmp = join(root, ".cache/windows/tmp");
+export const out = {
+  driver: join(root, "zig/zig-out/windows/x64/ioperm.sys"),
+  ctl: join(root, "zig/zig-out/windows/x64/iopermctl.exe"),
+  dll: join(root, "zig/zig-out/bin/ioperm.dll"),
+};
+
+/** Why the Wine tests cannot run here, or null. */
+export const unavailable: string | null = Bun.which("wine")
+  ? null
+  : "wine is not installed (Debian: apt-get install wine wine64; see windows-driver/README.md)";
+
+/** Z:\ path of a host path, as Wine programs see it. */
+export const winPath = (p: string) => `Z:${p.replaceAll("/", "\\")}`;
+
+function sh(args: string[], what: string): void {
+  const r = Bun.spawnSync(args, { cwd: root, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${what} failed (${r.exitCode}):\n${r.stdout}\n${r.stderr}`);
+}
+
+/** Builds the Windows artifacts (cached by zig), creates the prefix, installs the driver. */
+export function setUp(): void {
+  // Wine does not check signatures: without osslsigncode, test an unsigned build.
+  const sign = Bun.which("osslsigncode") && Bun.which("openssl") ? [] : ["-Dsign=false"];
+  sh(["sh", join(root, "scripts/windows/build.sh"), ...sign], "scripts/windows/build.sh");
+  if (!existsSync(join(root, ".cache/windows/wineprefix/system.reg"))) sh([wineSh, "prefix"], "wineboot");
+  installDriver();
+}
+
+export function installDriver(): void {
+  sh([wineSh, "install-driver", out.driver], "install-driver");
+}
+
+export function tearDown(): void {
+  Bun.spawnSync([wineSh, "kill"], { cwd: root });
+}
+
+/** Sets (or with no entries, deletes) Parameters\AllowedPorts, then restarts the service. */
+export function setAllowlist(entries: string[]): boolean {
+  sh([wineSh, "set-allowlist", ...entries], "set-allowlist");
+  return Bun.spawnSync([wineSh, "restart-driver"], { cwd: root }).exitCode === 0;
+}
+
+let seq = 0;
+/** Runs a Windows program under Wine; returns its exit code and output lines. */
+export function wine(exe: string, args: string[]): { code: number; lines: string[] } {
+  mkdirSync(tmp, { recursive: true });
+  const log = join(tmp, `run-${process.pid}-${seq++}.log`);
+  const r = Bun.spawnSync([wineSh, "run", log, exe, ...args], { cwd: root });
+  const text = existsSync(log) ? readFileSync(log, "utf8") : "";
+  return { code: r.exitCode ?? -1, lines: text.split(/\r?\n/).filter((l) => l.length > 0) };
+}
+
+/** JSON lines of a Wine program's output; other lines (Wine or Bun chatter) are dropped. */
+export function jsonLines<T>(lines: string[]): T[] {
+  return lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as T);
+}
+
+export interface CtlResult {
+  op: string;
+  ok: boolean;
+  error: number;
+  bytes?: number;
+  out?: string;
+  sddl?: string;
+}
+
+/** Runs iopermctl over a script of raw requests (see windows-driver/exe/iopermctl.c). */
+export function ctl(lines: string[]): CtlResult[] {
+  mkdirSync(tmp, { recursive: true });
+  const file = join(tmp, `script-${process.pid}-${seq++}.txt`);
+  writeFileSync(file, `${lines.join("\n")}\n`);
+  return jsonLines<CtlResult>(wine(out.ctl, ["script", winPath(file)]).lines);
+}
+
+export function ctlCommand(command: string): CtlResult[] {
+  return jsonLines<CtlResult>(wine(out.ctl, [command]).lines);
+}
+
+// ---- the protocol header ----------------------------------------------------
+
+const headerText = readFileSync(join(root, "windows-driver/include/ioperm_ioctl.h"), "utf8");
+
+/** Numeric #defines of ioperm_ioctl.h (IOPERM_RESULT_*, IOPERM_MAX_BATCH, ...). */
+export const h: Record<string, number> = Object.fromEntries(
+  [...headerText.matchAll(/^#define (IOPERM_\w+) (0x[0-9A-Fa-f]+|\d+)u?\b/gm)].map((m) => [m[1]!, Number(m[2])]),
+);
+
+export const deviceSddl = /#define IOPERM_DEVICE_SDDL L"([^"]+)"/.exec(headerText)![1]!;
+
+/** IOPERM_DEFAULT_ALLOWLIST as inclusive ranges. */
+export const defaultAllowlist: [number, number][] = [...headerText.matchAll(/X\((0x[0-9A-Fa-f]+), (0x[0-9A-Fa-f]+)\)/g)].map(
+  (m) => [Number(m[1]), Number(m[2])],
+);
+
+// ---- request encoding ------------------------------------------------------------
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+/** IOPERM_OP bytes. */
+export function op(port: number, width: number, flags = 0, value = 0): Uint8Array {
+  const v = new DataView(new ArrayBuffer(8));
+  v.setUint16(0, port, true);
+  v.setUint8(2, width);
+  v.setUint8(3, flags);
+  v.setUint32(4, value >>> 0, true);
+  return new Uint8Array(v.buffer);
+}
+
+/** IOPERM_BATCH_HEADER + ops, with the count (and reserved field) as given. */
+export function batch(ops: Uint8Array[], count = ops.length, reserved = 0): Uint8Array {
+  const b = new Uint8Array(16 + 8 * ops.length);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, count, true);
+  v.setUint32(12, reserved, true);
+  ops.forEach((o, i) => b.set(o, 16 + 8 * i));
+  return b;
+}
+
+/** One iopermctl line: ioctl NAME HEX OUTLEN. */
+export const ioctl = (name: string, input: Uint8Array | null, outLen: number) =>
+  `ioctl ${name} ${input && input.length ? hex(input) : "-"} ${outLen}`;
+
+/** Reply fields: IOPERM_PORT_REPLY or IOPERM_BATCH_HEADER. */
+export function reply(r: CtlResult): DataView {
+  const b = Buffer.from(r.out ?? "", "hex");
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}

@@ -1,0 +1,144 @@
+/*
+ * ioperm_ioctl.h: the protocol between ioperm.sys and its clients, the one
+ * source of truth for IOCTL codes and request layouts. The driver includes it,
+ * the Zig client imports it through translate-c (zig/build.zig), and the test
+ * client (windows-driver/exe) includes it. Nothing here depends on the DDK or
+ * the SDK, so all three see the same bytes.
+ *
+ * Every request is METHOD_BUFFERED and every length is exact: a buffer one byte
+ * short or long is refused with STATUS_INFO_LENGTH_MISMATCH (Win32 error 24,
+ * ERROR_BAD_LENGTH) before anything else is looked at. A well-formed port
+ * request always completes with STATUS_SUCCESS and carries its own verdict in
+ * `result` (IOPERM_RESULT_*), so a refusal can name the op it refused.
+ */
+#ifndef IOPERM_IOCTL_H
+#define IOPERM_IOCTL_H
+
+#include <stdint.h>
+
+/* Bumped when a code or a layout below changes; the client refuses any other. */
+#define IOPERM_PROTOCOL_VERSION 1u
+/* The driver's own version, 0x00MMmmpp. */
+#define IOPERM_DRIVER_VERSION 0x00000100u
+
+/* Kernel name, DOS link, and the path user mode opens. */
+#define IOPERM_NT_DEVICE_NAME L"\\Device\\ioperm"
+#define IOPERM_DOS_DEVICE_NAME L"\\DosDevices\\ioperm"
+#define IOPERM_USER_PATH L"\\\\.\\ioperm"
+#define IOPERM_SERVICE_NAME L"ioperm"
+
+/*
+ * Who may open the device: SYSTEM and Administrators, nobody else. The driver
+ * applies exactly this descriptor (see ioperm_create_device_secure in
+ * sys/ioperm.c); it is spelled here so that a test can compare it with what
+ * Windows reports for \\.\ioperm.
+ */
+#define IOPERM_DEVICE_SDDL L"D:P(A;;GA;;;SY)(A;;GA;;;BA)"
+
+/* Registry value under the service key's Parameters subkey (REG_MULTI_SZ of
+ * "0x378" or "0x378-0x37F" entries). When present it replaces the default list. */
+#define IOPERM_ALLOWLIST_VALUE L"AllowedPorts"
+
+/* A device type in the range reserved for vendors (0x8000-0xFFFF). */
+#define IOPERM_DEVICE_TYPE 0xA10Fu
+
+#define IOPERM_METHOD_BUFFERED 0u
+#define IOPERM_FILE_READ_DATA 1u
+#define IOPERM_FILE_WRITE_DATA 2u
+#define IOPERM_CTL_CODE(function, access) \
+  ((IOPERM_DEVICE_TYPE << 16) | ((access) << 14) | ((function) << 2) | IOPERM_METHOD_BUFFERED)
+
+/* in: nothing. out: IOPERM_VERSION_INFO. Touches no port. */
+#define IOCTL_IOPERM_VERSION IOPERM_CTL_CODE(0x800u, IOPERM_FILE_READ_DATA)
+/* in: nothing. out: IOPERM_ALLOWLIST (which ports the driver will run). Touches no port. */
+#define IOCTL_IOPERM_ALLOWLIST IOPERM_CTL_CODE(0x801u, IOPERM_FILE_READ_DATA)
+/* in: IOPERM_OP with flags 0. out: IOPERM_PORT_REPLY. */
+#define IOCTL_IOPERM_READ IOPERM_CTL_CODE(0x810u, IOPERM_FILE_READ_DATA)
+/* in: IOPERM_OP with flags IOPERM_OP_WRITE. out: IOPERM_PORT_REPLY. */
+#define IOCTL_IOPERM_WRITE IOPERM_CTL_CODE(0x811u, IOPERM_FILE_WRITE_DATA)
+/* in and out: IOPERM_BATCH_HEADER followed by `count` IOPERM_OPs. */
+#define IOCTL_IOPERM_BATCH IOPERM_CTL_CODE(0x812u, IOPERM_FILE_READ_DATA | IOPERM_FILE_WRITE_DATA)
+/* x86 (32-bit) Windows only, the seed's method: open the calling process's I/O
+ * permission bitmap for an allowlisted range, so that its own in/out
+ * instructions run without a round trip. in: IOPERM_RANGE. out: IOPERM_PORT_REPLY.
+ * Held per handle and revoked when the handle's last user closes it
+ * (IRP_MJ_CLEANUP). x64 builds answer STATUS_NOT_SUPPORTED. */
+#define IOCTL_IOPERM_IOPM_GRANT IOPERM_CTL_CODE(0x820u, IOPERM_FILE_READ_DATA | IOPERM_FILE_WRITE_DATA)
+/* x86 only: give back every IOPM range this handle holds. in: nothing. out: IOPERM_PORT_REPLY. */
+#define IOCTL_IOPERM_IOPM_REVOKE IOPERM_CTL_CODE(0x821u, IOPERM_FILE_READ_DATA | IOPERM_FILE_WRITE_DATA)
+
+/* Capability bits in IOPERM_VERSION_INFO.capabilities. */
+#define IOPERM_CAP_PORT_IO 0x1u        /* READ, WRITE and BATCH */
+#define IOPERM_CAP_IOPM 0x2u           /* IOPM_GRANT/REVOKE (x86 build) */
+#define IOPERM_CAP_REGISTRY_LIST 0x4u  /* the allowlist came from the registry */
+
+/* Verdicts in IOPERM_PORT_REPLY.result and IOPERM_BATCH_HEADER.result. */
+#define IOPERM_RESULT_OK 0
+#define IOPERM_RESULT_NOT_ALLOWED 1 /* a port is outside the allowlist: nothing ran */
+#define IOPERM_RESULT_BAD_WIDTH 2   /* width is not 1, 2 or 4 */
+#define IOPERM_RESULT_BAD_OP 3      /* unknown flags, or a flag that does not fit the IOCTL */
+#define IOPERM_RESULT_RANGE 4       /* port + width passes 0xFFFF, or the value does not fit the width */
+
+#define IOPERM_OP_WRITE 0x01u
+#define IOPERM_PORT_COUNT 0x10000u
+/* Most ops one BATCH may carry: 64 KiB of ops, one buffered copy each way. */
+#define IOPERM_MAX_BATCH 8192u
+
+/* One port access; the same 8 bytes as zig/src/core.zig `Op` (checked at compile time there). */
+typedef struct IOPERM_OP {
+  uint16_t port;
+  uint8_t width;  /* 1, 2 or 4 bytes */
+  uint8_t flags;  /* IOPERM_OP_WRITE, or 0 for a read */
+  uint32_t value; /* written for a write; replaced by the value read for a read */
+} IOPERM_OP;
+
+typedef struct IOPERM_PORT_REPLY {
+  int32_t result;  /* IOPERM_RESULT_* */
+  uint32_t value;  /* the value read (READ); 0 otherwise */
+} IOPERM_PORT_REPLY;
+
+typedef struct IOPERM_BATCH_HEADER {
+  uint32_t count;  /* ops that follow, 1..IOPERM_MAX_BATCH */
+  int32_t result;  /* out: IOPERM_RESULT_* */
+  uint32_t index;  /* out: the op refused, or count when all ran */
+  uint32_t reserved; /* in: 0 */
+} IOPERM_BATCH_HEADER;
+
+typedef struct IOPERM_VERSION_INFO {
+  uint32_t protocol;       /* IOPERM_PROTOCOL_VERSION */
+  uint32_t driver_version; /* IOPERM_DRIVER_VERSION */
+  uint32_t capabilities;   /* IOPERM_CAP_* */
+  uint32_t max_batch;      /* IOPERM_MAX_BATCH */
+  uint32_t op_size;        /* sizeof(IOPERM_OP) */
+  uint32_t pointer_bits;   /* 32 or 64: which build of the driver answered */
+} IOPERM_VERSION_INFO;
+
+/* One bit per port, 1 = allowed; port p is bit (p % 8) of byte p / 8. */
+typedef struct IOPERM_ALLOWLIST {
+  uint8_t bits[IOPERM_PORT_COUNT / 8];
+} IOPERM_ALLOWLIST;
+
+typedef struct IOPERM_RANGE {
+  uint32_t from;
+  uint32_t count;
+} IOPERM_RANGE;
+
+/*
+ * The list used when the registry holds no AllowedPorts value: legacy devices
+ * that are harmless to poke. Left out on purpose, until an administrator lists
+ * them: PCI configuration (0xCF8-0xCFF, which includes the reset control
+ * register 0xCF9), the keyboard controller (0x60, 0x64: it can reset the CPU
+ * and gate A20), the PIC/PIT/DMA controllers, and CMOS/RTC (0x70-0x71).
+ */
+#define IOPERM_DEFAULT_ALLOWLIST(X) \
+  X(0x0080, 0x0080) /* POST diagnostic code */ \
+  X(0x0201, 0x0201) /* game port */ \
+  X(0x0278, 0x027F) /* LPT2 */ \
+  X(0x02E8, 0x02EF) /* COM4 */ \
+  X(0x02F8, 0x02FF) /* COM2 */ \
+  X(0x0378, 0x037F) /* LPT1 */ \
+  X(0x03BC, 0x03BF) /* LPT (MDA) */ \
+  X(0x03E8, 0x03EF) /* COM3 */ \
+  X(0x03F8, 0x03FF) /* COM1 */
+
+#endif /* IOPERM_IOCTL_H */
