@@ -39,6 +39,8 @@ const symbols = {
   ioperm_batch: { args: [ptr, u32, ptr], returns: i32 },
   ioperm_nop: { args: [u32, u32], returns: i32 },
   ioperm_bench_in: { args: [u32, u32, u32], returns: i64_fast },
+  ioperm_bench_out: { args: [u32, u32, u32, u32], returns: i32 },
+  ioperm_nop_batch: { args: [ptr, u32, ptr], returns: i32 },
 } as const;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -44,6 +44,25 @@ export interface ThreadGrants {
 
 type Native = ReturnType<typeof native>;
 
+/** What a closed handle's calls return: a status no native call produces. */
+const CLOSED_STATUS = -1_000_000;
+
+/** The symbol table a closed handle calls: every function answers CLOSED_STATUS. */
+function closedSymbols(n: Native): Native {
+  const stub = Object.fromEntries(Object.keys(n).map((k) => [k, () => CLOSED_STATUS]));
+  return stub as unknown as Native;
+}
+
+/**
+ * Slow path of the per-access checks: throws the TypeError/RangeError that
+ * says what is wrong. Only reached when the one-comparison fast check failed.
+ */
+function badAccess(port: number, bytes: number, value?: number): never {
+  checkPort(port, bytes);
+  if (value !== undefined) checkValue(value, (bytes * 8) as Width);
+  throw new RangeError(`port 0x${port.toString(16)} or value ${String(value)} is out of range`);
+}
+
 /** A prepared batch: encoded once, run many times. */
 export class PreparedBatch {
   readonly length: number;
@@ -66,19 +85,25 @@ export class PreparedBatch {
 
 /** A handle on the calling thread's port access. Close it (or `using`) to drop the grants. */
 export class Ioperm implements PortIO, Disposable {
+  /** The native exports; replaced by closedSymbols() on close, so no call needs a "closed?" check. */
   #n: Native;
-  #closed = false;
+  readonly #open: Native;
 
-  constructor(options: OpenOptions = {}) {
+  /**
+   * @param symbols internal: the native exports to call (benchmarks substitute
+   * empty exports of the same signatures to time the TypeScript path alone).
+   */
+  constructor(options: OpenOptions = {}, symbols: Native = native()) {
     const backend = options.backend ?? "auto";
     if (!(backend in backendKinds)) {
       throw new RangeError(`backend must be one of ${Object.keys(backendKinds).join(", ")}, got ${String(backend)}`);
     }
-    this.#n = native();
+    this.#n = this.#open = symbols;
     this.#status(this.#n.ioperm_open(backendKinds[backend]), { op: "open" });
   }
 
   #fail(status: number, ctx: ErrorContext): never {
+    if (status === CLOSED_STATUS) throw localError("CLOSED", `${ctx.op}(): this handle was closed; open() a new one`, ctx.op);
     if (ctx.op === "grant" || ctx.op === "grantAll") ctx.diagnosis = nativeDiagnosis();
     if (status === -5008) ctx.backend = this.grants().backend;
     throw errorFor(status, ctx);
@@ -89,7 +114,7 @@ export class Ioperm implements PortIO, Disposable {
   }
 
   #live(op: string): Native {
-    if (this.#closed) throw localError("CLOSED", `${op}(): this handle was closed; open() a new one`, op);
+    if (this.#n !== this.#open) throw localError("CLOSED", `${op}(): this handle was closed; open() a new one`, op);
     return this.#n;
   }
 
@@ -130,48 +155,39 @@ export class Ioperm implements PortIO, Disposable {
   }
 
   inb(port: number): number {
-    const n = this.#live("inb");
-    checkPort(port, 1);
-    const v = n.ioperm_inb(port);
+    if ((port & 0xffff) !== port) badAccess(port, 1);
+    const v = this.#n.ioperm_inb(port);
     return v < 0 ? this.#fail(v, { op: "inb", port }) : v;
   }
 
   inw(port: number): number {
-    const n = this.#live("inw");
-    checkPort(port, 2);
-    const v = n.ioperm_inw(port);
+    if ((port & 0xffff) !== port || port === 0xffff) badAccess(port, 2);
+    const v = this.#n.ioperm_inw(port);
     return v < 0 ? this.#fail(v, { op: "inw", port }) : v;
   }
 
   inl(port: number): number {
-    const n = this.#live("inl");
-    checkPort(port, 4);
-    const v = n.ioperm_inl(port) as number;
+    if ((port & 0xffff) !== port || port > 0xfffc) badAccess(port, 4);
+    const v = this.#n.ioperm_inl(port) as number;
     return v < 0 ? this.#fail(v, { op: "inl", port }) : v;
   }
 
   outb(port: number, value: number): void {
-    const n = this.#live("outb");
-    checkPort(port, 1);
-    checkValue(value, 8);
-    const s = n.ioperm_outb(port, value);
-    if (s < 0) this.#fail(s, { op: "outb", port });
+    if ((port & 0xffff) !== port || (value & 0xff) !== value) badAccess(port, 1, value);
+    const s = this.#n.ioperm_outb(port, value);
+    if (s !== 0) this.#fail(s, { op: "outb", port });
   }
 
   outw(port: number, value: number): void {
-    const n = this.#live("outw");
-    checkPort(port, 2);
-    checkValue(value, 16);
-    const s = n.ioperm_outw(port, value);
-    if (s < 0) this.#fail(s, { op: "outw", port });
+    if ((port & 0xffff) !== port || port === 0xffff || (value & 0xffff) !== value) badAccess(port, 2, value);
+    const s = this.#n.ioperm_outw(port, value);
+    if (s !== 0) this.#fail(s, { op: "outw", port });
   }
 
   outl(port: number, value: number): void {
-    const n = this.#live("outl");
-    checkPort(port, 4);
-    checkValue(value, 32);
-    const s = n.ioperm_outl(port, value);
-    if (s < 0) this.#fail(s, { op: "outl", port });
+    if ((port & 0xffff) !== port || port > 0xfffc || value >>> 0 !== value) badAccess(port, 4, value);
+    const s = this.#n.ioperm_outl(port, value);
+    if (s !== 0) this.#fail(s, { op: "outl", port });
   }
 
   /** A read of `width` bits; what typed ports call. */
@@ -264,14 +280,14 @@ export class Ioperm implements PortIO, Disposable {
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#n !== this.#open;
   }
 
   /** Releases everything this thread holds and closes the handle. Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#n.ioperm_release(0, 0);
+    if (this.closed) return;
+    this.#open.ioperm_release(0, 0);
+    this.#n = closedSymbols(this.#open);
   }
 
   [Symbol.dispose](): void {
@@ -279,7 +295,7 @@ export class Ioperm implements PortIO, Disposable {
   }
 }
 
-function makePort<W extends Width>(io: PortIO, port: number, width: W, access: Access) {
+function makePort<W extends Width>(io: Ioperm, port: number, width: W, access: Access) {
   if (access === "r") return new ReadOnlyPort(io, port, width);
   if (access === "w") return new WriteOnlyPort(io, port, width);
   if (access === "rw") return new Port(io, port, width);

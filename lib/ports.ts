@@ -1,21 +1,36 @@
 import { checkPort, type Width } from "./check.ts";
 
-/** What a typed port needs from its handle: the checked per-width accessors. */
+/** What a typed port needs from its handle: the checked accessors of each width. */
 export interface PortIO {
-  read(width: Width, port: number): number;
-  write(width: Width, port: number, value: number): void;
+  inb(port: number): number;
+  inw(port: number): number;
+  inl(port: number): number;
+  outb(port: number, value: number): void;
+  outw(port: number, value: number): void;
+  outl(port: number, value: number): void;
 }
 
 abstract class PortBase<W extends Width> {
   readonly port: number;
   readonly width: W;
-  protected readonly io: PortIO;
+  /** The accessors of this width, picked once here rather than on every access. */
+  protected readonly rd: (port: number) => number;
+  protected readonly wr: (port: number, value: number) => void;
 
   constructor(io: PortIO, port: number, width: W) {
     checkPort(port, width / 8);
-    this.io = io;
     this.port = port;
     this.width = width;
+    if (width === 8) {
+      this.rd = (p) => io.inb(p);
+      this.wr = (p, v) => io.outb(p, v);
+    } else if (width === 16) {
+      this.rd = (p) => io.inw(p);
+      this.wr = (p, v) => io.outw(p, v);
+    } else {
+      this.rd = (p) => io.inl(p);
+      this.wr = (p, v) => io.outl(p, v);
+    }
   }
 }
 
@@ -27,24 +42,24 @@ abstract class PortBase<W extends Width> {
  */
 export class Port<W extends Width = Width> extends PortBase<W> {
   read(): number {
-    return this.io.read(this.width, this.port);
+    return this.rd(this.port);
   }
   write(value: number): void {
-    this.io.write(this.width, this.port, value);
+    this.wr(this.port, value);
   }
 }
 
 /** A port that can only be read (a status register, say). */
 export class ReadOnlyPort<W extends Width = Width> extends PortBase<W> {
   read(): number {
-    return this.io.read(this.width, this.port);
+    return this.rd(this.port);
   }
 }
 
 /** A port that can only be written (a command or POST-code register, say). */
 export class WriteOnlyPort<W extends Width = Width> extends PortBase<W> {
   write(value: number): void {
-    this.io.write(this.width, this.port, value);
+    this.wr(this.port, value);
   }
 }
 

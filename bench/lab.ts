@@ -1,0 +1,244 @@
+/**
+ * Lab cases: real port accesses, run inside the lab VM as root. Every route to
+ * a port is timed on the same ports in the same run, so the ratios compare
+ * like with like.
+ *
+ * Ports are picked so that every access is harmless to the guest and to QEMU's
+ * host-side files: the POST port (0x80; 16/32-bit spill into the unused DMA page
+ * registers 0x81..0x83), LPT1's data latch (nothing goes out without a strobe
+ * on the control register), COM2's scratch register, and PCI configuration
+ * data with 0xCF8 pointing at the host bridge's ID (read-only).
+ */
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
+import { do_not_optimize } from "mitata";
+import { native } from "../lib/ffi.ts";
+import { type Ioperm, ops, type Width } from "../lib/index.ts";
+import type { CaseSpec, Op } from "./model.ts";
+
+type Native = ReturnType<typeof native>;
+
+interface Target {
+  port: number;
+  label: string;
+  widths: Width[];
+  ops: Op[];
+  /** What a write writes. */
+  value: number;
+  /** Ports to grant: the device's register block. */
+  grant: { from: number; count: number };
+  /** The register block a single /dev/port pread reads at once ("per range"). */
+  block: { from: number; count: number };
+  /** Whether writing the whole block is harmless too. */
+  blockWrite: boolean;
+  prepare?: (io: Ioperm) => void;
+}
+
+export const TARGETS: Target[] = [
+  {
+    port: 0x80,
+    label: "POST code 0x80",
+    widths: [8, 16, 32],
+    ops: ["read", "write"],
+    value: 0,
+    grant: { from: 0x80, count: 4 },
+    block: { from: 0x80, count: 4 },
+    blockWrite: true,
+  },
+  {
+    port: 0x378,
+    label: "LPT1 data 0x378",
+    widths: [8],
+    ops: ["read", "write"],
+    value: 0,
+    grant: { from: 0x378, count: 8 },
+    block: { from: 0x378, count: 8 },
+    blockWrite: false,
+  },
+  {
+    port: 0x2ff,
+    label: "COM2 scratch 0x2FF",
+    widths: [8],
+    ops: ["read", "write"],
+    value: 0x5a,
+    grant: { from: 0x2f8, count: 8 },
+    block: { from: 0x2f8, count: 8 },
+    blockWrite: false,
+  },
+  {
+    port: 0xcfc,
+    label: "PCI config data 0xCFC",
+    widths: [8, 16, 32],
+    // A write lands in whatever register 0xCF8 selects, and the kernel owns 0xCF8.
+    ops: ["read"],
+    value: 0,
+    grant: { from: 0xcf8, count: 8 },
+    block: { from: 0xcfc, count: 4 },
+    blockWrite: false,
+    prepare: (io) => io.outl(0xcf8, 0x8000_0000), // bus 0, device 0, function 0, register 0: vendor/device ID
+  },
+];
+
+const BATCH = 64;
+const STRING_SIZES = [64, 4096] as const;
+const NATIVE_N = 4096;
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+const suffix = { 8: "b", 16: "w", 32: "l" } as const;
+
+function buffer(width: Width, length: number, value: number): Uint8Array | Uint16Array | Uint32Array {
+  const b = width === 8 ? new Uint8Array(length) : width === 16 ? new Uint16Array(length) : new Uint32Array(length);
+  return b.fill(value);
+}
+
+/** The optional native write loop (ioperm_bench_out), when the library has it. */
+type BenchOut = (port: number, width: number, value: number, count: number) => number;
+function benchOut(n: Native): BenchOut | undefined {
+  const f: unknown = Reflect.get(n, "ioperm_bench_out");
+  return typeof f === "function" ? (f as BenchOut) : undefined;
+}
+
+/** What a write case divides by: the single-out loop when the library has one, else rep outs. */
+export function writeFloor(n: Native): string {
+  return benchOut(n) ? "native-loop4096" : "native-rep4096";
+}
+
+function singleAccess(n: Native, width: Width, op: Op, port: number, value: number): () => unknown {
+  if (op === "read") {
+    const f = width === 8 ? n.ioperm_inb : width === 16 ? n.ioperm_inw : n.ioperm_inl;
+    return () => do_not_optimize(f(port));
+  }
+  const f = width === 8 ? n.ioperm_outb : width === 16 ? n.ioperm_outw : n.ioperm_outl;
+  return () => do_not_optimize(f(port, value));
+}
+
+function tsAccess(io: Ioperm, width: Width, op: Op, port: number, value: number): () => unknown {
+  if (op === "read") {
+    if (width === 8) return () => do_not_optimize(io.inb(port));
+    if (width === 16) return () => do_not_optimize(io.inw(port));
+    return () => do_not_optimize(io.inl(port));
+  }
+  if (width === 8) return () => io.outb(port, value);
+  if (width === 16) return () => io.outw(port, value);
+  return () => io.outl(port, value);
+}
+
+/** Cases through the direct backend (ioperm + in/out in this process); `io` holds the grants. */
+export function directCases(io: Ioperm): CaseSpec[] {
+  const n = native();
+  const out = benchOut(n);
+  const specs: CaseSpec[] = [];
+  for (const t of TARGETS) {
+    for (const width of t.widths) {
+      for (const op of t.ops) {
+        const floor = op === "read" ? "native-loop4096" : writeFloor(n);
+        const rw = `${op === "read" ? "r" : "w"}${width}`;
+        const base = { port: t.port, width, op, floor };
+        const add = (path: string, accesses: number, fn: () => unknown) =>
+          specs.push({ ...base, name: `${hex(t.port)} ${rw} ${path}`, path, accesses, fn });
+        const { port, value } = t;
+
+        add("ffi", 1, singleAccess(n, width, op, port, value));
+        add("ts", 1, tsAccess(io, width, op, port, value));
+        const op1 = op === "read" ? ops[`in${suffix[width]}`](port) : ops[`out${suffix[width]}`](port, value);
+        const batch = io.prepare(Array.from({ length: BATCH }, () => op1));
+        add(`ts-batch${BATCH}`, BATCH, () => do_not_optimize(batch.run()));
+        for (const size of STRING_SIZES) {
+          const buf = buffer(width, size, value);
+          add(
+            `ts-string${size}`,
+            size,
+            op === "read" ? () => do_not_optimize(io.readInto(port, buf)) : () => io.writeFrom(port, buf),
+          );
+        }
+        const big = buffer(width, NATIVE_N, value);
+        const rep =
+          op === "read"
+            ? width === 8 ? n.ioperm_insb : width === 16 ? n.ioperm_insw : n.ioperm_insl
+            : width === 8 ? n.ioperm_outsb : width === 16 ? n.ioperm_outsw : n.ioperm_outsl;
+        add(`native-rep${NATIVE_N}`, NATIVE_N, () => do_not_optimize(rep(port, big, NATIVE_N)));
+        if (op === "read") {
+          add(`native-loop${NATIVE_N}`, NATIVE_N, () => do_not_optimize(n.ioperm_bench_in(port, width / 8, NATIVE_N)));
+        } else if (out) {
+          add(`native-loop${NATIVE_N}`, NATIVE_N, () => do_not_optimize(out(port, width / 8, value, NATIVE_N)));
+        }
+      }
+    }
+  }
+  return specs;
+}
+
+/** /dev/port cases (8-bit only: the kernel moves one byte per port): through the library and raw node:fs. */
+export function devportCases(io: Ioperm, fd: number): CaseSpec[] {
+  const n = native();
+  const specs: CaseSpec[] = [];
+  for (const t of TARGETS) {
+    if (!t.widths.includes(8)) continue;
+    for (const op of t.ops) {
+      const floor = op === "read" ? "native-loop4096" : writeFloor(n);
+      const base = { port: t.port, width: 8, op, floor } as const;
+      const add = (path: string, accesses: number, fn: () => unknown) =>
+        specs.push({ ...base, name: `${hex(t.port)} ${op === "read" ? "r" : "w"}8 ${path}`, path, accesses, fn });
+      const { port, value } = t;
+      const one = new Uint8Array([value]);
+      const str = new Uint8Array(BATCH).fill(value);
+      const block = new Uint8Array(t.block.count);
+      if (op === "read") {
+        add("devport-ts", 1, () => do_not_optimize(io.inb(port)));
+        add(`devport-ts-string${BATCH}`, BATCH, () => do_not_optimize(io.readInto(port, str)));
+        add("devport-pread", 1, () => do_not_optimize(readSync(fd, one, 0, 1, port)));
+        add("devport-pread-range", t.block.count, () => do_not_optimize(readSync(fd, block, 0, block.length, t.block.from)));
+      } else {
+        add("devport-ts", 1, () => io.outb(port, value));
+        add(`devport-ts-string${BATCH}`, BATCH, () => io.writeFrom(port, str));
+        add("devport-pread", 1, () => do_not_optimize(writeSync(fd, one, 0, 1, port)));
+        if (t.blockWrite) {
+          add("devport-pread-range", t.block.count, () => do_not_optimize(writeSync(fd, block, 0, block.length, t.block.from)));
+        }
+      }
+    }
+  }
+  return specs;
+}
+
+/** A process per access: what a shell script driving Debian's ioport tools pays. */
+export function commandCases(): CaseSpec[] {
+  const n = native();
+  const specs: CaseSpec[] = [];
+  for (const t of TARGETS) {
+    for (const width of t.widths) {
+      for (const op of t.ops) {
+        const floor = op === "read" ? "native-loop4096" : writeFloor(n);
+        const tool = `${op === "read" ? "in" : "out"}${suffix[width]}`;
+        const cmd = op === "read" ? [tool, hex(t.port)] : [tool, hex(t.port), hex(t.value)];
+        specs.push({
+          name: `${hex(t.port)} ${op === "read" ? "r" : "w"}${width} ioport-cmd`,
+          path: "ioport-cmd",
+          port: t.port,
+          width,
+          op,
+          accesses: 1,
+          floor,
+          fn: () => {
+            const r = Bun.spawnSync({ cmd, stdout: "pipe", stderr: "pipe" });
+            if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")} exited ${r.exitCode}: ${r.stderr.toString().trim()}`);
+            return do_not_optimize(r.stdout);
+          },
+        });
+      }
+    }
+  }
+  return specs;
+}
+
+/** Grants every target's block on `io`; `prepare` also runs each target's set-up (direct backend only: it may be 32-bit). */
+export function grantTargets(io: Ioperm, prepare: boolean): void {
+  for (const t of TARGETS) io.grant(t.grant.from, t.grant.count);
+  if (prepare) for (const t of TARGETS) t.prepare?.(io);
+}
+
+/** Opens /dev/port for the raw node:fs cases. */
+export function openDevport(): { fd: number; close: () => void } {
+  const fd = openSync("/dev/port", "r+");
+  return { fd, close: () => closeSync(fd) };
+}
+
