@@ -48,6 +48,7 @@ const ROOT = "run as root, or give Bun the capability: sudo setcap cap_sys_rawio
 
 function diagnosisText(d: ErrorContext["diagnosis"]): string {
   if (!d) return "";
+  if (process.platform === "win32") return d.ioperm ? ` (Win32 error ${d.ioperm})` : "";
   const parts: string[] = [];
   if (d.ioperm) parts.push(`ioperm/iopl: ${errnoName(d.ioperm)}`);
   if (d.devport) parts.push(`/dev/port: ${errnoName(d.devport)}`);
@@ -92,18 +93,20 @@ function explain(code: IopermCode, ctx: ErrorContext): string {
       return `${at}: this thread already holds grants through the ${ctx.backend ?? "other"} backend; ` +
         `release() them before switching backends`;
     case "DRIVER_NOT_INSTALLED":
-      return `${at}: the ioperm driver is not installed or not running; install it (elevated): bunx ioperm driver install`;
+      return `${at}: the ioperm driver is not installed or not running${tried}; install it from an elevated prompt: bunx ioperm driver install`;
     case "DRIVER_ACCESS_DENIED":
-      return `${at}: the ioperm driver admits only SYSTEM and Administrators; run elevated`;
+      return `${at}: the ioperm driver admits only SYSTEM and Administrators${tried}; run elevated`;
     case "NOT_ALLOWED":
       return `${at}: the driver's allowlist refuses this port; an administrator can add it to ` +
         `HKLM\\SYSTEM\\CurrentControlSet\\Services\\ioperm\\Parameters\\AllowedPorts and restart the driver`;
     case "DRIVER_VERSION":
       return `${at}: the installed driver speaks another protocol version; reinstall it from this package`;
     case "DRIVER_IO":
-      return `${at}: DeviceIoControl failed`;
+      return `${at}: DeviceIoControl failed${tried}; check the driver with: bunx ioperm driver status`;
     case "UNSUPPORTED":
-      return `${at}: not supported on this platform`;
+      return ctx.op === "open"
+        ? `${at}: that backend does not exist on ${process.platform} (driver: Windows; devport: Linux; direct: Linux, and x86 Windows)`
+        : `${at}: not supported on ${process.platform}${ctx.op.startsWith("driver") || /Driver$/.test(ctx.op) ? " (the driver is Windows-only)" : ""}`;
     case "BAD_BUFFER":
       return `${at}: bad buffer`;
     case "CLOSED":
@@ -113,9 +116,11 @@ function explain(code: IopermCode, ctx: ErrorContext): string {
   }
 }
 
+/** Builds the error for a native status. On Windows `errno` is the Win32 error behind it. */
 export function errorFor(status: number, ctx: ErrorContext): IopermError {
   const code = statusName(status);
-  return new IopermError(code, explain(code, ctx), ctx, statusErrno(status));
+  const errno = process.platform === "win32" ? ctx.diagnosis?.ioperm : statusErrno(status);
+  return new IopermError(code, explain(code, ctx), ctx, errno);
 }
 
 export function localError(code: LocalCode, message: string, op: string): IopermError {

@@ -23,10 +23,23 @@ export { ops, type BatchOp } from "./batch.ts";
 export { Port, ReadOnlyPort, WriteOnlyPort, type Access } from "./ports.ts";
 export type { PortArray, Width } from "./check.ts";
 export { libraryPath } from "./ffi.ts";
+export {
+  builtDriverPath,
+  type DriverState,
+  type DriverVersion,
+  driverStatus,
+  driverVersion,
+  type InstallOptions,
+  installDriver,
+  uninstallDriver,
+} from "./driver.ts";
 
-/** How ports are reached. `auto` tries ioperm/iopl, then /dev/port. */
-export type BackendName = "auto" | "direct" | "devport";
-const backendKinds: Record<BackendName, number> = { auto: 0, direct: 1, devport: 2 };
+/**
+ * How ports are reached. `auto`: on Linux ioperm/iopl, then /dev/port; on
+ * Windows the driver. `direct` on Windows is the x86-only IOPM grant.
+ */
+export type BackendName = "auto" | "direct" | "devport" | "driver";
+const backendKinds: Record<BackendName, number> = { auto: 0, direct: 1, devport: 2, driver: 3 };
 const backendNames = ["none", "direct", "devport", "driver"] as const;
 export type ActiveBackend = (typeof backendNames)[number];
 
@@ -104,7 +117,8 @@ export class Ioperm implements PortIO, Disposable {
 
   #fail(status: number, ctx: ErrorContext): never {
     if (status === CLOSED_STATUS) throw localError("CLOSED", `${ctx.op}(): this handle was closed; open() a new one`, ctx.op);
-    if (ctx.op === "grant" || ctx.op === "grantAll") ctx.diagnosis = nativeDiagnosis();
+    // The native side records why grants fail (and on Windows, any driver call).
+    if (ctx.op === "grant" || ctx.op === "grantAll" || (status <= -5009 && status >= -5013)) ctx.diagnosis = nativeDiagnosis();
     if (status === -5008) ctx.backend = this.grants().backend;
     throw errorFor(status, ctx);
   }

@@ -3,13 +3,22 @@
 # Pins live elsewhere, once each: Bun in package.json (devDependencies), Zig in
 # zig/build.zig.zon (minimum_zig_version), Debian package names and the QEMU and
 # kernel series in package.json ("toolchain"). Everything lands in .cache/.
-#   sh scripts/bootstrap.sh          Bun, npm packages, Zig
-#   sh scripts/bootstrap.sh --lab    also QEMU, busybox, cpio and the Debian kernel
+#   sh scripts/bootstrap.sh            Bun, npm packages, Zig
+#   sh scripts/bootstrap.sh --lab      also QEMU, busybox, cpio and the Debian kernel
+#   sh scripts/bootstrap.sh --windows  also Wine and osslsigncode (the Windows tests)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="$root/.cache"
 mkdir -p "$cache/bin"
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
+lab=false windows=false
+for a in "$@"; do
+  case "$a" in
+    --lab) lab=true ;;
+    --windows) windows=true ;;
+    *) say "unknown option $a (use --lab, --windows)"; exit 64 ;;
+  esac
+done
 json() { node -e 'const p=require(process.argv[1]);const v=process.argv[2].split(".").reduce((o,k)=>o[k],p);console.log(Array.isArray(v)?v.join(" "):v)' "$root/package.json" "$1"; }
 
 # Bun and the npm dev dependencies (node and npm come with the machine).
@@ -31,21 +40,26 @@ if [ "$("$zig_dir/ziglang/zig" version 2>/dev/null || true)" != "$zig_pin" ]; th
 fi
 ln -sf "$zig_dir/ziglang/zig" "$cache/bin/zig"
 
-[ "${1:-}" = "--lab" ] || exit 0
-
-# The lab: Debian packages, then the current Debian kernel, unpacked (never installed).
-missing=""
-for p in $(json toolchain.debian); do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
+# Debian packages named by a package.json list, installed when missing.
+debian() {
+  missing=""
+  for p in $(json "$1"); do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+  done
+  [ -n "$missing" ] || return 0
   say "installing Debian packages:$missing"
   export DEBIAN_FRONTEND=noninteractive
   if ! apt-get install -y -qq $missing >"$cache/apt.log" 2>&1; then
     apt-get update -qq >>"$cache/apt.log" 2>&1
     apt-get install -y -qq $missing >>"$cache/apt.log" 2>&1 || { cat "$cache/apt.log" >&2; exit 1; }
   fi
-fi
+}
+
+if $windows; then debian toolchain.windowsDebian; fi
+$lab || exit 0
+
+# The lab: Debian packages, then the current Debian kernel, unpacked (never installed).
+debian toolchain.debian
 qemu_series=$(json toolchain.qemuSeries)
 qemu-system-x86_64 --version | head -1 | grep -q "version $qemu_series" \
   || { say "QEMU is not the pinned $qemu_series series: $(qemu-system-x86_64 --version | head -1)"; exit 1; }

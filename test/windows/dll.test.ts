@@ -1,6 +1,6 @@
-// ioperm.dll through bun:ffi, inside Bun for Windows under Wine (bun.exe from
-// npm, plus the ProcessPrng shim Wine 8 lacks). The steps run in
-// test/windows/guest/ffi.ts; only paths that never execute in/out are here.
+// The TypeScript API inside Bun for Windows under Wine (bun.exe from npm, plus
+// the ProcessPrng shim Wine 8 lacks): lib/ -> bun:ffi -> ioperm.dll -> driver.
+// The steps run in test/windows/guest/api.ts; only paths that never execute in/out are here.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { h, jsonLines, out, root, setUp, tearDown, unavailable, wine, winPath } from "./wine.ts";
@@ -9,15 +9,21 @@ let bunExe = "";
 type Step = { step: string; rc: number | string; win32?: number; [k: string]: unknown };
 
 function guest(...steps: string[]): Step[] {
-  const r = wine(bunExe, [winPath(join(root, "test/windows/guest/ffi.ts")), winPath(out.dll), ...steps]);
-  const got = jsonLines<Step>(r.lines);
+  const r = wine(bunExe, [winPath(join(root, "test/windows/guest/api.ts")), winPath(out.dll), ...steps]);
+  const got = jsonLines<Step>(r.lines).filter((s) => !s.step.endsWith(":state"));
   expect({ exit: r.code, steps: got.map((s) => s.step) }).toEqual({ exit: 0, steps });
   return got;
 }
 
+/** The ":state" lines a grant step prints whether or not it succeeded. */
+function states(...steps: string[]): Step[] {
+  const r = wine(bunExe, [winPath(join(root, "test/windows/guest/api.ts")), winPath(out.dll), ...steps]);
+  return jsonLines<Step>(r.lines).filter((s) => s.step.endsWith(":state"));
+}
+
 const installed = "C:\\windows\\system32\\drivers\\ioperm.sys";
 
-describe.skipIf(unavailable !== null)(`ioperm.dll in bun.exe under Wine${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
+describe.skipIf(unavailable !== null)(`the TypeScript API in bun.exe under Wine${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
   beforeAll(() => {
     setUp();
     const r = Bun.spawnSync(["sh", join(root, "scripts/windows/bun-windows.sh")], { cwd: root, stdout: "pipe", stderr: "pipe" });
@@ -26,39 +32,65 @@ describe.skipIf(unavailable !== null)(`ioperm.dll in bun.exe under Wine${unavail
   }, 300_000);
   afterAll(tearDown);
 
-  test("bun:ffi -> ioperm.dll -> driver: version round trip", () => {
+  test("lib -> bun:ffi -> ioperm.dll -> driver: version round trip", () => {
     const [v] = guest("version");
     expect(v!.rc).toBe(0);
-    expect(v!.version).toEqual([h.IOPERM_PROTOCOL_VERSION, h.IOPERM_DRIVER_VERSION, h.IOPERM_CAP_PORT_IO, h.IOPERM_MAX_BATCH, 8, 64]);
+    expect(v!.version).toEqual({
+      protocol: h.IOPERM_PROTOCOL_VERSION,
+      driverVersion: h.IOPERM_DRIVER_VERSION,
+      capabilities: h.IOPERM_CAP_PORT_IO,
+      maxBatch: h.IOPERM_MAX_BATCH,
+      opSize: 8,
+      pointerBits: 64,
+    });
   }, 60_000);
 
-  test("grants: the allowlist refuses at grant time, ungranted ports never leave the process", () => {
+  test("grants: the allowlist refuses at grant time with the typed error; ungranted ports never leave the process", () => {
     const [inb, refused, ok, all, release] = guest("inb=0x378", "grant=0x64,1", "grant=0x378,8", "grant-all", "release");
-    expect(inb!.rc).toBe("not_granted");
-    expect(refused).toMatchObject({ rc: "not_allowed", backend: 0, granted: 0 });
-    expect(ok).toMatchObject({ rc: 0, backend: 3, granted: 1 }); // Backend.driver
+    expect(inb!.rc).toBe("NOT_GRANTED");
+    expect(refused!.rc).toBe("NOT_ALLOWED");
+    expect(String(refused!.message)).toContain("AllowedPorts");
+    expect(ok!.rc).toBe(0);
     // grant-all = every allowlisted port, never 0x64 or PCI config.
-    expect(all).toMatchObject({ rc: 0, backend: 3, granted: { 128: 1, 888: 1, 1016: 1, 100: 0, 3320: 0, 3321: 0 } });
-    expect(release).toMatchObject({ rc: 0, backend: 0 });
+    expect(all).toMatchObject({
+      rc: 0,
+      grants: { backend: "driver", all: false },
+      granted: { 128: true, 888: true, 1016: true, 100: false, 3320: false, 3321: false },
+    });
+    expect(release).toMatchObject({ rc: 0, grants: { backend: "none", all: false } });
+    const [refusedState, okState] = states("grant=0x64,1", "grant=0x378,8");
+    expect(refusedState).toMatchObject({ grants: { backend: "none" }, granted: false });
+    expect(okState).toMatchObject({ grants: { backend: "driver" }, granted: true });
   }, 60_000);
 
-  test("batch: refused ops report their index and send nothing", () => {
-    const [, notGranted, badWidth] = guest("grant=0x378,8", "batch=0x378:1:0,0x64:1:0", "batch=0x378:1:0,0x379:3:0");
-    expect(notGranted).toMatchObject({ rc: "not_granted", index: 1 });
-    expect(badWidth).toMatchObject({ rc: "bad_width", index: 1 });
+  test("batch: a refused op is reported by index and nothing is sent; a bad width never reaches the DLL", () => {
+    const [, notGranted, badWidth] = guest("grant=0x378,8", "batch-inb=0x378,0x64", "batch-width");
+    expect(notGranted).toMatchObject({ rc: "NOT_GRANTED" });
+    expect(String(notGranted!.message)).toMatch(/^batch\[1\]\(0x64\)/);
+    expect(badWidth).toMatchObject({ rc: "RangeError" });
+    expect(String(badWidth!.message)).toContain("batch op 0");
   }, 60_000);
 
-  test("SCM: status, uninstall, install through the DLL's exports", () => {
+  test("SCM: status, uninstall, install through installDriver()/uninstallDriver()/driverStatus()", () => {
     const steps = guest("status", "uninstall", "status", "version", "uninstall", `install=${installed}`, "status", "version");
-    expect(steps.map((s) => [s.step.split("=")[0], s.rc, s.win32])).toEqual([
-      ["status", 4, 0], // SERVICE_RUNNING
-      ["uninstall", 0, 0],
-      ["status", "driver_not_installed", 1060], // ERROR_SERVICE_DOES_NOT_EXIST
-      ["version", "driver_not_installed", 2], // \\.\ioperm is gone: the driver unloaded
-      ["uninstall", "driver_not_installed", 1060],
-      ["install", 0, 0],
-      ["status", 4, 0],
-      ["version", 0, 0],
+    expect(steps.map((s) => [s.step.split("=")[0], s.rc, s.state ?? s.errno ?? null])).toEqual([
+      ["status", 0, "running"],
+      ["uninstall", 0, null],
+      ["status", 0, "not-installed"],
+      ["version", "DRIVER_NOT_INSTALLED", 2], // \\.\\ioperm is gone: ERROR_FILE_NOT_FOUND
+      ["uninstall", "DRIVER_NOT_INSTALLED", 1060], // ERROR_SERVICE_DOES_NOT_EXIST
+      ["install", 0, null],
+      ["status", 0, "running"],
+      ["version", 0, null],
     ]);
+  }, 60_000);
+
+  test("CLI: `ioperm driver status|version` from bun.exe, with the DLL found at its built path", () => {
+    const cli = winPath(join(root, "lib/cli.ts"));
+    const status = wine(bunExe, [cli, "driver", "status"]);
+    expect({ code: status.code, out: status.lines.filter((l) => !l.includes("Internal error")) }).toEqual({ code: 0, out: ["running"] });
+    const version = wine(bunExe, [cli, "driver", "version"]);
+    expect(version.code).toBe(0);
+    expect(JSON.parse(version.lines.find((l) => l.startsWith("{")) ?? "{}")).toMatchObject({ protocol: h.IOPERM_PROTOCOL_VERSION });
   }, 60_000);
 });

@@ -1,0 +1,82 @@
+// Runs inside Wine under bun.exe: the TypeScript API's win32 path for real
+// (lib/ -> bun:ffi -> ioperm.dll -> DeviceIoControl -> ioperm.sys). Prints one
+// JSON object per step for test/windows/dll.test.ts. Only paths that never run
+// an in/out instruction belong here (Wine on this host has no iopl).
+//   bun.exe api.ts DLL STEP...
+const [dllPath, ...steps] = process.argv.slice(2);
+if (!dllPath) throw new Error("usage: bun.exe api.ts DLL STEP...");
+process.env.IOPERM_LIB = dllPath;
+export {};
+const { IopermError, driverStatus, driverVersion, installDriver, open, ops, uninstallDriver } = await import("../../../lib/index.ts");
+
+type Fields = Record<string, unknown>;
+const out = (step: string, fields: Fields) => console.log(JSON.stringify({ step, ...fields }));
+
+/** Runs one step: rc 0 and its fields, or the error's code and errno. */
+function run(step: string, f: () => Fields | void): void {
+  try {
+    out(step, { rc: 0, ...(f() ?? {}) });
+  } catch (e) {
+    if (e instanceof IopermError) out(step, { rc: e.code, errno: e.errno ?? 0, message: e.message });
+    else out(step, { rc: (e as Error).name, message: (e as Error).message });
+  }
+}
+
+const io = open();
+for (const step of steps) {
+  const [name = "", arg = ""] = step.split("=");
+  switch (name) {
+    case "version":
+      run(step, () => ({ version: driverVersion() }));
+      break;
+    case "status":
+      run(step, () => ({ state: driverStatus() }));
+      break;
+    case "install":
+      run(step, () => installDriver(arg));
+      break;
+    case "uninstall":
+      run(step, () => uninstallDriver());
+      break;
+    case "grant": {
+      const [from = 0, count = 1] = arg.split(",").map(Number);
+      run(step, () => {
+        try {
+          io.grant(from, count);
+        } finally {
+          out(`${step}:state`, { grants: io.grants(), granted: io.isGranted(from) });
+        }
+      });
+      break;
+    }
+    case "grant-all":
+      run(step, () => {
+        io.grantAll();
+        return {
+          grants: io.grants(),
+          granted: Object.fromEntries([0x80, 0x378, 0x3f8, 0x64, 0xcf8, 0xcf9].map((q) => [q, io.isGranted(q)])),
+        };
+      });
+      break;
+    case "release":
+      run(step, () => {
+        io.release();
+        return { grants: io.grants() };
+      });
+      break;
+    case "inb":
+      run(step, () => ({ value: io.inb(Number(arg)) }));
+      break;
+    case "batch-inb": {
+      // arg: port,port,... — all reads of 8 bits
+      run(step, () => ({ values: io.batch(arg.split(",").map((p) => ops.inb(Number(p)))) }));
+      break;
+    }
+    case "batch-width":
+      // A width the TypeScript layer must refuse before anything reaches the DLL.
+      run(step, () => ({ values: io.batch([{ port: 0x378, width: 24 as 8, write: false, value: 0 }]) }));
+      break;
+    default:
+      out(step, { rc: "unknown step" });
+  }
+}
