@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { errorFor, localError } from "./errors.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
+import { Status } from "./status.ts";
 
 export type DriverState = "not-installed" | "stopped" | "start-pending" | "stop-pending" | "running";
 
@@ -37,7 +38,7 @@ function check(status: number, op: string): number {
 /** Service state; "not-installed" when the service does not exist. */
 export function driverStatus(): DriverState {
   const s = native().ioperm_driver_status();
-  if (s === -5009) return "not-installed";
+  if (s === Status.DRIVER_NOT_INSTALLED) return "not-installed";
   const states: Record<number, DriverState> = { 1: "stopped", 2: "start-pending", 3: "stop-pending", 4: "running" };
   return states[check(s, "driverStatus")] ?? "stopped";
 }

@@ -16,6 +16,7 @@ import { encodeOps, opValues, type BatchOp } from "./batch.ts";
 import { arrayWidth, checkPort, checkRange, checkValue, checkWidth, type PortArray, type Width } from "./check.ts";
 import { errorFor, localError, type ErrorContext } from "./errors.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
+import { Status } from "./status.ts";
 import { type Access, Port, ReadOnlyPort, WriteOnlyPort, type PortIO } from "./ports.ts";
 
 export { IopermError, type IopermCode } from "./errors.ts";
@@ -59,6 +60,11 @@ type Native = ReturnType<typeof native>;
 
 /** What a closed handle's calls return: a status no native call produces. */
 const CLOSED_STATUS = -1_000_000;
+
+const closedError = (op: string) => localError("CLOSED", `${op}(): this handle was closed; open() a new one`, op);
+
+/** Statuses of a Windows driver call, whose Win32 error the native side keeps. */
+const isDriverStatus = (s: number) => s <= Status.DRIVER_NOT_INSTALLED && s >= Status.DRIVER_IO;
 
 /** The symbol table a closed handle calls: every function answers CLOSED_STATUS. */
 function closedSymbols(n: Native): Native {
@@ -116,10 +122,10 @@ export class Ioperm implements PortIO, Disposable {
   }
 
   #fail(status: number, ctx: ErrorContext): never {
-    if (status === CLOSED_STATUS) throw localError("CLOSED", `${ctx.op}(): this handle was closed; open() a new one`, ctx.op);
+    if (status === CLOSED_STATUS) throw closedError(ctx.op);
     // The native side records why grants fail (and on Windows, any driver call).
-    if (ctx.op === "grant" || ctx.op === "grantAll" || (status <= -5009 && status >= -5013)) ctx.diagnosis = nativeDiagnosis();
-    if (status === -5008) ctx.backend = this.grants().backend;
+    if (ctx.op === "grant" || ctx.op === "grantAll" || isDriverStatus(status)) ctx.diagnosis = nativeDiagnosis();
+    if (status === Status.BACKEND_MISMATCH) ctx.backend = this.grants().backend;
     throw errorFor(status, ctx);
   }
 
@@ -128,7 +134,7 @@ export class Ioperm implements PortIO, Disposable {
   }
 
   #live(op: string): Native {
-    if (this.#n !== this.#open) throw localError("CLOSED", `${op}(): this handle was closed; open() a new one`, op);
+    if (this.#n !== this.#open) throw closedError(op);
     return this.#n;
   }
 
