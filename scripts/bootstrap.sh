@@ -55,7 +55,17 @@ debian() {
   fi
 }
 
-if $windows; then debian toolchain.windowsDebian; fi
+if $windows; then
+  debian toolchain.windowsDebian
+  # pefile: the independent PE reader that checks the driver images.
+  pefile_pin=$(json toolchain.pefile)
+  if [ "$(PYTHONPATH="$cache/python" python3 -c 'import pefile; print(pefile.__version__)' 2>/dev/null || true)" != "$pefile_pin" ]; then
+    say "installing pefile $pefile_pin (PyPI)"
+    rm -rf "$cache/python"
+    python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+      --target "$cache/python" "pefile==$pefile_pin" >"$cache/pip.log" 2>&1 || { cat "$cache/pip.log" >&2; exit 1; }
+  fi
+fi
 $lab || exit 0
 
 # The lab: Debian packages, then the current Debian kernel, unpacked (never installed).

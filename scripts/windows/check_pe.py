@@ -15,19 +15,16 @@ import argparse
 import os
 import re
 import struct
-import subprocess
 import sys
 
-PEFILE = "pefile==2024.8.26"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CACHE = os.path.join(ROOT, ".cache", "python")
-sys.path.insert(0, CACHE)
+# pefile is pinned in package.json (toolchain.pefile) and installed here by
+# `sh scripts/bootstrap.sh --windows`, once, before any build runs checks in parallel.
+sys.path.insert(0, os.path.join(ROOT, ".cache", "python"))
 try:
     import pefile
 except ImportError:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "--target", CACHE, PEFILE], check=True, stdout=subprocess.DEVNULL)
-    import pefile
+    sys.exit("check_pe.py: pefile is missing: run sh scripts/bootstrap.sh --windows")
 
 MACHINES = {"x64": 0x8664, "x86": 0x14C}
 ENTRY_NAMES = {"x64": b"DriverEntry", "x86": b"_DriverEntry@8"}
