@@ -1,32 +1,61 @@
 // Boots the lab VM and runs every test/lab/*.lab.ts inside it as root against
 // QEMU's devices, reporting each guest test here as a host test. Files that need
 // extra devices say so in `// @lab-device <qemu -device spec>` lines; files with
-// the same devices share one VM. A VM that does not boot, or a run that reports
-// nothing, fails loudly.
+// the same devices share one VM. A file that needs the host to set something up
+// first (e.g. a Wine prefix, slow to make under TCG) says so in
+// `// @lab-host-prepare <shell command>`, run here in the project root before its
+// VM boots; such files get their own VM. A VM that does not boot, a preparation
+// that fails, or a run that reports nothing, fails loudly.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { runLab } from "../scripts/lab/vm.ts";
 import { type CaseResult, parseJunit } from "./junit.ts";
 
 const dir = join(import.meta.dir, "lab");
+const root = join(import.meta.dir, "..");
 const groups = new Map<string, string[]>();
 for (const f of readdirSync(dir).filter((f) => f.endsWith(".lab.ts")).sort()) {
-  const devices = [...readFileSync(join(dir, f), "utf8").matchAll(/^\/\/ @lab-device (\S+)$/gm)].map((m) => m[1] ?? "");
-  const key = JSON.stringify(devices);
+  const text = readFileSync(join(dir, f), "utf8");
+  const devices = [...text.matchAll(/^\/\/ @lab-device (\S+)$/gm)].map((m) => m[1] ?? "");
+  const prepare = [...text.matchAll(/^\/\/ @lab-host-prepare (.+)$/gm)].map((m) => m[1] ?? "");
+  const key = JSON.stringify({ devices, prepare });
   groups.set(key, [...(groups.get(key) ?? []), `./test/lab/${f}`]);
 }
 
 interface GroupRun {
   devices: string[];
+  prepare: string[];
   results: CaseResult[];
   failure: string;
   output: string;
 }
 
-async function runGroup(devices: string[], files: string[]): Promise<GroupRun> {
+/**
+ * Runs a group's host-side preparation; its failure message, or "". Output goes
+ * to a file, not a pipe: a background process it starts (Wine's) may keep its
+ * stdout open long after it exits.
+ */
+async function prepareHost(commands: string[]): Promise<string> {
+  for (const command of commands) {
+    const log = join(root, ".cache", "lab", `prepare-${process.pid}-${Bun.hash(command).toString(16)}.log`);
+    mkdirSync(dirname(log), { recursive: true });
+    const proc = Bun.spawn(["sh", "-c", 'exec >"$1" 2>&1; eval "$2"', "sh", log, command], { cwd: root, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 15 * 60_000);
+    const code = await proc.exited;
+    clearTimeout(timer);
+    const output = existsSync(log) ? readFileSync(log, "utf8") : "";
+    rmSync(log, { force: true });
+    if (code !== 0) return `host preparation \`${command}\` exited ${code}:\n${output.slice(-4000)}`;
+  }
+  return "";
+}
+
+async function runGroup(devices: string[], prepare: string[], files: string[]): Promise<GroupRun> {
   const chunks: string[] = [];
   try {
+    const unprepared = await prepareHost(prepare);
+    if (unprepared) return { devices, prepare, results: [], failure: unprepared, output: "" };
     const lab = await runLab({
       command: ["sh", "-c", 'exec bun test --reporter=junit --reporter-outfile="$IOPERM_LAB_RUN/junit.xml" "$@"', "sh", ...files],
       devices,
@@ -35,21 +64,21 @@ async function runGroup(devices: string[], files: string[]): Promise<GroupRun> {
     const xml = join(lab.runDir, "junit.xml");
     const results = existsSync(xml) ? parseJunit(readFileSync(xml, "utf8")) : [];
     const failure = results.length === 0 ? `the lab run (exit ${lab.exitCode}) reported no tests` : "";
-    return { devices, results, failure, output: chunks.join("") };
+    return { devices, prepare, results, failure, output: chunks.join("") };
   } catch (e) {
-    return { devices, results: [], failure: `the lab VM did not run: ${(e as Error).message}`, output: chunks.join("") };
+    return { devices, prepare, results: [], failure: `the lab VM did not run: ${(e as Error).message}`, output: chunks.join("") };
   }
 }
 
 // One VM per device set, two at a time (the machine has two cores).
-const entries = [...groups.entries()].map(([key, files]) => ({ devices: JSON.parse(key) as string[], files }));
+const entries = [...groups.entries()].map(([key, files]) => ({ ...(JSON.parse(key) as { devices: string[]; prepare: string[] }), files }));
 const runs: GroupRun[] = [];
 for (let i = 0; i < entries.length; i += 2) {
-  runs.push(...(await Promise.all(entries.slice(i, i + 2).map((g) => runGroup(g.devices, g.files)))));
+  runs.push(...(await Promise.all(entries.slice(i, i + 2).map((g) => runGroup(g.devices, g.prepare, g.files)))));
 }
 
 for (const run of runs) {
-  const label = run.devices.length ? `lab VM + ${run.devices.join(" + ")}` : "lab VM";
+  const label = [run.devices.length ? `lab VM + ${run.devices.join(" + ")}` : "lab VM", ...run.prepare.map((p) => `after \`${p}\``)].join(", ");
   describe(label, () => {
     test("boots and runs the guest suite", () => {
       if (run.failure) console.error(run.output.slice(-4000));

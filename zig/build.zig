@@ -41,7 +41,19 @@ pub fn build(b: *std.Build) void {
         .target = b.resolveTargetQuery(targets[0]),
         .optimize = optimize,
     }) });
-    b.step("test", "unit tests that need no port").dependOn(&b.addRunArtifact(tests).step);
+    const test_step = b.step("test", "unit tests that need no port");
+    test_step.dependOn(&b.addRunArtifact(tests).step);
+
+    // ioperm-with-iopl: iopl(3), then exec its arguments (the lab runs Wine under it).
+    const with_iopl = b.createModule(.{
+        .root_source_file = b.path("src/tools/with_iopl.zig"),
+        .target = b.resolveTargetQuery(targets[0]),
+        .optimize = optimize,
+        .link_libc = false,
+        .strip = optimize != .debug,
+    });
+    b.installArtifact(b.addExecutable(.{ .name = "ioperm-with-iopl", .root_module = with_iopl }));
+    test_step.dependOn(&b.addRunArtifact(b.addTest(.{ .root_module = with_iopl })).step);
 
     if (windows) windowsDriver(b, optimize, sign);
 }

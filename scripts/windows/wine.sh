@@ -7,10 +7,16 @@
 #   wine.sh restart-driver          stop and start the service (re-reads the allowlist)
 #   wine.sh run OUT EXE ARGS...     run EXE, stdout+stderr into OUT, exit code kept
 #   wine.sh sc OUT ARGS...          run Wine's sc.exe the same way
+#   wine.sh server                  start a persistent wineserver: the session (services,
+#                                   the driver in winedevice) then outlives each command
+#                                   until `kill`, instead of ending 3 s after the last one
 #   wine.sh kill                    stop every process of the prefix (wineserver -k)
 # Every path is absolute under .cache/ so the same commands work from the lab
 # VM's chroot. Wine's output always goes to files, never pipes: background Wine
 # processes (services, winedevice) would hold a pipe open forever.
+# Environment: IOPERM_WINEPREFIX (default .cache/windows/wineprefix),
+# IOPERM_WINE_LOGS (default .cache/windows/logs), IOPERM_WINE_TIMEOUT (seconds
+# per Wine command, default 60).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 export WINEPREFIX="${IOPERM_WINEPREFIX:-$root/.cache/windows/wineprefix}"
@@ -18,7 +24,7 @@ export WINEDEBUG="${WINEDEBUG:--all}"
 export WINEARCH=win64
 export WINEDLLOVERRIDES="mscoree,mshtml="
 unset DISPLAY WAYLAND_DISPLAY
-logs="$root/.cache/windows/logs"
+logs="${IOPERM_WINE_LOGS:-$root/.cache/windows/logs}"
 mkdir -p "$logs"
 T="${IOPERM_WINE_TIMEOUT:-60}"
 command -v wine >/dev/null || { echo "wine.sh: wine is not installed (apt-get install wine wine64)" >&2; exit 127; }
@@ -68,11 +74,15 @@ case "$cmd" in
     out=$1; shift
     bounded "$out" wine sc "$@"
     ;;
+  server)
+    # wineserver detaches itself; -p: no idle timeout.
+    bounded "$logs/wineserver.log" wineserver -p || { cat "$logs/wineserver.log" >&2; exit 1; }
+    ;;
   kill)
     timeout -k 5 30 wineserver -k >/dev/null 2>&1 </dev/null || true
     timeout -k 5 30 wineserver -w >/dev/null 2>&1 </dev/null || true
     ;;
   *)
-    sed -n '2,12p' "$0" >&2; exit 2
+    sed -n '2,13p' "$0" >&2; exit 2
     ;;
 esac
