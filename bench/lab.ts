@@ -167,6 +167,50 @@ export function directCases(io: Ioperm): CaseSpec[] {
   return specs;
 }
 
+/**
+ * The Windows driver's ports: what the lab allowlist (scripts/windows/lab-prefix.sh)
+ * lets through, a subset of TARGETS.
+ */
+export const DRIVER_GRANTS = [
+  { from: 0x80, count: 4 },
+  { from: 0x378, count: 1 },
+];
+
+/**
+ * Cases through ioperm.sys, run by bun.exe under Wine in the lab VM: `io` is a
+ * driver-backend handle holding DRIVER_GRANTS, native() is ioperm.dll. Every
+ * single access is one DeviceIoControl; a batch or string is one per call.
+ * Each divides by the direct path's floor for the same access (measured by the
+ * Linux side of the same run), so the ratio is the driver's cost over direct.
+ */
+export function driverCases(io: Ioperm): CaseSpec[] {
+  const n = native();
+  const specs: CaseSpec[] = [];
+  for (const t of TARGETS.filter((t) => DRIVER_GRANTS.some((g) => g.from === t.port))) {
+    for (const width of t.widths) {
+      for (const op of t.ops) {
+        const rw = `${op === "read" ? "r" : "w"}${width}`;
+        const base = { port: t.port, width, op, floor: op === "read" ? "native-loop4096" : writeFloor(n) };
+        const add = (path: string, accesses: number, fn: () => unknown) =>
+          specs.push({ ...base, name: `${hex(t.port)} ${rw} ${path}`, path, accesses, fn });
+        const { port, value } = t;
+        add("driver-ffi", 1, singleAccess(n, width, op, port, value));
+        add("driver-ts", 1, tsAccess(io, width, op, port, value));
+        const op1 = op === "read" ? ops[`in${suffix[width]}`](port) : ops[`out${suffix[width]}`](port, value);
+        const batch = io.prepare(Array.from({ length: BATCH }, () => op1));
+        add(`driver-ts-batch${BATCH}`, BATCH, () => do_not_optimize(batch.run()));
+        const buf = buffer(width, BATCH, value);
+        add(
+          `driver-ts-string${BATCH}`,
+          BATCH,
+          op === "read" ? () => do_not_optimize(io.readInto(port, buf)) : () => io.writeFrom(port, buf),
+        );
+      }
+    }
+  }
+  return specs;
+}
+
 /** /dev/port cases (8-bit only: the kernel moves one byte per port): through the library and raw node:fs. */
 export function devportCases(io: Ioperm, fd: number): CaseSpec[] {
   const n = native();

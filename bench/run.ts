@@ -3,25 +3,29 @@
  *
  *   bun run bench            host: the library's call path (no port permission needed)
  *   bun run bench --vm       lab: real accesses inside the QEMU lab VM (TCG)
+ *   bun run bench --wine     the lab run plus ioperm.sys under Wine in the same VM
  *
  * Each prints a table and writes <kind>.json and <kind>.svg into bench/results/.
  * `bun bench/run.ts --help` for the options.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { libraryPath, open } from "../lib/index.ts";
 import { type HostCase, hostCases } from "./host.ts";
-import { commandCases, devportCases, directCases, grantTargets, openDevport } from "./lab.ts";
+import { commandCases, DRIVER_GRANTS, devportCases, directCases, driverCases, grantTargets, openDevport } from "./lab.ts";
 import { time } from "./measure.ts";
 import { type CaseResult, type CaseSpec, type RunResult, SCHEMA, addRatios, caseResult, machineFacts } from "./model.ts";
 import { chartGroups, formatNs, header, legend, svgChart, table } from "./report.ts";
 
-const usage = `Usage: bun bench/run.ts [--vm] [--quick] [--time MS] [--out DIR]
+const usage = `Usage: bun bench/run.ts [--vm] [--wine] [--quick] [--time MS] [--out DIR]
 
   (no mode)   host benchmark: bare bun:ffi call vs the TypeScript per-access path
   --vm        boot the lab VM and run the port benchmark there (bun run bench --vm)
+  --wine      --vm plus the Windows driver: ioperm.sys under Wine in the same VM, driven by
+              bun.exe through lib/ and ioperm.dll, beside the direct path (needs Wine; the
+              host prepares the prefix with scripts/windows/lab-prefix.sh; ~35 s more)
   --quick     ~20 ms per case, written to a temp dir unless --out is given (smoke test)
   --time MS   measured time per case (default 500)
   --rounds N  measure every case N times, round-robin, (host: one process each, keep the fastest; default 7 host, 1 lab)
@@ -29,6 +33,7 @@ const usage = `Usage: bun bench/run.ts [--vm] [--quick] [--time MS] [--out DIR]
   --render F  re-render the table and chart of a result JSON (e.g. after changing the chart)
   --lab       (inside the lab VM; --vm passes it) measure and write JSON to $IOPERM_LAB_RUN
   --case NAME (internal) time one host case in this process and print its JSON
+  --wine-guest FILE  (internal, bun.exe under Wine in the lab VM) time the driver cases into FILE
 `;
 
 const root = join(import.meta.dir, "..");
@@ -40,6 +45,8 @@ const LAB_FILE = "bench-lab.json";
 const { values: args } = parseArgs({
   options: {
     vm: { type: "boolean", default: false },
+    wine: { type: "boolean", default: false },
+    "wine-guest": { type: "string" },
     lab: { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
     time: { type: "string" },
@@ -57,7 +64,7 @@ if (args.help) {
 }
 const minTimeMs = args.time !== undefined ? Number(args.time) : args.quick ? 20 : 500;
 if (!Number.isFinite(minTimeMs) || minTimeMs <= 0) throw new RangeError(`--time wants a positive number of ms, got ${args.time}`);
-const rounds = args.rounds !== undefined ? Number(args.rounds) : args.lab || args.vm || args.quick ? 1 : 7;
+const rounds = args.rounds !== undefined ? Number(args.rounds) : args.lab || args.vm || args.wine || args.quick ? 1 : 7;
 if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`--rounds wants a positive integer, got ${args.rounds}`);
 const outDir = args.out ?? (args.quick ? join(tmpdir(), "ioperm-bench") : join(root, "bench", "results"));
 
@@ -236,6 +243,7 @@ async function lab(): Promise<RunResult> {
     say(`lab: a process per access, ${specs.length} cases`);
     results.push(...(await runCases(specs, skipped)));
   }
+  if (args.wine) results.push(...(await wineCases(skipped)));
   addRatios(results);
   return {
     ...baseResult("lab", "bun run bench --vm"),
@@ -250,8 +258,73 @@ async function lab(): Promise<RunResult> {
         "native-loop4096 when the library has ioperm_bench_out, else by native-rep4096 (rep outs).",
       "/dev/port paths are 8-bit only; devport-pread-range reads the device's register block (consecutive ports) in one pread.",
       "PCI 0xCFC is read only: a write lands in whatever register 0xCF8 selects, and the kernel owns 0xCF8.",
+      ...(args.wine
+        ? [
+            "driver-* paths: bun.exe (Bun for Windows) under Wine 8 in this same VM, lib/ -> ioperm.dll -> DeviceIoControl " +
+              "-> ioperm.sys in winedevice.exe, which runs the in/out (Wine started under ioperm-with-iopl, so it holds " +
+              "iopl(3)). Each single access is one IOCTL; batch64/string64 are one IOCTL per 64 accesses. Under Wine an " +
+              "IOCTL is a round trip client -> wineserver -> winedevice -> wineserver -> client (processes on one " +
+              "emulated CPU), so these figures are Wine's IPC far more than the driver; on Windows the round trip is a " +
+              "system call. × floor divides by the direct path's native-loop4096 for the same access, measured here.",
+          ]
+        : []),
     ],
   };
+}
+
+/**
+ * Inside the VM: boots a Wine session holding iopl(3) and runs this file in
+ * bun.exe with --wine-guest, which times the driver cases. Returns them, or
+ * records why not in `skipped`.
+ */
+async function wineCases(skipped: { name: string; reason: string }[]): Promise<CaseResult[]> {
+  const { labWine, WineSession, winPath, wineDir } = await import("../scripts/windows/lab-wine.ts");
+  const info = labWine();
+  if (typeof info === "string" || info.bunExe === null) {
+    skipped.push({ name: "driver-*", reason: typeof info === "string" ? info : "no bun.exe (scripts/windows/bun-windows.sh failed on the host)" });
+    return [];
+  }
+  const session = new WineSession(info);
+  try {
+    say(`lab: Wine session up, driver answering, after ${(session.start() / 1000).toFixed(1)} s`);
+    const file = join(wineDir(), "bench-driver.json");
+    const t0 = performance.now();
+    const r = session.run(info.bunExe, [
+      winPath(join(import.meta.dir, "run.ts")),
+      "--wine-guest",
+      winPath(file),
+      "--time",
+      String(minTimeMs),
+      "--rounds",
+      String(rounds),
+      ...(args.quick ? ["--quick"] : []),
+    ]);
+    say(r.lines.filter((l) => !l.startsWith("Internal error")).join("\n"));
+    if (r.code !== 0 || !existsSync(file)) {
+      skipped.push({ name: "driver-*", reason: `bun.exe under Wine exited ${r.code}; see ${r.log}` });
+      return [];
+    }
+    say(`lab: driver cases took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const got = JSON.parse(readFileSync(file, "utf8")) as { cases: CaseResult[]; skipped: { name: string; reason: string }[] };
+    skipped.push(...got.skipped);
+    return got.cases;
+  } catch (e) {
+    skipped.push({ name: "driver-*", reason: (e as Error).message });
+    return [];
+  } finally {
+    session.stop();
+  }
+}
+
+/** In bun.exe under Wine (lab VM): the driver cases, written as JSON to `file`. */
+async function wineGuest(file: string): Promise<void> {
+  const skipped: { name: string; reason: string }[] = [];
+  using io = open({ backend: "driver" });
+  for (const g of DRIVER_GRANTS) io.grant(g.from, g.count);
+  const specs = driverCases(io);
+  say(`wine: driver backend, ${specs.length} cases, ${minTimeMs} ms each`);
+  const cases = await runCases(specs, skipped);
+  writeFileSync(file, `${JSON.stringify({ cases, skipped })}\n`);
 }
 
 /** Which (port, width, op) groups the lab chart shows: every path on the commonest accesses. */
@@ -305,13 +378,28 @@ function print(run: RunResult): void {
 
 async function vm(): Promise<RunResult> {
   const { runLab } = await import("../scripts/lab/vm.ts");
-  const command = ["bun", "bench/run.ts", "--lab", "--time", String(minTimeMs), "--rounds", String(rounds), ...(args.quick ? ["--quick"] : [])];
+  if (args.wine) {
+    say("host: preparing the lab's Wine prefix (scripts/windows/lab-prefix.sh)");
+    const prep = Bun.spawnSync(["sh", join(root, "scripts/windows/lab-prefix.sh")], { cwd: root, stdout: "inherit", stderr: "inherit" });
+    if (prep.exitCode !== 0) throw new Error(`scripts/windows/lab-prefix.sh exited ${prep.exitCode}`);
+  }
+  const command = [
+    "bun",
+    "bench/run.ts",
+    "--lab",
+    "--time",
+    String(minTimeMs),
+    "--rounds",
+    String(rounds),
+    ...(args.quick ? ["--quick"] : []),
+    ...(args.wine ? ["--wine"] : []),
+  ];
   const r = await runLab({ command, onOutput: (t) => process.stderr.write(t), timeoutMs: 30 * 60_000 });
   if (r.exitCode !== 0) throw new Error(`the lab benchmark exited ${r.exitCode}; see ${r.runDir}/console.log`);
   const run = JSON.parse(readFileSync(join(r.runDir, LAB_FILE), "utf8")) as RunResult;
   run.machine.virtualization = `qemu-${r.accel}`;
   run.machine.host = machineFacts(false);
-  run.command = `bun run bench --vm${args.quick ? " --quick" : ""}`;
+  run.command = `bun run bench --vm${args.wine ? " --wine" : ""}${args.quick ? " --quick" : ""}`;
   return run;
 }
 
@@ -321,11 +409,13 @@ if (args.lab) {
   const run = await lab();
   writeFileSync(join(dir, LAB_FILE), `${JSON.stringify(run)}\n`);
   say(`lab: ${run.cases.length} cases measured, ${run.skipped.length} skipped`);
+} else if (args["wine-guest"] !== undefined) {
+  await wineGuest(args["wine-guest"]);
 } else if (args.case !== undefined) {
   await hostCase(args.case);
 } else if (args.render !== undefined) {
   publish(JSON.parse(readFileSync(args.render, "utf8")) as RunResult);
-} else if (args.vm) {
+} else if (args.vm || args.wine) {
   publish(await vm());
 } else {
   if (args.quick) say(`quick run: results go to ${outDir}`);
