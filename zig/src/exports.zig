@@ -21,7 +21,7 @@ export fn ioperm_status_count() u32 {
 
 export fn ioperm_status_at(i: u32, code: *i32) ?[*:0]const u8 {
     if (i >= status.all.len) return null;
-    code.* = @intFromEnum(status.all[i]);
+    code.* = @backingInt(status.all[i]);
     return @tagName(status.all[i]);
 }
 
@@ -47,7 +47,7 @@ export fn ioperm_release(from: u32, count: u32) i32 {
 /// The calling thread's backend (grants.Backend), plus 0x100 when it holds every port.
 export fn ioperm_thread_backend() i32 {
     const t = grants.current();
-    return @as(i32, @intFromEnum(t.backend)) | (if (t.all) @as(i32, 0x100) else 0);
+    return @as(i32, @backingInt(t.backend)) | (if (t.all) @as(i32, 0x100) else 0);
 }
 
 /// 1 when the calling thread may access port..port+width-1, else 0.

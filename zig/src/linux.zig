@@ -24,7 +24,7 @@ pub fn lastDiagnosis() Diagnosis {
 }
 
 pub fn setPreference(kind: u32) i32 {
-    if (kind > @intFromEnum(Backend.devport)) return status.of(.unsupported);
+    if (kind > @backingInt(Backend.devport)) return status.of(.unsupported);
     preference = @intCast(kind);
     return status.ok;
 }
@@ -60,7 +60,7 @@ fn fallsBack(e: linux.E) bool {
 /// opens /dev/port. On success the thread's backend is recorded.
 fn acquire(t: *Thread, comptime direct: fn (u32, u32) linux.E, from: u32, count: u32) i32 {
     diagnosis = .{};
-    const pref: Backend = @enumFromInt(preference);
+    const pref: Backend = @fromBackingInt(@intCast(preference));
     var want = pref;
     if (t.backend != .none) {
         if (pref != .none and pref != t.backend) return status.of(.backend_mismatch);
@@ -72,7 +72,7 @@ fn acquire(t: *Thread, comptime direct: fn (u32, u32) linux.E, from: u32, count:
             t.backend = .direct;
             return status.ok;
         }
-        diagnosis.ioperm_errno = @intFromEnum(e);
+        diagnosis.ioperm_errno = @backingInt(e);
         if (want == .direct or !fallsBack(e)) return status.errno(e);
     }
     const e = openDevport();
@@ -80,11 +80,11 @@ fn acquire(t: *Thread, comptime direct: fn (u32, u32) linux.E, from: u32, count:
         t.backend = .devport;
         return status.ok;
     }
-    diagnosis.devport_errno = @intFromEnum(e);
+    diagnosis.devport_errno = @backingInt(e);
     if (want == .devport) return status.errno(e);
     // Both failed. Missing on both sides is "no backend"; otherwise the ioperm
     // error is the one to act on (EPERM: root or CAP_SYS_RAWIO).
-    const io: linux.E = @enumFromInt(diagnosis.ioperm_errno);
+    const io: linux.E = @fromBackingInt(@intCast(diagnosis.ioperm_errno));
     if (io == .NOSYS and (e == .NOENT or e == .NXIO or e == .NODEV)) return status.of(.no_backend);
     return status.errno(io);
 }

@@ -41,16 +41,16 @@ pub const Code = enum(i32) {
 pub const ok: i32 = 0;
 
 pub inline fn of(c: Code) i32 {
-    return @intFromEnum(c);
+    return @backingInt(c);
 }
 
 /// Negated errno, the Linux convention for a failed syscall.
 pub inline fn errno(e: anytype) i32 {
-    return -@as(i32, @intCast(@intFromEnum(e)));
+    return -@as(i32, @intCast(@backingInt(e)));
 }
 
 pub const all = std.enums.values(Code);
 
 test "fixed codes never collide with errno values" {
-    for (all) |c| try std.testing.expect(@intFromEnum(c) < -4095);
+    for (all) |c| try std.testing.expect(@backingInt(c) < -4095);
 }

@@ -177,8 +177,8 @@ var iopm_holders = std.atomic.Value(u32).init(0);
 
 pub fn setPreference(kind: u32) i32 {
     switch (kind) {
-        @intFromEnum(Backend.none), @intFromEnum(Backend.driver) => {},
-        @intFromEnum(Backend.direct) => if (!is_x86) return status.of(.unsupported),
+        @backingInt(Backend.none), @backingInt(Backend.driver) => {},
+        @backingInt(Backend.direct) => if (!is_x86) return status.of(.unsupported),
         else => return status.of(.unsupported),
     }
     preference = @intCast(kind);
