@@ -32,4 +32,6 @@ test("messages name the remedy", () => {
   expect(msg(Status.WIDTH_UNSUPPORTED, { op: "inw", port: 0x1ce } as never)).toContain("byte accesses only");
   expect(msg(Status.IOPL_ACTIVE, { op: "release", port: 0x80, count: 1 } as never)).toContain("release() with no range");
   expect(msg(Status.NOT_ALLOWED, { op: "inb", port: 0xcf8 } as never)).toContain("AllowedPorts");
+  expect(msg(Status.DRIVER_NOT_INSTALLED, { op: "grant", port: 0x378, count: 3 })).toContain("ioperm driver install");
+  expect(msg(Status.DRIVER_ACCESS_DENIED, { op: "grant", port: 0x378, count: 3 })).toContain("run elevated");
 });
