@@ -78,3 +78,13 @@ test("PCI addresses and classes", () => {
   expect(pciClassName(0x030000)).toBe("VGA compatible controller");
   expect(pciClassName(0x0b4000)).toBe("Processor");
 });
+
+test("UART line settings: divisor and LCR, and refusals", async () => {
+  const { uartLineSettings } = await import("../lib/devices/index.ts");
+  expect(uartLineSettings()).toEqual({ divisor: 1, lcr: 0x03 });
+  expect(uartLineSettings({ baud: 9600, dataBits: 7, parity: "even", stopBits: 2 })).toEqual({ divisor: 12, lcr: 0x1e });
+  expect(uartLineSettings({ baud: 50 })).toEqual({ divisor: 2304, lcr: 0x03 });
+  expect(() => uartLineSettings({ baud: 100000 })).toThrow(RangeError);
+  expect(() => uartLineSettings({ dataBits: 9 as 8 })).toThrow(RangeError);
+  expect(() => uartLineSettings({ parity: "weird" as "none" })).toThrow(RangeError);
+});

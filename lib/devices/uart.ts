@@ -84,3 +84,94 @@ export function parseSerialDriver(text: string): KernelUart[] {
   }
   return out;
 }
+
+/** Line settings for uartOpen(). */
+export interface UartConfig {
+  /** Default 115200. The divisor is 115200 / baud (the 1.8432 MHz clock of a PC UART). */
+  baud?: number;
+  dataBits?: 5 | 6 | 7 | 8;
+  parity?: "none" | "odd" | "even" | "mark" | "space";
+  stopBits?: 1 | 2;
+  /** Enable and clear the 16550 FIFOs (default true). */
+  fifo?: boolean;
+  /** Internal loopback (MCR bit 4): what is sent comes back to the receiver. */
+  loopback?: boolean;
+}
+
+const PARITY = { none: 0x00, odd: 0x08, even: 0x18, mark: 0x28, space: 0x38 } as const;
+
+/** LCR and divisor for a configuration; throws RangeError for settings a PC UART cannot do. */
+export function uartLineSettings(config: UartConfig = {}): { divisor: number; lcr: number } {
+  const baud = config.baud ?? 115200;
+  const divisor = 115200 / baud;
+  if (!Number.isInteger(divisor) || divisor < 1 || divisor > 0xffff) {
+    throw new RangeError(`baud ${baud} is not 115200/n for an integer n in 1..65535`);
+  }
+  const dataBits = config.dataBits ?? 8;
+  if (![5, 6, 7, 8].includes(dataBits)) throw new RangeError(`dataBits must be 5..8, got ${dataBits}`);
+  const parity = PARITY[config.parity ?? "none"];
+  if (parity === undefined) throw new RangeError(`parity must be one of ${Object.keys(PARITY).join(", ")}`);
+  const stop = config.stopBits ?? 1;
+  if (stop !== 1 && stop !== 2) throw new RangeError(`stopBits must be 1 or 2, got ${String(stop)}`);
+  return { divisor, lcr: (dataBits - 5) | (stop === 2 ? 0x04 : 0) | parity };
+}
+
+/**
+ * Programs a UART: divisor latch, line format, FIFOs, DTR/RTS, interrupts off.
+ * Needs base..base+7 granted. Do not use on a UART a kernel driver has open.
+ * @example io.grant(0x2f8, 8); uartOpen(io, 0x2f8, { baud: 9600 }); uartWrite(io, 0x2f8, "AT\r");
+ */
+export function uartOpen(io: Ioperm, base: number, config: UartConfig = {}): void {
+  const { divisor, lcr } = uartLineSettings(config);
+  io.outb(base + 1, 0x00); // IER: polled, no interrupts
+  io.outb(base + 3, 0x80); // DLAB: base+0/1 are the divisor latch
+  io.outb(base + 0, divisor & 0xff);
+  io.outb(base + 1, divisor >> 8);
+  io.outb(base + 3, lcr);
+  io.outb(base + 2, (config.fifo ?? true) ? 0xc7 : 0x00); // FIFOs on and cleared, 14-byte trigger
+  io.outb(base + 4, 0x03 | (config.loopback ? 0x10 : 0)); // DTR, RTS (+ loopback)
+}
+
+/** The divisor latch and LCR as the UART holds them now. */
+export function uartReadSettings(io: Ioperm, base: number): { divisor: number; lcr: number } {
+  const lcr = io.inb(base + 3);
+  io.outb(base + 3, lcr | 0x80);
+  const divisor = io.inb(base) | (io.inb(base + 1) << 8);
+  io.outb(base + 3, lcr);
+  return { divisor, lcr: lcr & 0x7f };
+}
+
+/**
+ * Sends bytes, waiting for the transmitter holding register to empty (LSR bit 5)
+ * before each. Returns how many were sent before `timeoutMs` ran out.
+ */
+export function uartWrite(io: Ioperm, base: number, data: Uint8Array | string, timeoutMs = 1000): number {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const end = performance.now() + timeoutMs;
+  let sent = 0;
+  for (const b of bytes) {
+    while ((io.inb(base + 5) & 0x20) === 0) if (performance.now() > end) return sent;
+    io.outb(base, b);
+    sent++;
+  }
+  return sent;
+}
+
+/**
+ * Receives up to `max` bytes: reads while LSR reports data ready (bit 0), and
+ * waits up to `timeoutMs` for more when it runs dry.
+ */
+export function uartRead(io: Ioperm, base: number, max: number, timeoutMs = 100): Uint8Array {
+  const out = new Uint8Array(max);
+  let n = 0;
+  let end = performance.now() + timeoutMs;
+  while (n < max) {
+    if (io.inb(base + 5) & 0x01) {
+      out[n++] = io.inb(base);
+      end = performance.now() + timeoutMs;
+    } else if (performance.now() > end) {
+      break;
+    }
+  }
+  return out.subarray(0, n);
+}
