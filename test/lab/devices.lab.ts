@@ -2,6 +2,7 @@
 // Runs inside the lab VM as root (test/lab.test.ts boots it).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { pciRead32, readRtc } from "../../lib/devices/index.ts";
 import { type Ioperm, open, ops } from "../../lib/index.ts";
 import { eventually, hostFile, sysPciDevices } from "./witness.ts";
 
@@ -56,39 +57,15 @@ test("string I/O: writeFrom(0xE9) reaches isa-debugcon (witness: host debugcon f
   expect(file).toContain(text);
 });
 
-/** Reads the RTC the way hwclock --directisa does: wait out update-in-progress, read until stable. */
-function readRtc(): Date {
-  io.grant(0x70, 2);
-  const reg = (i: number) => {
-    io.outb(0x70, i);
-    return io.inb(0x71);
-  };
-  const snapshot = () => {
-    while (reg(0x0a) & 0x80); // UIP
-    return [0x00, 0x02, 0x04, 0x07, 0x08, 0x09, 0x32].map(reg);
-  };
-  let a = snapshot();
-  let b = snapshot();
-  while (a.join() !== b.join()) [a, b] = [b, snapshot()];
-  const regB = reg(0x0b);
-  const bcd = (v: number) => ((regB & 0x04) !== 0 ? v : (v >> 4) * 10 + (v & 0x0f));
-  const [sec = 0, min = 0, hourRaw = 0, day = 0, mon = 0, year = 0, century = 0] = a;
-  let hour = bcd(hourRaw & 0x7f);
-  if ((regB & 0x02) === 0) hour = (hour % 12) + ((hourRaw & 0x80) !== 0 ? 12 : 0);
-  return new Date(Date.UTC(bcd(century) * 100 + bcd(year), bcd(mon) - 1, bcd(day), hour, bcd(min), bcd(sec)));
-}
-
 test("CMOS RTC at 0x70/0x71 equals the guest clock within 2 s (witness: `date`)", () => {
-  const rtc = readRtc();
+  io.grant(0x70, 2);
+  const rtc = readRtc(io).date;
   const date = Number(Bun.spawnSync(["date", "+%s"]).stdout.toString().trim()) * 1000;
   expect(Math.abs(rtc.getTime() - date)).toBeLessThanOrEqual(2000);
 });
 
 /** PCI configuration mechanism #1: 32-bit address to 0xCF8, 32-bit data at 0xCFC. */
-function pciRead(bus: number, dev: number, fn: number, off: number): number {
-  io.outl(0xcf8, (0x80000000 | (bus << 16) | (dev << 11) | (fn << 8) | (off & 0xfc)) >>> 0);
-  return io.inl(0xcfc);
-}
+const pciRead = (bus: number, dev: number, fn: number, off: number) => pciRead32(io, bus, dev, fn, off);
 
 test("PCI config space lists the same functions as the guest kernel (witness: /sys/bus/pci/devices)", () => {
   io.grant(0xcf8, 8);
