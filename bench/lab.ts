@@ -90,17 +90,8 @@ function buffer(width: Width, length: number, value: number): Uint8Array | Uint1
   return b.fill(value);
 }
 
-/** The optional native write loop (ioperm_bench_out), when the library has it. */
-type BenchOut = (port: number, width: number, value: number, count: number) => number;
-function benchOut(n: Native): BenchOut | undefined {
-  const f: unknown = Reflect.get(n, "ioperm_bench_out");
-  return typeof f === "function" ? (f as BenchOut) : undefined;
-}
-
-/** What a write case divides by: the single-out loop when the library has one, else rep outs. */
-export function writeFloor(n: Native): string {
-  return benchOut(n) ? "native-loop4096" : "native-rep4096";
-}
+/** What every case divides by: single in/out in a Zig loop inside one call (ioperm_bench_in/_out). */
+const FLOOR = `native-loop${NATIVE_N}`;
 
 function singleAccess(n: Native, width: Width, op: Op, port: number, value: number): () => unknown {
   if (op === "read") {
@@ -125,12 +116,11 @@ function tsAccess(io: Ioperm, width: Width, op: Op, port: number, value: number)
 /** Cases through the direct backend (ioperm + in/out in this process); `io` holds the grants. */
 export function directCases(io: Ioperm): CaseSpec[] {
   const n = native();
-  const out = benchOut(n);
   const specs: CaseSpec[] = [];
   for (const t of TARGETS) {
     for (const width of t.widths) {
       for (const op of t.ops) {
-        const floor = op === "read" ? "native-loop4096" : writeFloor(n);
+        const floor = FLOOR;
         const rw = `${op === "read" ? "r" : "w"}${width}`;
         const base = { port: t.port, width, op, floor };
         const add = (path: string, accesses: number, fn: () => unknown) =>
@@ -156,11 +146,11 @@ export function directCases(io: Ioperm): CaseSpec[] {
             ? width === 8 ? n.ioperm_insb : width === 16 ? n.ioperm_insw : n.ioperm_insl
             : width === 8 ? n.ioperm_outsb : width === 16 ? n.ioperm_outsw : n.ioperm_outsl;
         add(`native-rep${NATIVE_N}`, NATIVE_N, () => do_not_optimize(rep(port, big, NATIVE_N)));
-        if (op === "read") {
-          add(`native-loop${NATIVE_N}`, NATIVE_N, () => do_not_optimize(n.ioperm_bench_in(port, width / 8, NATIVE_N)));
-        } else if (out) {
-          add(`native-loop${NATIVE_N}`, NATIVE_N, () => do_not_optimize(out(port, width / 8, value, NATIVE_N)));
-        }
+        const loop =
+          op === "read"
+            ? () => n.ioperm_bench_in(port, width / 8, NATIVE_N)
+            : () => n.ioperm_bench_out(port, width / 8, value, NATIVE_N);
+        add(`native-loop${NATIVE_N}`, NATIVE_N, () => do_not_optimize(loop()));
       }
     }
   }
@@ -190,7 +180,7 @@ export function driverCases(io: Ioperm): CaseSpec[] {
     for (const width of t.widths) {
       for (const op of t.ops) {
         const rw = `${op === "read" ? "r" : "w"}${width}`;
-        const base = { port: t.port, width, op, floor: op === "read" ? "native-loop4096" : writeFloor(n) };
+        const base = { port: t.port, width, op, floor: FLOOR };
         const add = (path: string, accesses: number, fn: () => unknown) =>
           specs.push({ ...base, name: `${hex(t.port)} ${rw} ${path}`, path, accesses, fn });
         const { port, value } = t;
@@ -218,7 +208,7 @@ export function devportCases(io: Ioperm, fd: number): CaseSpec[] {
   for (const t of TARGETS) {
     if (!t.widths.includes(8)) continue;
     for (const op of t.ops) {
-      const floor = op === "read" ? "native-loop4096" : writeFloor(n);
+      const floor = FLOOR;
       const base = { port: t.port, width: 8, op, floor } as const;
       const add = (path: string, accesses: number, fn: () => unknown) =>
         specs.push({ ...base, name: `${hex(t.port)} ${op === "read" ? "r" : "w"}8 ${path}`, path, accesses, fn });
@@ -251,7 +241,7 @@ export function commandCases(): CaseSpec[] {
   for (const t of TARGETS) {
     for (const width of t.widths) {
       for (const op of t.ops) {
-        const floor = op === "read" ? "native-loop4096" : writeFloor(n);
+        const floor = FLOOR;
         const tool = `${op === "read" ? "in" : "out"}${suffix[width]}`;
         const cmd = op === "read" ? [tool, hex(t.port)] : [tool, hex(t.port), hex(t.value)];
         specs.push({

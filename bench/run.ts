@@ -254,8 +254,7 @@ async function lab(): Promise<RunResult> {
       "The lab is QEMU with TCG (software emulation): guest code is translated, and every in/out leaves the " +
         "translated code for QEMU's device emulation. Absolute times are those of that emulated PC, far from " +
         "real hardware; the ratios between paths measured in this same run are the result.",
-      "Floor for reads: native-loop4096 (ioperm_bench_in, single in in a Zig loop). Writes divide by " +
-        "native-loop4096 when the library has ioperm_bench_out, else by native-rep4096 (rep outs).",
+      "Floor: native-loop4096, single in (ioperm_bench_in) or out (ioperm_bench_out) in a Zig loop inside one call.",
       "/dev/port paths are 8-bit only; devport-pread-range reads the device's register block (consecutive ports) in one pread.",
       "PCI 0xCFC is read only: a write lands in whatever register 0xCF8 selects, and the kernel owns 0xCF8.",
       ...(args.wine
