@@ -15,7 +15,13 @@ import { type CaseResult, parseJunit } from "./junit.ts";
 const dir = join(import.meta.dir, "lab");
 const root = join(import.meta.dir, "..");
 const groups = new Map<string, string[]>();
-for (const f of readdirSync(dir).filter((f) => f.endsWith(".lab.ts")).sort()) {
+/** IOPERM_LAB_ONLY=uart,wine runs only the lab files whose names contain one of these words (for development). */
+const only = process.env.IOPERM_LAB_ONLY?.split(",").filter(Boolean);
+const labFiles = readdirSync(dir)
+  .filter((f) => f.endsWith(".lab.ts"))
+  .filter((f) => !only || only.some((w) => f.includes(w)))
+  .sort();
+for (const f of labFiles) {
   const text = readFileSync(join(dir, f), "utf8");
   const devices = [...text.matchAll(/^\/\/ @lab-device (\S+)$/gm)].map((m) => m[1] ?? "");
   const prepare = [...text.matchAll(/^\/\/ @lab-host-prepare (.+)$/gm)].map((m) => m[1] ?? "");
