@@ -10,11 +10,13 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { runLab } from "../scripts/lab/vm.ts";
-import { type CaseResult, parseJunit } from "./junit.ts";
+import { type CaseResult, declaredTests, parseJunit, verdict } from "./junit.ts";
 
 const dir = join(import.meta.dir, "lab");
 const root = join(import.meta.dir, "..");
 const groups = new Map<string, string[]>();
+/** Tests each lab file declares, counted from its source: a file must report at least these. */
+const declared = new Map<string, number>();
 /** IOPERM_LAB_ONLY=uart,wine runs only the lab files whose names contain one of these words (for development). */
 const only = process.env.IOPERM_LAB_ONLY?.split(",").filter(Boolean);
 const labFiles = readdirSync(dir)
@@ -25,6 +27,7 @@ for (const f of labFiles) {
   const text = readFileSync(join(dir, f), "utf8");
   const devices = [...text.matchAll(/^\/\/ @lab-device (\S+)$/gm)].map((m) => m[1] ?? "");
   const prepare = [...text.matchAll(/^\/\/ @lab-host-prepare (.+)$/gm)].map((m) => m[1] ?? "");
+  declared.set(`./test/lab/${f}`, declaredTests(text));
   const key = JSON.stringify({ devices, prepare });
   groups.set(key, [...(groups.get(key) ?? []), `./test/lab/${f}`]);
 }
@@ -69,8 +72,8 @@ async function runGroup(devices: string[], prepare: string[], files: string[]): 
     });
     const xml = join(lab.runDir, "junit.xml");
     const results = existsSync(xml) ? parseJunit(readFileSync(xml, "utf8")) : [];
-    const failure = results.length === 0 ? `the lab run (exit ${lab.exitCode}) reported no tests` : "";
-    return { devices, prepare, results, failure, output: chunks.join("") };
+    const expected = files.map((file) => ({ file, declared: declared.get(file) ?? 1 }));
+    return { devices, prepare, results, failure: verdict(lab.exitCode, expected, results), output: chunks.join("") };
   } catch (e) {
     return { devices, prepare, results: [], failure: `the lab VM did not run: ${(e as Error).message}`, output: chunks.join("") };
   }
@@ -82,6 +85,11 @@ const runs: GroupRun[] = [];
 for (let i = 0; i < entries.length; i += 2) {
   runs.push(...(await Promise.all(entries.slice(i, i + 2).map((g) => runGroup(g.devices, g.prepare, g.files)))));
 }
+
+// One line for .ci/run, which fails when the lab reported fewer tests than its files declare.
+const reported = runs.reduce((n, r) => n + r.results.length, 0);
+const expectedTotal = entries.reduce((n, g) => n + g.files.reduce((m, f) => m + (declared.get(f) ?? 1), 0), 0);
+console.log(`lab: ${reported} tests reported, ${expectedTotal} declared in ${labFiles.length} files`);
 
 for (const run of runs) {
   const label = [run.devices.length ? `lab VM + ${run.devices.join(" + ")}` : "lab VM", ...run.prepare.map((p) => `after \`${p}\``)].join(", ");
