@@ -1,0 +1,27 @@
+// Smoke run of the lab benchmark (bench/guest.ts, what `bun run bench --vm` boots)
+// with a tiny sample time: every lab path and the floor must appear in its JSON.
+// No timing is asserted: a benchmark is not a test.
+import { expect, test } from "bun:test";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { LAB_FILE } from "../../bench/guest.ts";
+import { PATHS, type RunResult } from "../../bench/model.ts";
+
+test("bench --vm (quick): every lab path and the native floor are measured, each against the floor", () => {
+  const file = join(process.env.IOPERM_LAB_RUN ?? "", LAB_FILE);
+  rmSync(file, { force: true });
+  const r = Bun.spawnSync([process.execPath, "bench/guest.ts", "--quick", "--time", "2"], { stdout: "pipe", stderr: "pipe" });
+  expect(r.exitCode, r.stderr.toString().slice(-2000)).toBe(0);
+  const run = JSON.parse(readFileSync(file, "utf8")) as RunResult;
+  expect(run.kind).toBe("lab");
+  expect(run.skipped).toEqual([]);
+  const labPaths = Object.keys(PATHS).filter((p) => !/^(ffi-nop|ffi-refused|ts-api|ts-port8|ts-refused|ts-batch64-nop|driver-.*)$/.test(p));
+  expect([...new Set(run.cases.map((c) => c.path))].sort()).toEqual(labPaths.sort());
+  for (const c of run.cases) {
+    expect(c.p50_ns).toBeGreaterThan(0);
+    expect(c.ratio_to_floor).not.toBeNull();
+  }
+  const floors = run.cases.filter((c) => c.path === "native-loop4096");
+  expect(floors.length).toBeGreaterThan(0);
+  for (const f of floors) expect(f.ratio_to_floor).toBe(1);
+}, 300_000);
