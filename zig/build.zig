@@ -44,6 +44,15 @@ pub fn build(b: *std.Build) void {
     const test_step = b.step("test", "unit tests that need no port");
     test_step.dependOn(&b.addRunArtifact(tests).step);
 
+    // The op-validity table shared with lib/ and the driver's tests (test/vectors/ops.json).
+    const vectors = b.createModule(.{
+        .root_source_file = b.path("src/vectors_test.zig"),
+        .target = b.resolveTargetQuery(targets[0]),
+        .optimize = optimize,
+    });
+    vectors.addAnonymousImport("ops_vectors", .{ .root_source_file = b.path("../test/vectors/ops.json") });
+    test_step.dependOn(&b.addRunArtifact(b.addTest(.{ .root_module = vectors })).step);
+
     // ioperm-with-iopl: iopl(3), then exec its arguments (the lab runs Wine under it).
     const with_iopl = b.createModule(.{
         .root_source_file = b.path("src/tools/with_iopl.zig"),
