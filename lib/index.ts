@@ -174,36 +174,49 @@ export class Ioperm implements PortIO, Disposable {
     return { backend: backendNames[v & 0xff] ?? "none", all: (v & 0x100) !== 0 };
   }
 
+  /**
+   * Reads 8 bits (`in al, dx`). Throws IopermError NOT_GRANTED, before the
+   * instruction, when this thread does not hold the port.
+   * @example io.grant(0x379); const status = io.inb(0x379);
+   */
   inb(port: number): number {
     if ((port & 0xffff) !== port) badAccess(port, 1);
     const v = this.#n.ioperm_inb(port);
     return v < 0 ? this.#fail(v, { op: "inb", port }) : v;
   }
 
+  /** Reads 16 bits (`in ax, dx`) from port..port+1, both of which must be granted. */
   inw(port: number): number {
     if ((port & 0xffff) !== port || port === 0xffff) badAccess(port, 2);
     const v = this.#n.ioperm_inw(port);
     return v < 0 ? this.#fail(v, { op: "inw", port }) : v;
   }
 
+  /** Reads 32 bits (`in eax, dx`) from port..port+3, all of which must be granted; an unsigned number. */
   inl(port: number): number {
     if ((port & 0xffff) !== port || port > 0xfffc) badAccess(port, 4);
     const v = this.#n.ioperm_inl(port) as number;
     return v < 0 ? this.#fail(v, { op: "inl", port }) : v;
   }
 
+  /**
+   * Writes 8 bits (`out dx, al`); `value` is an integer 0..0xFF.
+   * @example io.grant(0x378, 3); io.outb(0x378, 0xac);
+   */
   outb(port: number, value: number): void {
     if ((port & 0xffff) !== port || (value & 0xff) !== value) badAccess(port, 1, value);
     const s = this.#n.ioperm_outb(port, value);
     if (s !== 0) this.#fail(s, { op: "outb", port });
   }
 
+  /** Writes 16 bits (`out dx, ax`) to port..port+1; `value` is an integer 0..0xFFFF. */
   outw(port: number, value: number): void {
     if ((port & 0xffff) !== port || port === 0xffff || (value & 0xffff) !== value) badAccess(port, 2, value);
     const s = this.#n.ioperm_outw(port, value);
     if (s !== 0) this.#fail(s, { op: "outw", port });
   }
 
+  /** Writes 32 bits (`out dx, eax`) to port..port+3; `value` is an integer 0..0xFFFFFFFF. */
   outl(port: number, value: number): void {
     if ((port & 0xffff) !== port || port > 0xfffc || value >>> 0 !== value) badAccess(port, 4, value);
     const s = this.#n.ioperm_outl(port, value);
@@ -299,6 +312,7 @@ export class Ioperm implements PortIO, Disposable {
     return makePort(this, port, 32, access);
   }
 
+  /** Whether close() was called: every call then throws CLOSED. */
   get closed(): boolean {
     return this.#n !== this.#open;
   }
@@ -310,6 +324,7 @@ export class Ioperm implements PortIO, Disposable {
     this.#n = closedSymbols(this.#open);
   }
 
+  /** `using io = open()` closes the handle at the end of the scope. */
   [Symbol.dispose](): void {
     this.close();
   }

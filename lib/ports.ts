@@ -11,7 +11,9 @@ export interface PortIO {
 }
 
 abstract class PortBase<W extends Width> {
+  /** The I/O address, 0..0xFFFF. */
   readonly port: number;
+  /** Bits per access: 8, 16 or 32. */
   readonly width: W;
   /** The accessors of this width, picked once here rather than on every access. */
   protected readonly rd: (port: number) => number;
@@ -41,9 +43,11 @@ abstract class PortBase<W extends Width> {
  * @example const data = io.port8(0x378); data.write(0xAC); data.read();
  */
 export class Port<W extends Width = Width> extends PortBase<W> {
+  /** One read of `width` bits (inb/inw/inl); NOT_GRANTED when this thread does not hold it. */
   read(): number {
     return this.rd(this.port);
   }
+  /** One write of `width` bits (outb/outw/outl); `value` must fit the width. */
   write(value: number): void {
     this.wr(this.port, value);
   }
@@ -51,6 +55,7 @@ export class Port<W extends Width = Width> extends PortBase<W> {
 
 /** A port that can only be read (a status register, say). */
 export class ReadOnlyPort<W extends Width = Width> extends PortBase<W> {
+  /** One read of `width` bits; a ReadOnlyPort has no write(). */
   read(): number {
     return this.rd(this.port);
   }
@@ -58,9 +63,11 @@ export class ReadOnlyPort<W extends Width = Width> extends PortBase<W> {
 
 /** A port that can only be written (a command or POST-code register, say). */
 export class WriteOnlyPort<W extends Width = Width> extends PortBase<W> {
+  /** One write of `width` bits; a WriteOnlyPort has no read(). */
   write(value: number): void {
     this.wr(this.port, value);
   }
 }
 
+/** What a typed port may do: read and write, read only, or write only. */
 export type Access = "rw" | "r" | "w";
