@@ -203,7 +203,6 @@ export function driverCases(io: Ioperm): CaseSpec[] {
 
 /** /dev/port cases (8-bit only: the kernel moves one byte per port): through the library and raw node:fs. */
 export function devportCases(io: Ioperm, fd: number): CaseSpec[] {
-  const n = native();
   const specs: CaseSpec[] = [];
   for (const t of TARGETS) {
     if (!t.widths.includes(8)) continue;
@@ -236,7 +235,6 @@ export function devportCases(io: Ioperm, fd: number): CaseSpec[] {
 
 /** A process per access: what a shell script driving Debian's ioport tools pays. */
 export function commandCases(): CaseSpec[] {
-  const n = native();
   const specs: CaseSpec[] = [];
   for (const t of TARGETS) {
     for (const width of t.widths) {
