@@ -5,10 +5,10 @@
  * On other platforms every call throws IopermError UNSUPPORTED.
  */
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { errorFor, localError } from "./errors.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
+import { devWindowsDir, prebuiltDir } from "./paths.ts";
 import { Status } from "./status.ts";
 
 export type DriverState = "not-installed" | "stopped" | "start-pending" | "stop-pending" | "running";
@@ -23,11 +23,10 @@ export interface DriverVersion {
   pointerBits: number;
 }
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-
-/** Where the build puts ioperm.sys for this process's architecture. */
+/** The ioperm.sys for this process's architecture: the installed package's prebuilt one, else the development build's. */
 export function builtDriverPath(): string {
-  return join(root, "zig", "zig-out", "windows", process.arch === "ia32" ? "x86" : "x64", "ioperm.sys");
+  const prebuilt = join(prebuiltDir(), "ioperm.sys");
+  return existsSync(prebuilt) ? prebuilt : join(devWindowsDir(process.arch === "ia32" ? "x86" : "x64"), "ioperm.sys");
 }
 
 function check(status: number, op: string): number {
