@@ -261,7 +261,19 @@ function table(r: Report): string {
   return out.join("\n");
 }
 
-async function main(argv: string[]): Promise<number> {
+const USAGE = `Surveys the legacy hardware that answers: parallel ports, UARTs, the CMOS RTC,
+PCI configuration space and QEMU's fw_cfg.
+
+  ioperm-probe [--json] [--only lpt,uart,rtc,pci,fwcfg] [--force] [--iopl] [--backend auto|direct|devport]
+  ioperm-probe --vm [--device SPEC]…   (the same survey inside the lab VM)
+
+Safe by default: reads before it writes, restores what it changes, grants only
+the ranges it probes (every port with --iopl, only when asked), and leaves
+state-changing detection off ranges the kernel has claimed unless --force.
+--json output follows probe.schema.json. Exit: 0 surveyed, 2 no port access, 64 usage.`;
+
+/** The probe as a command: resolves with its exit code (the compiled ioperm-probe calls this too). */
+export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -277,11 +289,16 @@ async function main(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    console.log(readFileSync(import.meta.path, "utf8").split("*/")[0]?.replace(/^[\s\S]*?\/\*\*\n/, "").replace(/^ \* ?/gm, ""));
+    console.log(USAGE);
     return 0;
   }
   if (values.vm) {
-    const { runLab } = await import("./scripts/lab/vm.ts");
+    const lab = await import("./scripts/lab/vm.ts").catch(() => null);
+    if (lab === null) {
+      console.error("probe: --vm needs the lab VM, which is part of a checkout of the ioperm repository (npm run probe -- --vm there)");
+      return 64;
+    }
+    const { runLab } = lab;
     const rest = argv.filter((a, i) => a !== "--vm" && a !== "--device" && argv[i - 1] !== "--device" && !a.startsWith("--device="));
     const r = await runLab({ command: ["bun", "probe.ts", ...rest], devices: values.device ?? [] });
     return r.exitCode;

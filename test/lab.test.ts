@@ -49,7 +49,14 @@ async function prepareHost(commands: string[]): Promise<string> {
   for (const command of commands) {
     const log = join(root, ".cache", "lab", `prepare-${process.pid}-${Bun.hash(command).toString(16)}.log`);
     mkdirSync(dirname(log), { recursive: true });
-    const proc = Bun.spawn(["sh", "-c", 'exec >"$1" 2>&1; eval "$2"', "sh", log, command], { cwd: root, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    const proc = Bun.spawn(["sh", "-c", 'exec >"$1" 2>&1; eval "$2"', "sh", log, command], {
+      cwd: root,
+      // The pinned Bun first on PATH: the commands say `bun`, however the tests were started.
+      env: { ...process.env, PATH: `${join(root, ".cache", "bin")}:${process.env.PATH ?? ""}` },
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "ignore",
+    });
     const timer = setTimeout(() => proc.kill("SIGKILL"), 15 * 60_000);
     const code = await proc.exited;
     clearTimeout(timer);

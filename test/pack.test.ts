@@ -1,0 +1,48 @@
+// The published tarball (scripts/pack.ts, `npm run pack`): what it holds, what it
+// must not hold, and that packing the same tree twice gives the same bytes.
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { prebuiltSources } from "../scripts/pack.ts";
+
+const root = join(import.meta.dir, "..");
+const out = mkdtempSync(join(tmpdir(), "ioperm-pack-"));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function pack(dir: string): string {
+  const r = Bun.spawnSync([process.execPath, "scripts/pack.ts", "--out", dir], { cwd: root, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`pack failed: ${r.stderr}`);
+  return r.stdout.toString().split(/\s+/)[0] ?? "";
+}
+
+const tarball = pack(join(out, "a"));
+const listing = Bun.spawnSync(["tar", "tzf", tarball], { stdout: "pipe" }).stdout.toString().trim().split("\n");
+
+test("it holds every prebuilt binary, the LICENSE, the API and the probe", () => {
+  for (const rel of Object.keys(prebuiltSources())) expect(listing).toContain(`package/prebuilt/${rel}`);
+  for (const f of ["LICENSE", "README.md", "package.json", "lib/index.ts", "lib/cli.ts", "lib/embed.ts", "probe.ts", "probe.schema.json"]) {
+    expect(listing).toContain(`package/${f}`);
+  }
+});
+
+test("it holds no test, bench result, lab or build script, cache, Zig or driver source", () => {
+  const forbidden = listing.filter((f) =>
+    /^package\/(test|bench|scripts|zig|windows-driver|\.cache|\.ci|node_modules|dist)\//.test(f) || /\.(test|lab)\.ts$|\.pdb$|\.log$/.test(f),
+  );
+  expect(forbidden).toEqual([]);
+});
+
+test("its package.json runs nothing at install and has no dev tools", () => {
+  const pkg = JSON.parse(Bun.spawnSync(["tar", "xzOf", tarball, "package/package.json"], { stdout: "pipe" }).stdout.toString());
+  expect(pkg.scripts).toBeUndefined();
+  expect(pkg.devDependencies).toBeUndefined();
+  expect(pkg.dependencies).toBeUndefined();
+  expect(pkg.bin).toEqual({ ioperm: "./lib/cli.ts", "ioperm-probe": "./probe.ts" });
+});
+
+test("packing the same tree again gives the same bytes", () => {
+  const again = pack(join(out, "b"));
+  const sha = (f: string) => new Bun.CryptoHasher("sha256").update(readFileSync(f)).digest("hex");
+  expect(sha(again)).toBe(sha(tarball));
+});
