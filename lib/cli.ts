@@ -8,6 +8,7 @@ import type { Command } from "./cli/command.ts";
 /** Every command, in the order `ioperm help` lists them. Each module exports `command`. */
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   probe: () => import("./cli/probe.ts"),
+  doctor: () => import("./cli/doctor.ts"),
   driver: () => import("./cli/driver.ts"),
 };
 

@@ -1,3 +1,4 @@
+import { causes, explainCauses, readFacts } from "./diagnose.ts";
 import { type ErrnoName, type StatusName, errnoName, statusErrno, statusName } from "./status.ts";
 
 /** Codes raised by the TypeScript layer itself, beside the native statuses. */
@@ -55,65 +56,79 @@ function diagnosisText(d: ErrorContext["diagnosis"]): string {
   return parts.length ? ` (${parts.join("; ")})` : "";
 }
 
-/** Remedy for each status, given where it happened. */
+/**
+ * What was found on this system for a refused grant (Linux): the causes present
+ * and their remedies (lib/diagnose.ts), or "" when none shows.
+ */
+function causesText(ctx: ErrorContext): string {
+  if (process.platform !== "linux" || !/^grant/.test(ctx.op)) return "";
+  const last = ctx.port === undefined ? undefined : ctx.port + (ctx.count ?? 1) - 1;
+  return explainCauses(causes(readFacts(), { ...ctx.diagnosis, lastPort: last }));
+}
+
+/** "<fallback>", or the causes found when there are any. */
+const found = (ctx: ErrorContext, fallback: string) => causesText(ctx) || fallback;
+
+type Explain = (at: string, ctx: ErrorContext, tried: string) => string;
+
+/**
+ * The remedy for every named code. A Record, not a switch with `default:`, so
+ * the compiler names the code a new status forgot.
+ */
+const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
+  NOT_GRANTED: (at, ctx) =>
+    `${at}: port ${hex(ctx.port ?? 0)} is not granted to this thread, so the instruction was not run. ` +
+    `Call grant(${hex(ctx.port ?? 0)}, <count>) first; grants belong to the calling thread, so a Worker must grant its own`,
+  EPERM: (at, ctx, tried) => `${at} was refused (EPERM)${tried}: ${found(ctx, `port I/O needs CAP_SYS_RAWIO; ${ROOT}`)}`,
+  EACCES: (at, ctx, tried) =>
+    `${at} was refused (EACCES)${tried}: ${found(ctx, `/dev/port is not open to this user; ${ROOT}`)}`,
+  ENOSYS: (at, ctx, tried) =>
+    `${at} was refused (ENOSYS)${tried}: ${found(ctx, `this kernel was built without CONFIG_X86_IOPL_IOPERM; try open({ backend: "devport" }) if /dev/port exists, or ${LAB}`)}`,
+  NO_BACKEND: (at, _ctx, tried) =>
+    `${at}: no way to reach I/O ports here${tried}: this kernel was built without CONFIG_X86_IOPL_IOPERM ` +
+    `and /dev/port is also missing; ${LAB}`,
+  ENOENT: (at, _ctx, tried) => `${at}: /dev/port does not exist${tried} (kernel without CONFIG_DEVPORT); use the direct backend or ${LAB}`,
+  EINVAL: (at, ctx, tried) =>
+    `${at} was rejected by the kernel (EINVAL)${tried}: ${found(ctx, "kernels before 5.5 grant only ports below 0x400 through ioperm; use grantAll() (iopl) for higher ports")}`,
+  EIO: (at, _ctx, tried) => `${at}: the device reported an I/O error (EIO)${tried}`,
+  ENXIO: (at, _ctx, tried) => `${at}: no such device (ENXIO)${tried}: the port's device is not there`,
+  EBADF: (at, _ctx, tried) => `${at}: the device file was closed under this handle (EBADF)${tried}; open() a new handle`,
+  EFAULT: (at) => `${at}: a buffer the kernel could not read or write (EFAULT)`,
+  EBUSY: (at, _ctx, tried) => `${at}: the device is busy (EBUSY)${tried}: another process holds it exclusively; wait for it or stop it`,
+  ENODEV: (at, _ctx, tried) => `${at}: no such device (ENODEV)${tried}`,
+  RANGE: (at) => `${at}: out of range: ports are 0..0xFFFF, a range must not pass 0x10000, and values must fit their width`,
+  BAD_WIDTH: (at) => `${at}: width must be 8, 16 or 32 bits`,
+  BAD_OP: (at) => `${at}: malformed batch op: the only flag is write (1)`,
+  WIDTH_UNSUPPORTED: (at) =>
+    `${at}: /dev/port performs byte accesses only (a 2-byte read is two inb at consecutive ports, ` +
+    `not one inw), so 16/32-bit I/O needs the direct backend: open({ backend: "direct" }) as root`,
+  IOPL_ACTIVE: (at) => `${at}: grantAll() is in force, so a partial release cannot take effect; call release() with no range`,
+  BACKEND_MISMATCH: (at, ctx) =>
+    `${at}: this thread already holds grants through the ${ctx.backend ?? "other"} backend; release() them before switching backends`,
+  DRIVER_NOT_INSTALLED: (at, _ctx, tried) =>
+    `${at}: the ioperm driver is not installed or not running${tried}; install it from an elevated prompt: bunx ioperm driver install`,
+  DRIVER_ACCESS_DENIED: (at, _ctx, tried) => `${at}: the ioperm driver admits only SYSTEM and Administrators${tried}; run elevated`,
+  NOT_ALLOWED: (at) =>
+    `${at}: the driver's allowlist refuses this port; an administrator can add it to ` +
+    "HKLM\\SYSTEM\\CurrentControlSet\\Services\\ioperm\\Parameters\\AllowedPorts and restart the driver",
+  DRIVER_VERSION: (at) => `${at}: the installed driver speaks another protocol version; reinstall it from this package`,
+  DRIVER_IO: (at, _ctx, tried) => `${at}: DeviceIoControl failed${tried}; check the driver with: bunx ioperm driver status`,
+  UNSUPPORTED: (at, ctx) =>
+    ctx.op === "open"
+      ? `${at}: that backend does not exist on ${process.platform} (driver: Windows; devport: Linux; direct: Linux, and x86 Windows)`
+      : `${at}: not supported on ${process.platform}${ctx.op.startsWith("driver") || /Driver$/.test(ctx.op) ? " (the driver is Windows-only)" : ""}`,
+  BAD_BUFFER: (at) => `${at}: a null or misaligned buffer, or a count that overflows it`,
+  CLOSED: (at) => `${at}: this handle was closed; open() a new one`,
+  LOAD_FAILED: (at) => `${at}: the native library could not be loaded; reinstall the package or run npm run build`,
+  ABI_MISMATCH: (at) => `${at}: the native library is from another version; reinstall the package or run npm run build`,
+};
+
+/** Remedy for a code, given where it happened; an unnamed errno gets the kernel's answer and the diagnosis. */
 function explain(code: IopermCode, ctx: ErrorContext): string {
   const at = where(ctx);
   const tried = diagnosisText(ctx.diagnosis);
-  switch (code) {
-    case "NOT_GRANTED":
-      return `${at}: port ${hex(ctx.port ?? 0)} is not granted to this thread, so the instruction was not run. ` +
-        `Call grant(${hex(ctx.port ?? 0)}, <count>) first; grants belong to the calling thread, so a Worker must grant its own`;
-    case "EPERM":
-    case "EACCES":
-      return `${at} was refused (${code})${tried}: port I/O needs CAP_SYS_RAWIO; ${ROOT}. ` +
-        `A kernel in lockdown (Secure Boot) refuses it to root too`;
-    case "ENOSYS":
-      return `${at}: this kernel was built without CONFIG_X86_IOPL_IOPERM (ENOSYS)${tried}; ` +
-        `try open({ backend: "devport" }) if /dev/port exists, or ${LAB}`;
-    case "NO_BACKEND":
-      return `${at}: no way to reach I/O ports here${tried}: this kernel was built without CONFIG_X86_IOPL_IOPERM ` +
-        `and /dev/port is also missing; ${LAB}`;
-    case "ENOENT":
-      return `${at}: /dev/port does not exist${tried} (kernel without CONFIG_DEVPORT); use the direct backend or ${LAB}`;
-    case "EINVAL":
-      return `${at} was rejected by the kernel (EINVAL)${tried}: kernels before 5.5 grant only ports below 0x400 ` +
-        `through ioperm; use grantAll() (iopl) for higher ports`;
-    case "RANGE":
-      return `${at}: out of range: ports are 0..0xFFFF, a range must not pass 0x10000, and values must fit their width`;
-    case "BAD_WIDTH":
-      return `${at}: width must be 8, 16 or 32 bits`;
-    case "BAD_OP":
-      return `${at}: malformed batch op`;
-    case "WIDTH_UNSUPPORTED":
-      return `${at}: /dev/port performs byte accesses only (a 2-byte read is two inb at consecutive ports, ` +
-        `not one inw), so 16/32-bit I/O needs the direct backend: open({ backend: "direct" }) as root`;
-    case "IOPL_ACTIVE":
-      return `${at}: grantAll() is in force, so a partial release cannot take effect; call release() with no range`;
-    case "BACKEND_MISMATCH":
-      return `${at}: this thread already holds grants through the ${ctx.backend ?? "other"} backend; ` +
-        `release() them before switching backends`;
-    case "DRIVER_NOT_INSTALLED":
-      return `${at}: the ioperm driver is not installed or not running${tried}; install it from an elevated prompt: bunx ioperm driver install`;
-    case "DRIVER_ACCESS_DENIED":
-      return `${at}: the ioperm driver admits only SYSTEM and Administrators${tried}; run elevated`;
-    case "NOT_ALLOWED":
-      return `${at}: the driver's allowlist refuses this port; an administrator can add it to ` +
-        `HKLM\\SYSTEM\\CurrentControlSet\\Services\\ioperm\\Parameters\\AllowedPorts and restart the driver`;
-    case "DRIVER_VERSION":
-      return `${at}: the installed driver speaks another protocol version; reinstall it from this package`;
-    case "DRIVER_IO":
-      return `${at}: DeviceIoControl failed${tried}; check the driver with: bunx ioperm driver status`;
-    case "UNSUPPORTED":
-      return ctx.op === "open"
-        ? `${at}: that backend does not exist on ${process.platform} (driver: Windows; devport: Linux; direct: Linux, and x86 Windows)`
-        : `${at}: not supported on ${process.platform}${ctx.op.startsWith("driver") || /Driver$/.test(ctx.op) ? " (the driver is Windows-only)" : ""}`;
-    case "BAD_BUFFER":
-      return `${at}: bad buffer`;
-    case "CLOSED":
-      return `${at}: this handle was closed; open() a new one`;
-    default:
-      return `${at} failed (${code})${tried}`;
-  }
+  const f = remedies[code as keyof typeof remedies];
+  return f ? f(at, ctx, tried) : `${at} failed (${code})${tried}`;
 }
 
 /** Builds the error for a native status. On Windows `errno` is the Win32 error behind it. */

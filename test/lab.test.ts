@@ -4,7 +4,8 @@
 // the same devices share one VM. A file that needs the host to set something up
 // first (e.g. a Wine prefix, slow to make under TCG) says so in
 // `// @lab-host-prepare <shell command>`, run here in the project root before its
-// VM boots; such files get their own VM. A VM that does not boot, a preparation
+// VM boots; such files get their own VM, and so does a file marked
+// `// @lab-own-vm` (it changes the guest for good). A VM that does not boot, a preparation
 // that fails, or a run that reports nothing, fails loudly.
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -28,12 +29,16 @@ for (const f of labFiles) {
   const devices = [...text.matchAll(/^\/\/ @lab-device (\S+)$/gm)].map((m) => m[1] ?? "");
   const prepare = [...text.matchAll(/^\/\/ @lab-host-prepare (.+)$/gm)].map((m) => m[1] ?? "");
   declared.set(`./test/lab/${f}`, declaredTests(text));
-  const key = JSON.stringify({ devices, prepare });
+  // `// @lab-own-vm`: a file that changes the guest for good (kernel lockdown) gets a VM of its own.
+  const own = /^\/\/ @lab-own-vm$/m.test(text) ? f : undefined;
+  const key = JSON.stringify({ devices, prepare, own });
   groups.set(key, [...(groups.get(key) ?? []), `./test/lab/${f}`]);
 }
 
 interface GroupRun {
   devices: string[];
+  files: string[];
+  own?: string;
   prepare: string[];
   results: CaseResult[];
   failure: string;
@@ -67,11 +72,11 @@ async function prepareHost(commands: string[]): Promise<string> {
   return "";
 }
 
-async function runGroup(devices: string[], prepare: string[], files: string[]): Promise<GroupRun> {
+async function runGroup(devices: string[], prepare: string[], files: string[], own?: string): Promise<GroupRun> {
   const chunks: string[] = [];
   try {
     const unprepared = await prepareHost(prepare);
-    if (unprepared) return { devices, prepare, results: [], failure: unprepared, output: "" };
+    if (unprepared) return { devices, files, own, prepare, results: [], failure: unprepared, output: "" };
     const lab = await runLab({
       command: ["sh", "-c", 'exec bun test --reporter=junit --reporter-outfile="$IOPERM_LAB_RUN/junit.xml" "$@"', "sh", ...files],
       devices,
@@ -80,17 +85,20 @@ async function runGroup(devices: string[], prepare: string[], files: string[]): 
     const xml = join(lab.runDir, "junit.xml");
     const results = existsSync(xml) ? parseJunit(readFileSync(xml, "utf8")) : [];
     const expected = files.map((file) => ({ file, declared: declared.get(file) ?? 1 }));
-    return { devices, prepare, results, failure: verdict(lab.exitCode, expected, results), output: chunks.join("") };
+    return { devices, files, own, prepare, results, failure: verdict(lab.exitCode, expected, results), output: chunks.join("") };
   } catch (e) {
-    return { devices, prepare, results: [], failure: `the lab VM did not run: ${(e as Error).message}`, output: chunks.join("") };
+    return { devices, files, own, prepare, results: [], failure: `the lab VM did not run: ${(e as Error).message}`, output: chunks.join("") };
   }
 }
 
 // One VM per device set, two at a time (the machine has two cores).
-const entries = [...groups.entries()].map(([key, files]) => ({ ...(JSON.parse(key) as { devices: string[]; prepare: string[] }), files }));
+const entries = [...groups.entries()].map(([key, files]) => ({
+  ...(JSON.parse(key) as { devices: string[]; prepare: string[]; own?: string }),
+  files,
+}));
 const runs: GroupRun[] = [];
 for (let i = 0; i < entries.length; i += 2) {
-  runs.push(...(await Promise.all(entries.slice(i, i + 2).map((g) => runGroup(g.devices, g.prepare, g.files)))));
+  runs.push(...(await Promise.all(entries.slice(i, i + 2).map((g) => runGroup(g.devices, g.prepare, g.files, g.own)))));
 }
 
 // One line for .ci/run, which fails when the lab reported fewer tests than its files declare.
@@ -99,7 +107,8 @@ const expectedTotal = entries.reduce((n, g) => n + g.files.reduce((m, f) => m + 
 console.log(`lab: ${reported} tests reported, ${expectedTotal} declared in ${labFiles.length} files`);
 
 for (const run of runs) {
-  const label = [run.devices.length ? `lab VM + ${run.devices.join(" + ")}` : "lab VM", ...run.prepare.map((p) => `after \`${p}\``)].join(", ");
+  const base = run.devices.length ? `lab VM + ${run.devices.join(" + ")}` : run.own ? `lab VM of its own (${run.own})` : "lab VM";
+  const label = [base, ...run.prepare.map((p) => `after \`${p}\``)].join(", ");
   describe(label, () => {
     test("boots and runs the guest suite", () => {
       if (run.failure) console.error(run.output.slice(-4000));
