@@ -2,6 +2,7 @@
 // the ProcessPrng shim Wine 8 lacks): lib/ -> bun:ffi -> ioperm.dll -> driver.
 // The steps run in test/windows/guest/api.ts; only paths that never execute in/out are here.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { h, jsonLines, out, root, setUp, tearDown, wine, winPath } from "./wine.ts";
 
@@ -93,4 +94,36 @@ describe("the TypeScript API in bun.exe under Wine", () => {
     expect(version.code).toBe(0);
     expect(JSON.parse(version.lines.find((l) => l.startsWith("{")) ?? "{}")).toMatchObject({ protocol: h.IOPERM_PROTOCOL_VERSION });
   }, 60_000);
+
+  test("CLI: `ioperm driver uninstall` and `ioperm driver install PATH` from bun.exe (witness: the service state the SCM reports after each)", () => {
+    const cli = winPath(join(root, "lib/cli.ts"));
+    // A persistent session: a demand-start service would otherwise stop with the session between commands.
+    Bun.spawnSync([join(root, "scripts/windows/wine.sh"), "server"], { cwd: root });
+    const say = (...args: string[]) => {
+      const r = wine(bunExe, [cli, "driver", ...args]);
+      return { code: r.code, out: r.lines.filter((l) => !l.includes("Internal error")) };
+    };
+    expect(say("uninstall")).toEqual({ code: 0, out: ["uninstalled service ioperm"] });
+    expect(say("status")).toEqual({ code: 0, out: ["not-installed"] });
+    expect(say("uninstall").code).toBe(1); // nothing to uninstall: a typed error, exit 1
+    const installed = say("install", winPath(out.driver));
+    expect(installed.code).toBe(0);
+    expect(installed.out.join("\n")).toContain("as service ioperm (demand start); state: running");
+    expect(say("status")).toEqual({ code: 0, out: ["running"] });
+  }, 120_000);
+
+  test("importing the package makes no SCM call (witness: Wine's service trace of bun.exe)", () => {
+    const script = join(root, ".cache/windows/tmp/import-only.ts");
+    writeFileSync(script, `const lib = await import(${JSON.stringify(winPath(join(root, "lib/index.ts")))});\nif (process.argv[2] === "use") lib.driverStatus();\nconsole.log("imported");\n`);
+    // A persistent session: the services start (and trace) before the traced runs, so each trace is bun.exe's alone.
+    Bun.spawnSync([join(root, "scripts/windows/wine.sh"), "server"], { cwd: root });
+    wine(bunExe, [winPath(script)]);
+    const traced = (...args: string[]) => {
+      const lines = wine(bunExe, [winPath(script), ...args], { WINEDEBUG: "+service" }).lines;
+      return { imported: lines.includes("imported"), scm: lines.some((l) => l.includes("trace:service:OpenSCManagerW")) };
+    };
+    // The control: a call that does reach the SCM shows in the same trace.
+    expect(traced("use")).toEqual({ imported: true, scm: true });
+    expect(traced()).toEqual({ imported: true, scm: false });
+  }, 120_000);
 });

@@ -208,14 +208,16 @@ describe("ioperm.sys under Wine", () => {
     expect(reply(v!).getUint32(8, true)).toBe(h.IOPERM_CAP_PORT_IO!);
   }, 120_000);
 
-  test("the device DACL is the header's SDDL (real Windows; Wine does not report device DACLs)", () => {
+  // Only real Windows shows the device's DACL: Wine keeps none for device objects.
+  // The next test pins that, so the skip is re-examined the day Wine reports one.
+  test.skip("the device DACL is the header's SDDL (skipped: Wine reports no DACL for device objects; only real Windows can show it)", () => {
     const [r] = ctlCommand("security");
-    expect(r!.ok).toBe(true);
-    if (r!.sddl === "") {
-      console.warn("skip: Wine reports no DACL for device objects; the lab VM checks", deviceSddl);
-      return;
-    }
     expect(r!.sddl).toBe(deviceSddl);
+  });
+
+  test("Wine reports no DACL for the device, which is why the DACL check above is skipped", () => {
+    const [r] = ctlCommand("security");
+    expect({ ok: r!.ok, sddl: r!.sddl }).toEqual({ ok: true, sddl: "" });
   }, 60_000);
 
   // Calibrates the witness used above: an allowed port does reach the instruction.

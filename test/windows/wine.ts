@@ -48,11 +48,11 @@ export function setAllowlist(entries: string[]): boolean {
 }
 
 let seq = 0;
-/** Runs a Windows program under Wine; returns its exit code and output lines. */
-export function wine(exe: string, args: string[]): { code: number; lines: string[] } {
+/** Runs a Windows program under Wine (with extra environment, e.g. WINEDEBUG); returns its exit code and output lines. */
+export function wine(exe: string, args: string[], env: Record<string, string> = {}): { code: number; lines: string[] } {
   mkdirSync(tmp, { recursive: true });
   const log = join(tmp, `run-${process.pid}-${seq++}.log`);
-  const r = Bun.spawnSync([wineSh, "run", log, exe, ...args], { cwd: root });
+  const r = Bun.spawnSync([wineSh, "run", log, exe, ...args], { cwd: root, env: { ...process.env, ...env } });
   const text = existsSync(log) ? readFileSync(log, "utf8") : "";
   return { code: r.exitCode ?? -1, lines: text.split(/\r?\n/).filter((l) => l.length > 0) };
 }
