@@ -41,8 +41,17 @@ test("its package.json runs nothing at install and has no dev tools", () => {
   expect(pkg.bin).toEqual({ ioperm: "./lib/cli.ts", "ioperm-probe": "./probe.ts" });
 });
 
+/** Each member's SHA-256, to say which file differs when two tarballs do. */
+function members(tgz: string): Record<string, string> {
+  const dir = mkdtempSync(join(out, "x-"));
+  Bun.spawnSync(["tar", "xzf", tgz, "-C", dir]);
+  const files = Bun.spawnSync(["find", ".", "-type", "f"], { cwd: dir, stdout: "pipe" }).stdout.toString().trim().split("\n").sort();
+  return Object.fromEntries(files.map((f) => [f, new Bun.CryptoHasher("sha256").update(readFileSync(join(dir, f))).digest("hex")]));
+}
+
 test("packing the same tree again gives the same bytes", () => {
   const again = pack(join(out, "b"));
+  expect(members(again)).toEqual(members(tarball));
   const sha = (f: string) => new Bun.CryptoHasher("sha256").update(readFileSync(f)).digest("hex");
   expect(sha(again)).toBe(sha(tarball));
 });

@@ -22,7 +22,8 @@ mkdir -p "$dir"
   fi
 ) 9>"$dir/.lock"
 rm -f "$out"
-osslsigncode sign -certs "$dir/cert.pem" -key "$dir/key.pem" -h sha256 \
+# A fixed signing time (SOURCE_DATE_EPOCH, else npm pack's 1985 date) keeps the signed image reproducible.
+osslsigncode sign -certs "$dir/cert.pem" -key "$dir/key.pem" -h sha256 -time "${SOURCE_DATE_EPOCH:-499162500}" \
   -n "ioperm port I/O driver" -in "$in" -out "$out" >"$out.log" 2>&1 || { cat "$out.log" >&2; exit 1; }
 rm -f "$out.log"
 openssl x509 -in "$dir/cert.pem" -outform DER -out "$cer"
