@@ -100,6 +100,19 @@ test("an ordinary user opening /dev/port gets EACCES naming the remedy (witness:
   expect(report.message).toContain("/dev/port");
 });
 
+test('open({ backend: "auto" }) falls back to /dev/port when ioperm is refused (witnesses: the seccomp filter\'s EPERM, Debian\'s inb)', () => {
+  const r = Bun.spawnSync(["python3", "test/fixtures/seccomp-deny-ioperm.py", process.execPath, "test/fixtures/auto-grant.ts", "0x6c"], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(r.exitCode, r.stderr.toString()).toBe(0);
+  expect(JSON.parse(r.stdout.toString())).toEqual({ backend: "devport", back: 0x6c });
+  expect(inbElsewhere(0x378)).toBe(0x6c);
+  // The same fixture without the filter takes the direct path: the fallback above was the filter's doing.
+  const direct = Bun.spawnSync([process.execPath, "test/fixtures/auto-grant.ts", "0x6d"], { stdout: "pipe" });
+  expect(JSON.parse(direct.stdout.toString())).toEqual({ backend: "direct", back: 0x6d });
+});
+
 /** The VGA function (1234:1111) on bus 0, from /sys: its device number and ID. */
 function readdirVga(): { dev: number; id: number } {
   const dir = "/sys/bus/pci/devices";
