@@ -66,7 +66,7 @@ interface UartEntry {
 
 interface Report {
   schema: typeof SCHEMA_ID;
-  host: { platform: string; arch: string; kernel: string; uid: number; backend: string; date: string };
+  host: { platform: string; arch: string; kernel: string; uid: number; backend: string; grant: "ranges" | "iopl"; date: string };
   machine: { hypervisor: string | null; dmi: Record<string, string> };
   fwcfg?: { claimedBy: string | null; present: boolean; info: FwCfg | null };
   lpt?: LptEntry[];
@@ -159,6 +159,7 @@ function progress(text: string): void {
 }
 
 export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: string): Report {
+  const grant = io.grants().all ? "iopl" : "ranges";
   const claims = readIoports();
   const notes: string[] = [];
   if (!claims) notes.push("/proc/ioports shows no addresses (not root?): claimed ranges cannot be respected, so state-changing detection is skipped");
@@ -172,12 +173,17 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: 
       kernel: readText("/proc/sys/kernel/osrelease")?.trim() ?? "",
       uid: process.getuid?.() ?? -1,
       backend,
+      grant,
       date: new Date().toISOString(),
     },
     machine: { hypervisor: null, dmi: d },
     notes,
   };
-  if (only.has("fwcfg")) {
+  // /dev/port moves bytes only: fw_cfg's 16-bit selector and PCI's 32-bit registers need the direct backend.
+  const bytesOnly = backend === "devport";
+  const byteNote = (what: string) => notes.push(`${what} skipped: it needs 16/32-bit I/O, and /dev/port performs byte accesses only (use --backend direct)`);
+  if (only.has("fwcfg") && bytesOnly) byteNote("fw_cfg");
+  if (only.has("fwcfg") && !bytesOnly) {
     const claimedBy = claimant(safeClaims, 0x510, 2);
     const info = withRange(io, 0x510, 2, () => readFwCfg(io)) ?? null;
     report.fwcfg = { claimedBy, present: info !== null, info };
@@ -190,7 +196,8 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: 
     const valid = !Number.isNaN(t.date.getTime());
     report.rtc = { claimedBy, present: valid, time: valid ? t.date.toISOString() : null, bcd: t.bcd, hour24: t.hour24, statusB: t.statusB };
   }
-  if (only.has("pci")) {
+  if (only.has("pci") && bytesOnly) byteNote("PCI configuration");
+  if (only.has("pci") && !bytesOnly) {
     const claimedBy = claimant(safeClaims, 0xcf8, 8);
     progress("scanning PCI bus 00…");
     const functions = withRange(io, 0xcf8, 8, () =>
@@ -272,9 +279,8 @@ the ranges it probes (every port with --iopl, only when asked), and leaves
 state-changing detection off ranges the kernel has claimed unless --force.
 --json output follows probe.schema.json. Exit: 0 surveyed, 2 no port access, 64 usage.`;
 
-/** The probe as a command: resolves with its exit code (the compiled ioperm-probe calls this too). */
-export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+function parseProbeArgs(argv: string[]) {
+  return parseArgs({
     args: argv,
     options: {
       json: { type: "boolean", default: false },
@@ -288,6 +294,18 @@ export async function main(argv: string[]): Promise<number> {
     },
     strict: true,
   });
+}
+
+/** The probe as a command: resolves with its exit code (the compiled ioperm-probe calls this too). */
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseProbeArgs>;
+  try {
+    parsed = parseProbeArgs(argv);
+  } catch (e) {
+    console.error(`probe: ${(e as Error).message}\n\n${USAGE}`);
+    return 64;
+  }
+  const { values } = parsed;
   if (values.help) {
     console.log(USAGE);
     return 0;

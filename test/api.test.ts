@@ -3,7 +3,7 @@
 // executed in/out on an ungranted port would kill this test process.
 import { expect, test } from "bun:test";
 import { IopermError, open, ops } from "../lib/index.ts";
-import { errnoName } from "../lib/status.ts";
+import { expectedRefusal } from "./kernel.ts";
 import { errorCode as code } from "./error-code.ts";
 
 test("ungranted ports are refused with NOT_GRANTED at every width and path", () => {
@@ -20,34 +20,6 @@ test("ungranted ports are refused with NOT_GRANTED at every width and path", () 
   expect(code(() => io.port8(0x378).read())).toBe("NOT_GRANTED");
   expect(io.isGranted(0x378)).toBe(false);
 });
-
-/**
- * What this kernel says to a grant, asked without the library: ioperm(0x80, 1, 1)
- * as a raw syscall and an open of /dev/port, from a separate python3 process.
- */
-function kernelAnswers(): { ioperm: number; devport: number } {
-  const py = `import ctypes, os, json
-libc = ctypes.CDLL(None, use_errno=True)
-rc = libc.syscall(173, 0x80, 1, 1)  # SYS_ioperm on x86_64
-io = 0 if rc == 0 else ctypes.get_errno()
-try:
-    os.close(os.open("/dev/port", os.O_RDWR)); dp = 0
-except OSError as e:
-    dp = e.errno
-print(json.dumps({"ioperm": io, "devport": dp}))`;
-  const r = Bun.spawnSync(["python3", "-c", py], { stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`python3 witness failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.toString()) as { ioperm: number; devport: number };
-}
-
-const kernel = kernelAnswers();
-/** The one code a refused auto grant must carry here (ENOSYS with no /dev/port is NO_BACKEND). */
-const expectedRefusal =
-  kernel.ioperm === 0 || kernel.devport === 0
-    ? null
-    : kernel.ioperm === 38 && [2, 6, 19].includes(kernel.devport)
-      ? "NO_BACKEND"
-      : errnoName(kernel.ioperm);
 
 test.skipIf(expectedRefusal === null)(
   `a refused grant names the kernel's reason and how to go on${expectedRefusal === null ? " (skipped: this kernel grants ports to this process)" : ""}`,

@@ -28,10 +28,12 @@ for (const f of labFiles) {
   const text = readFileSync(join(dir, f), "utf8");
   const devices = [...text.matchAll(/^\/\/ @lab-device (\S+)$/gm)].map((m) => m[1] ?? "");
   const prepare = [...text.matchAll(/^\/\/ @lab-host-prepare (.+)$/gm)].map((m) => m[1] ?? "");
+  // `// @lab-qemu ARG…`: extra QEMU arguments (e.g. -fw_cfg name=opt/x,string=y), split at spaces.
+  const qemu = [...text.matchAll(/^\/\/ @lab-qemu (.+)$/gm)].flatMap((m) => (m[1] ?? "").split(" "));
   declared.set(`./test/lab/${f}`, declaredTests(text));
   // `// @lab-own-vm`: a file that changes the guest for good (kernel lockdown) gets a VM of its own.
   const own = /^\/\/ @lab-own-vm$/m.test(text) ? f : undefined;
-  const key = JSON.stringify({ devices, prepare, own });
+  const key = JSON.stringify({ devices, qemu, prepare, own });
   groups.set(key, [...(groups.get(key) ?? []), `./test/lab/${f}`]);
 }
 
@@ -72,7 +74,7 @@ async function prepareHost(commands: string[]): Promise<string> {
   return "";
 }
 
-async function runGroup(devices: string[], prepare: string[], files: string[], own?: string): Promise<GroupRun> {
+async function runGroup(devices: string[], prepare: string[], files: string[], own?: string, qemuArgs: string[] = []): Promise<GroupRun> {
   const chunks: string[] = [];
   try {
     const unprepared = await prepareHost(prepare);
@@ -80,6 +82,7 @@ async function runGroup(devices: string[], prepare: string[], files: string[], o
     const lab = await runLab({
       command: ["sh", "-c", 'exec bun test --reporter=junit --reporter-outfile="$IOPERM_LAB_RUN/junit.xml" "$@"', "sh", ...files],
       devices,
+      qemuArgs,
       onOutput: (t) => chunks.push(t),
     });
     const xml = join(lab.runDir, "junit.xml");
@@ -93,12 +96,12 @@ async function runGroup(devices: string[], prepare: string[], files: string[], o
 
 // One VM per device set, two at a time (the machine has two cores).
 const entries = [...groups.entries()].map(([key, files]) => ({
-  ...(JSON.parse(key) as { devices: string[]; prepare: string[]; own?: string }),
+  ...(JSON.parse(key) as { devices: string[]; qemu: string[]; prepare: string[]; own?: string }),
   files,
 }));
 const runs: GroupRun[] = [];
 for (let i = 0; i < entries.length; i += 2) {
-  runs.push(...(await Promise.all(entries.slice(i, i + 2).map((g) => runGroup(g.devices, g.prepare, g.files, g.own)))));
+  runs.push(...(await Promise.all(entries.slice(i, i + 2).map((g) => runGroup(g.devices, g.prepare, g.files, g.own, g.qemu)))));
 }
 
 // One line for .ci/run, which fails when the lab reported fewer tests than its files declare.

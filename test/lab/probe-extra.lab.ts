@@ -1,12 +1,15 @@
 // probe.ts with extra devices at other standard bases, and with parport_pc loaded.
 // @lab-device isa-parallel,iobase=0x278,irq=5,index=1
 // @lab-device isa-serial,iobase=0x3e8,irq=4,index=2
+// @lab-device pci-bridge,id=br1,chassis_nr=1,addr=0x10
+// @lab-device pci-testdev,bus=br1,addr=0x3
+// @lab-qemu -fw_cfg name=opt/ioperm.test,string=ioperm-fw-cfg-witness
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { lptWrite, parseSerialDriver } from "../../lib/devices/index.ts";
 import { open } from "../../lib/index.ts";
 import { probe, readRegs } from "./probe-lib.ts";
-import { eventually, hostFile, ioportsClaims } from "./witness.ts";
+import { eventually, hostFile, ioportsClaims, sysPciDevices } from "./witness.ts";
 
 test("parallel ports at 0x378 and 0x278, none at 0x3BC (witness: a byte strobed at 0x278 lands in its host file)", async () => {
   const r = probe("--only", "lpt");
@@ -55,4 +58,20 @@ test("with parport_pc loaded, 0x378 is reported from the kernel's view and its d
   expect(lpt1?.kernel?.modes).toContain("PCSPP");
   expect(readRegs("0x378:8", "0x37a:8")).toEqual(before);
   expect(before["0x378:8"]).toBe(0x69);
+});
+
+test("the fw_cfg file list holds the file this VM was started with, at its size (witness: QEMU's -fw_cfg name=opt/ioperm.test)", () => {
+  const doc = probe("--only", "fwcfg") as unknown as { fwcfg: { info: { files: { name: string; size: number }[] } } };
+  const names = doc.fwcfg.info.files.map((f) => f.name);
+  expect(doc.fwcfg.info.files.find((f) => f.name === "opt/ioperm.test")).toMatchObject({ size: "ioperm-fw-cfg-witness".length });
+  expect(names).toContain("etc/boot-fail-wait"); // one of QEMU's own
+  expect([...names].sort()).toEqual(names.slice().sort()); // listed in QEMU's (sorted) directory order
+});
+
+test("PCI: the probe follows the bridge to the card behind it on bus 01 (witness: /sys/bus/pci/devices)", () => {
+  const doc = probe("--only", "pci");
+  const h4 = (n: number) => n.toString(16).padStart(4, "0");
+  const found = doc.pci.functions.map((f) => `${f.bdf} ${h4(f.vendor)}:${h4(f.deviceId)}`).sort();
+  expect(found).toEqual(sysPciDevices());
+  expect(found).toContain("01:03.0 1b36:0005"); // pci-testdev behind pci-bridge br1
 });

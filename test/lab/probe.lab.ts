@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parseSerialDriver } from "../../lib/devices/index.ts";
 import { open } from "../../lib/index.ts";
-import { h4, probe, readRegs } from "./probe-lib.ts";
+import { h4, probe, readRegs, tracedProbe } from "./probe-lib.ts";
 import { eventually, hostFile, sysPciDevices } from "./witness.ts";
 
 const kernelUarts = () => parseSerialDriver(readFileSync("/proc/tty/driver/serial", "utf8"));
@@ -43,6 +43,10 @@ test("16550A UARTs at 0x3F8 and 0x2F8 from the kernel's view, nothing at 0x3E8/0
 
 test("with --force the probe's own FIFO/IIR detection agrees with the kernel's", () => {
   const r = probe("--only", "uart", "--force");
+  expect(kernelUarts().map((u) => [u.port, u.type])).toEqual([
+    [0x3f8, "16550A"],
+    [0x2f8, "16550A"],
+  ]);
   for (const k of kernelUarts()) {
     const u = r.uart.find((x) => x.base === k.port);
     expect(u?.method).toBe("probe");
@@ -118,4 +122,55 @@ test("--iopl grants every port up front (asked for) and the survey is the same",
   expect(iopl.lpt.map((p) => [p.base, p.present])).toEqual(ranged.lpt.map((p) => [p.base, p.present]));
   expect(iopl.pci.functions).toEqual(ranged.pci.functions);
   expect([ranged.host.backend, iopl.host.backend]).toEqual(["direct", "direct"]);
+  expect([ranged.host.grant, iopl.host.grant]).toEqual(["ranges", "iopl"]);
 });
+
+/** The ranges the probe may grant itself: the bases it surveys, and 0x80 for its first check. */
+const PROBED: [number, number][] = [
+  [0x80, 1], [0x510, 2], [0x70, 2], [0xcf8, 8],
+  [0x378, 3], [0x278, 3], [0x3bc, 3], [0x778, 3], [0x678, 3], [0x7bc, 3], // LPT registers and ECRs (base + 0x400)
+  [0x3f8, 8], [0x2f8, 8], [0x3e8, 8], [0x2e8, 8],
+];
+
+test("it grants only the range it is probing, never every port (witness: the ioperm/iopl calls strace sees)", () => {
+  const { calls } = tracedProbe();
+  const grants = calls.filter((c) => c.name === "ioperm" && c.args[2] === "1").map((c) => [Number(c.args[0]), Number(c.args[1])]);
+  expect(grants.length).toBeGreaterThanOrEqual(6);
+  const outside = grants.filter(([from = 0, n = 0]) => !PROBED.some(([a, m]) => from >= a && from + n <= a + m));
+  expect(outside).toEqual([]);
+  // iopl(0) only lowers the level (release() drops any iopl); nothing raises it without --iopl.
+  expect(calls.filter((c) => c.name === "iopl" && c.args[0] !== "0")).toEqual([]);
+  // With --iopl, one iopl(3) and no ranged grant.
+  const all = tracedProbe("--iopl").calls;
+  expect(all.filter((c) => c.name === "iopl" && c.args[0] !== "0").map((c) => c.args[0])).toEqual(["3"]);
+  expect(all.filter((c) => c.name === "ioperm" && c.args[2] === "1")).toEqual([]);
+});
+
+test("--backend devport surveys through /dev/port, with no ioperm call, and finds what the direct backend finds (witness: strace)", () => {
+  const { calls, doc } = tracedProbe("--backend", "devport", "--only", "lpt,rtc,pci");
+  expect(doc.host.backend).toBe("devport");
+  // PCI needs 32-bit I/O: skipped with a note, not a failure.
+  expect((doc as unknown as { pci?: unknown; notes: string[] }).pci).toBeUndefined();
+  expect((doc as unknown as { notes: string[] }).notes.join("\n")).toContain("PCI configuration skipped");
+  expect(calls.some((c) => /open/.test(c.name) && c.args.includes('"/dev/port"'))).toBe(true);
+  expect(calls.filter((c) => c.name === "ioperm" || c.name === "iopl")).toEqual([]);
+  const direct = probe("--only", "lpt,rtc,pci");
+  expect(doc.lpt.map((p) => [p.base, p.present])).toEqual(direct.lpt.map((p) => [p.base, p.present]));
+});
+
+test("the human-readable table says what the JSON says", () => {
+  const doc = probe("--only", "lpt,uart,pci,fwcfg");
+  const table = Bun.spawnSync([process.execPath, "probe.ts", "--only", "lpt,uart,pci,fwcfg"], { stdout: "pipe" }).stdout.toString();
+  const hex = (n: number) => `0x${n.toString(16).toUpperCase()}`;
+  for (const p of doc.lpt) expect(table).toMatch(new RegExp(`^  ${hex(p.base)}\\s+${p.present ? "present" : "-"}`, "m"));
+  for (const u of doc.uart) expect(table).toMatch(new RegExp(`^  ${hex(u.base)}\\s+${u.present ? `present\\s+${u.type}` : "-"}`, "m"));
+  for (const f of doc.pci.functions) expect(table).toContain(`  ${f.bdf}  ${h4(f.vendor)}:${h4(f.deviceId)}`);
+  expect(table).toContain("signature QEMU");
+  expect(table).not.toContain("\x1b["); // no terminal control sequences when stdout is not a terminal
+});
+
+test("LPT1's modes: SPP and PS/2 bidirectional, no ECR so not ECP (witness: parport_pc's own mode list, in the extra-device VM)", () => {
+  const lpt1 = (probe("--only", "lpt").lpt[0] as unknown as { probe: { modes: { spp: boolean; ps2: boolean | null; ecp: boolean; ecrMode: string | null } } }).probe;
+  expect(lpt1.modes).toMatchObject({ spp: true, ps2: true, ecp: false, ecrMode: null });
+});
+
