@@ -60,6 +60,14 @@ test("with parport_pc loaded, 0x378 is reported from the kernel's view and its d
   expect(before["0x378:8"]).toBe(0x69);
 });
 
+test("LPT1's modes as the probe detects them (--force) match parport_pc's: PS/2 bidirectional (TRISTATE), no ECP (witness: /proc/sys/dev/parport)", () => {
+  const kernelModes = readFileSync("/proc/sys/dev/parport/parport0/modes", "utf8").trim().split(",");
+  expect(kernelModes).toContain("PCSPP");
+  const lpt1 = (probe("--only", "lpt", "--force").lpt[0] as unknown as { probe: { modes: { spp: boolean; ps2: boolean | null; ecp: boolean; ecrMode: string | null } } }).probe;
+  expect(lpt1.modes).toMatchObject({ spp: true, ps2: kernelModes.includes("TRISTATE"), ecp: kernelModes.includes("ECP"), ecrMode: null });
+  expect(lpt1.modes.ps2).toBe(true); // QEMU's parallel port is bidirectional
+});
+
 test("the fw_cfg file list holds the file this VM was started with, at its size (witness: QEMU's -fw_cfg name=opt/ioperm.test)", () => {
   const doc = probe("--only", "fwcfg") as unknown as { fwcfg: { info: { files: { name: string; size: number }[] } } };
   const names = doc.fwcfg.info.files.map((f) => f.name);

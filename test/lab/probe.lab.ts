@@ -168,9 +168,3 @@ test("the human-readable table says what the JSON says", () => {
   expect(table).toContain("signature QEMU");
   expect(table).not.toContain("\x1b["); // no terminal control sequences when stdout is not a terminal
 });
-
-test("LPT1's modes: SPP and PS/2 bidirectional, no ECR so not ECP (witness: parport_pc's own mode list, in the extra-device VM)", () => {
-  const lpt1 = (probe("--only", "lpt").lpt[0] as unknown as { probe: { modes: { spp: boolean; ps2: boolean | null; ecp: boolean; ecrMode: string | null } } }).probe;
-  expect(lpt1.modes).toMatchObject({ spp: true, ps2: true, ecp: false, ecrMode: null });
-});
-

@@ -112,18 +112,33 @@ describe("the TypeScript API in bun.exe under Wine", () => {
     expect(say("status")).toEqual({ code: 0, out: ["running"] });
   }, 120_000);
 
-  test("importing the package makes no SCM call (witness: Wine's service trace of bun.exe)", () => {
+  test("importing the package makes no SCM call and opens no device (witness: Wine's service trace and a relay trace of CreateFileW in bun.exe)", () => {
     const script = join(root, ".cache/windows/tmp/import-only.ts");
-    writeFileSync(script, `const lib = await import(${JSON.stringify(winPath(join(root, "lib/index.ts")))});\nif (process.argv[2] === "use") lib.driverStatus();\nconsole.log("imported");\n`);
+    writeFileSync(
+      script,
+      `const lib = await import(${JSON.stringify(winPath(join(root, "lib/index.ts")))});\nif (process.argv[2] === "scm") lib.driverStatus();\nif (process.argv[2] === "device") lib.driverVersion();\nconsole.log("imported");\n`,
+    );
+    // Relay only CreateFileW (every other call would flood the trace and slow bun.exe to a crawl).
+    const relay = ["HKCU\\Software\\Wine\\Debug", "/v", "RelayInclude"];
+    expect(wine("reg", ["add", ...relay, "/d", "KERNEL32.CreateFileW;KERNELBASE.CreateFileW", "/f"]).code).toBe(0);
     // A persistent session: the services start (and trace) before the traced runs, so each trace is bun.exe's alone.
     Bun.spawnSync([join(root, "scripts/windows/wine.sh"), "server"], { cwd: root });
     wine(bunExe, [winPath(script)]);
     const traced = (...args: string[]) => {
-      const lines = wine(bunExe, [winPath(script), ...args], { WINEDEBUG: "+service" }).lines;
-      return { imported: lines.includes("imported"), scm: lines.some((l) => l.includes("trace:service:OpenSCManagerW")) };
+      const lines = wine(bunExe, [winPath(script), ...args], { WINEDEBUG: "+service,+relay" }).lines;
+      return {
+        imported: lines.includes("imported"),
+        scm: lines.some((l) => l.includes("trace:service:OpenSCManagerW")),
+        device: lines.some((l) => l.includes("CreateFileW(") && l.includes('L"\\\\\\\\.\\\\ioperm"')),
+      };
     };
-    // The control: a call that does reach the SCM shows in the same trace.
-    expect(traced("use")).toEqual({ imported: true, scm: true });
-    expect(traced()).toEqual({ imported: true, scm: false });
+    try {
+      // The controls: calls that do reach the SCM and the device show in the same traces.
+      expect(traced("scm")).toMatchObject({ scm: true });
+      expect(traced("device")).toMatchObject({ device: true });
+      expect(traced()).toEqual({ imported: true, scm: false, device: false });
+    } finally {
+      wine("reg", ["delete", ...relay, "/f"]);
+    }
   }, 120_000);
 });
