@@ -34,20 +34,35 @@ function check(status: number, op: string): number {
   throw errorFor(status, { op, diagnosis: nativeDiagnosis() });
 }
 
+/**
+ * The Win32 service states (SERVICE_STOPPED … SERVICE_RUNNING in winsvc.h) a
+ * kernel driver can be in; test/windows/constants.test.ts checks the numbers
+ * against MinGW's winsvc.h.
+ */
+export const SERVICE_STATES: Record<number, Exclude<DriverState, "not-installed">> = {
+  1: "stopped",
+  2: "start-pending",
+  3: "stop-pending",
+  4: "running",
+};
+
 /** Service state; "not-installed" when the service does not exist. */
 export function driverStatus(): DriverState {
   const s = native().ioperm_driver_status();
   if (s === Status.DRIVER_NOT_INSTALLED) return "not-installed";
-  const states: Record<number, DriverState> = { 1: "stopped", 2: "start-pending", 3: "stop-pending", 4: "running" };
-  return states[check(s, "driverStatus")] ?? "stopped";
+  const state = SERVICE_STATES[check(s, "driverStatus")];
+  if (state === undefined) throw errorFor(Status.DRIVER_IO, { op: "driverStatus" });
+  return state;
 }
+
+/** IOPERM_VERSION_INFO's fields in the header's order (checked by test/windows/constants.test.ts). */
+export const VERSION_FIELDS = ["protocol", "driverVersion", "capabilities", "maxBatch", "opSize", "pointerBits"] as const;
 
 /** Asks the running driver for its version (opens the device; touches no port). */
 export function driverVersion(): DriverVersion {
-  const v = new Uint32Array(6);
+  const v = new Uint32Array(VERSION_FIELDS.length);
   check(native().ioperm_driver_version(v), "driverVersion");
-  const [protocol = 0, driverVersion = 0, capabilities = 0, maxBatch = 0, opSize = 0, pointerBits = 0] = v;
-  return { protocol, driverVersion, capabilities, maxBatch, opSize, pointerBits };
+  return Object.fromEntries(VERSION_FIELDS.map((f, i) => [f, v[i] ?? 0])) as unknown as DriverVersion;
 }
 
 export interface InstallOptions {

@@ -29,6 +29,8 @@ const symbols = {
   ioperm_grant_all: { args: [], returns: i32 },
   ioperm_release: { args: [u32, u32], returns: i32 },
   ioperm_thread_backend: { args: [], returns: i32 },
+  ioperm_backend_name: { args: [u32], returns: cstring },
+  ioperm_all_ports_flag: { args: [], returns: i32 },
   ioperm_is_granted: { args: [u32, u32], returns: i32 },
   ioperm_diagnose: { args: [ptr], returns: none },
   ioperm_inb: { args: [u32], returns: i32 },
@@ -194,6 +196,18 @@ export function nativeStatusTable(): Map<string, number> {
     out.set(String(name).toUpperCase(), code[0] ?? 0);
   }
   return out;
+}
+
+/** The native backend table (number → name) and the "holds every port" flag, for checking lib/ against them. */
+export function nativeBackends(): { names: string[]; allPortsFlag: number } {
+  const n = native();
+  const names: string[] = [];
+  for (let i = 0; i < 16; i++) {
+    const name = n.ioperm_backend_name(i);
+    if (name === null || String(name) === "null") break;
+    names.push(String(name));
+  }
+  return { names, allPortsFlag: n.ioperm_all_ports_flag() };
 }
 
 /** errno of each backend's attempt at this thread's last failed grant. */

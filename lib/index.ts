@@ -40,8 +40,14 @@ export {
  * Windows the driver. `direct` on Windows is the x86-only IOPM grant.
  */
 export type BackendName = "auto" | "direct" | "devport" | "driver";
-const backendKinds: Record<BackendName, number> = { auto: 0, direct: 1, devport: 2, driver: 3 };
-const backendNames = ["none", "direct", "devport", "driver"] as const;
+/**
+ * zig/src/grants.zig Backend, by number ("none" doubles as "auto" when opening);
+ * test/status.test.ts checks this copy, and ALL_PORTS, against the built library.
+ */
+export const backendNames = ["none", "direct", "devport", "driver"] as const;
+export const backendKinds: Record<BackendName, number> = { auto: 0, direct: 1, devport: 2, driver: 3 };
+/** grants.all_ports_flag: set beside the backend number when the thread holds every port. */
+export const ALL_PORTS = 0x100;
 export type ActiveBackend = (typeof backendNames)[number];
 
 export interface OpenOptions {
@@ -171,7 +177,7 @@ export class Ioperm implements PortIO, Disposable {
   /** The backend this thread's grants use, and whether it holds every port. */
   grants(): ThreadGrants {
     const v = this.#live("grants").ioperm_thread_backend();
-    return { backend: backendNames[v & 0xff] ?? "none", all: (v & 0x100) !== 0 };
+    return { backend: backendNames[v & 0xff] ?? "none", all: (v & ALL_PORTS) !== 0 };
   }
 
   /**

@@ -1,6 +1,7 @@
 // Host unit tests: lib/status.ts mirrors zig/src/status.zig, checked against the built library.
 import { expect, test } from "bun:test";
-import { nativeStatusTable } from "../lib/ffi.ts";
+import { nativeBackends, nativeStatusTable } from "../lib/ffi.ts";
+import { ALL_PORTS, backendKinds, backendNames } from "../lib/index.ts";
 import { Status, statusErrno, statusName } from "../lib/status.ts";
 
 test("lib/status.ts equals the native status table", () => {
@@ -14,4 +15,12 @@ test("status names: fixed codes, known and unknown errno", () => {
   expect(statusName(-71)).toBe("ERRNO_71");
   expect(statusErrno(-13)).toBe(13);
   expect(statusErrno(-5002)).toBeUndefined();
+});
+
+test("lib/index.ts's backend numbers and the all-ports flag equal zig/src/grants.zig's", () => {
+  const native = nativeBackends();
+  expect(native.names).toEqual([...backendNames]);
+  expect(native.allPortsFlag).toBe(ALL_PORTS);
+  // Opening by name uses the same numbers; "auto" is number 0.
+  for (const [name, kind] of Object.entries(backendKinds)) expect(native.names[kind]).toBe(name === "auto" ? "none" : name);
 });

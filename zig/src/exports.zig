@@ -25,7 +25,8 @@ export fn ioperm_status_at(i: u32, code: *i32) ?[*:0]const u8 {
     return @tagName(status.all[i]);
 }
 
-/// Backend for this thread's grants from now on: 0 auto, 1 direct (ioperm/iopl), 2 /dev/port.
+/// Backend for this thread's grants from now on: a grants.Backend number, where
+/// 0 ("none") asks for auto (see ioperm_backend_name for the table).
 export fn ioperm_open(kind: u32) i32 {
     return core.platform.setPreference(kind);
 }
@@ -44,10 +45,23 @@ export fn ioperm_release(from: u32, count: u32) i32 {
     return core.release(from, count);
 }
 
-/// The calling thread's backend (grants.Backend), plus 0x100 when it holds every port.
+/// The calling thread's backend (grants.Backend), plus grants.all_ports_flag when it holds every port.
 export fn ioperm_thread_backend() i32 {
     const t = grants.current();
-    return @as(i32, @backingInt(t.backend)) | (if (t.all) @as(i32, 0x100) else 0);
+    return @as(i32, @backingInt(t.backend)) | (if (t.all) grants.all_ports_flag else 0);
+}
+
+/// Backend table, for the TypeScript side to check its copy against: the name of
+/// backend number i, or null past the end.
+export fn ioperm_backend_name(i: u32) ?[*:0]const u8 {
+    const all = comptime std.enums.values(grants.Backend);
+    for (all) |b| if (@backingInt(b) == i) return @tagName(b);
+    return null;
+}
+
+/// grants.all_ports_flag, for the TypeScript side to check its copy against.
+export fn ioperm_all_ports_flag() i32 {
+    return grants.all_ports_flag;
 }
 
 /// 1 when the calling thread may access port..port+width-1, else 0.

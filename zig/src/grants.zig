@@ -18,6 +18,9 @@ pub const Backend = enum(u8) {
     driver = 3,
 };
 
+/// Set beside the backend number in ioperm_thread_backend() when the thread holds every port.
+pub const all_ports_flag: i32 = 0x100;
+
 pub const Thread = struct {
     bits: [port_count / 64]u64 = @splat(0),
     /// Every port: iopl(3), an open /dev/port granted wholesale, or the driver.

@@ -29,6 +29,9 @@ comptime {
     std.debug.assert(grants.port_count == proto.IOPERM_PORT_COUNT);
 }
 
+/// The user-mode path of the driver's device (IOPERM_USER_PATH in the header).
+const device_path = std.unicode.utf8ToUtf16LeStringLiteral(proto.IOPERM_USER_PATH);
+
 const is_x86 = builtin.cpu.arch == .x86;
 
 // ---- Win32 ------------------------------------------------------------------
@@ -103,7 +106,7 @@ fn open() i32 {
     lock();
     defer unlock();
     if (device.load(.acquire) != invalid_handle) return status.ok;
-    const h = CreateFileW(std.unicode.utf8ToUtf16LeStringLiteral("\\\\.\\ioperm"), GENERIC_READ | GENERIC_WRITE, 0, null, OPEN_EXISTING, 0, null);
+    const h = CreateFileW(device_path, GENERIC_READ | GENERIC_WRITE, 0, null, OPEN_EXISTING, 0, null);
     if (h == invalid_handle) {
         const e = GetLastError();
         diagnosis.ioperm_errno = @bitCast(e);
@@ -422,7 +425,8 @@ extern "advapi32" fn QueryServiceStatus(service: SC_HANDLE, st: *SERVICE_STATUS)
 extern "advapi32" fn DeleteService(service: SC_HANDLE) callconv(.winapi) BOOL;
 extern "advapi32" fn CloseServiceHandle(h: SC_HANDLE) callconv(.winapi) BOOL;
 
-const service_name = std.unicode.utf8ToUtf16LeStringLiteral("ioperm");
+/// The service's name (IOPERM_SERVICE_NAME in the header).
+const service_name = std.unicode.utf8ToUtf16LeStringLiteral(proto.IOPERM_SERVICE_NAME);
 
 fn scmFailure() i32 {
     const e = GetLastError();

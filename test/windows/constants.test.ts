@@ -1,0 +1,30 @@
+// Values lib/driver.ts shares with C, checked against their sources (no Wine
+// needed): the version block's field order against IOPERM_VERSION_INFO in the
+// protocol header, and the service states against MinGW's winsvc.h (the one Zig
+// ships, which the DLL is built against).
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { SERVICE_STATES, VERSION_FIELDS } from "../../lib/driver.ts";
+
+const root = join(import.meta.dir, "../..");
+const header = readFileSync(join(root, "windows-driver/include/ioperm_ioctl.h"), "utf8");
+
+test("VERSION_FIELDS is IOPERM_VERSION_INFO's members, in order", () => {
+  const body = /typedef struct IOPERM_VERSION_INFO \{([\s\S]*?)\} IOPERM_VERSION_INFO;/.exec(header)?.[1] ?? "";
+  const members = [...body.matchAll(/uint32_t (\w+);/g)].map((m) => (m[1] ?? "").replace(/_(\w)/g, (_, c: string) => c.toUpperCase()));
+  expect(members).toEqual([...VERSION_FIELDS]);
+});
+
+test("SERVICE_STATES uses winsvc.h's numbers", () => {
+  const env = Bun.spawnSync([join(root, ".cache/bin/zig"), "env"], { cwd: root, stdout: "pipe" }).stdout.toString();
+  const libDir = resolve(root, /\.lib_dir = "([^"]+)"/.exec(env)?.[1] ?? "");
+  const winsvc = readFileSync(join(libDir, "libc/include/any-windows-any/winsvc.h"), "utf8");
+  const def = (name: string) => Number(new RegExp(`#define ${name} (0x[0-9A-Fa-f]+)`).exec(winsvc)?.[1]);
+  expect(SERVICE_STATES).toEqual({
+    [def("SERVICE_STOPPED")]: "stopped",
+    [def("SERVICE_START_PENDING")]: "start-pending",
+    [def("SERVICE_STOP_PENDING")]: "stop-pending",
+    [def("SERVICE_RUNNING")]: "running",
+  });
+});
