@@ -4,8 +4,8 @@ import { join, relative } from "node:path";
 import type { RunResult } from "./model.ts";
 import { say } from "./options.ts";
 import { chartGroups, header, legend, svgChart, table } from "./report.ts";
+import { packageRoot as root } from "../lib/paths.ts";
 
-const root = join(import.meta.dir, "..");
 
 /** Which (port, width, op) groups the lab chart shows: every path on the commonest accesses. */
 const LAB_CHART = [

@@ -21,6 +21,7 @@ import { type CaseResult, type RunResult, addRatios, machineFacts } from "./mode
 import { parseBenchArgs, type Settings, say, settingsArgs } from "./options.ts";
 import { publish } from "./publish.ts";
 import { baseResult, pickRound, rebuiltNote } from "./runner.ts";
+import { packageRoot as root } from "../lib/paths.ts";
 
 const usage = `Usage: bun bench/run.ts [--vm] [--wine] [--quick] [--time MS] [--out DIR]
 
@@ -36,7 +37,6 @@ const usage = `Usage: bun bench/run.ts [--vm] [--wine] [--quick] [--time MS] [--
   --render F  re-render the table and chart of a result JSON (e.g. after changing the chart)
 `;
 
-const root = join(import.meta.dir, "..");
 
 /**
  * Each host case runs in a fresh process: the TS path's call site must see one

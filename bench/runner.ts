@@ -10,8 +10,8 @@ import { time } from "./measure.ts";
 import { type CaseResult, type CaseSpec, type RunResult, SCHEMA, caseResult, machineFacts } from "./model.ts";
 import { say, type Settings } from "./options.ts";
 import { formatNs } from "./report.ts";
+import { packageRoot as root } from "../lib/paths.ts";
 
-const root = join(import.meta.dir, "..");
 const mitataVersion = (JSON.parse(readFileSync(join(root, "node_modules/mitata/package.json"), "utf8")) as { version: string })
   .version;
 const TARGET_SAMPLE_NS = 50_000;

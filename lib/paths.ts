@@ -30,3 +30,6 @@ export const devLibrary = (platform: Platform = currentPlatform()): string =>
 
 /** The development build's Windows outputs for an architecture: ioperm.sys, iopermctl.exe, the x86 ioperm.dll. */
 export const devWindowsDir = (arch: "x64" | "x86"): string => join(zigOut, "windows", arch);
+
+/** A development build's helper executable (zig-out/bin), e.g. ioperm-with-iopl. */
+export const devTool = (name: string): string => join(zigOut, "bin", name);

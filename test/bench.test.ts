@@ -7,8 +7,8 @@ import { join } from "node:path";
 import type { RunResult } from "../bench/model.ts";
 import { addRatios, type CaseResult } from "../bench/model.ts";
 import { formatNs, formatRatio, svgChart, table } from "../bench/report.ts";
+import { packageRoot as root } from "../lib/paths.ts";
 
-const root = join(import.meta.dir, "..");
 
 test("bun bench/run.ts --quick writes valid host JSON and an SVG chart", () => {
   const out = mkdtempSync(join(tmpdir(), "ioperm-bench-test-"));

@@ -4,8 +4,8 @@ import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { packageRoot as root } from "../lib/paths.ts";
 
-const root = join(import.meta.dir, "..");
 const out = mkdtempSync(join(tmpdir(), "ioperm-labcli-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 

@@ -12,9 +12,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:f
 import { dirname, join } from "node:path";
 import { runLab } from "../scripts/lab/vm.ts";
 import { type CaseResult, declaredTests, parseJunit, verdict } from "./junit.ts";
+import { packageRoot as root } from "../lib/paths.ts";
 
 const dir = join(import.meta.dir, "lab");
-const root = join(import.meta.dir, "..");
 const groups = new Map<string, string[]>();
 /** Tests each lab file declares, counted from its source: a file must report at least these. */
 const declared = new Map<string, number>();

@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { binaryProblem } from "../lib/binary.ts";
 import { symbolNames } from "../lib/ffi.ts";
 import { devLibrary } from "../lib/paths.ts";
+import { packageRoot as root } from "../lib/paths.ts";
 
-const root = join(import.meta.dir, "..");
 const zig = join(root, ".cache", "bin", "zig");
 const work = mkdtempSync(join(tmpdir(), "ioperm-load-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

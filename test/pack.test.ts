@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { prebuiltSources } from "../scripts/pack.ts";
+import { packageRoot as root } from "../lib/paths.ts";
 
-const root = join(import.meta.dir, "..");
 const out = mkdtempSync(join(tmpdir(), "ioperm-pack-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 

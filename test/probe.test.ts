@@ -1,10 +1,11 @@
 // Host tests of probe.ts where this kernel cannot do port I/O: it must say so,
 // say how to go on, exit non-zero, and keep --json valid against its schema.
 import { expect, test } from "bun:test";
+import { packageRoot } from "../lib/paths.ts";
 import { expectedRefusal } from "./kernel.ts";
 import { schemaErrors, validateProbe } from "./schema.ts";
 
-const run = (...args: string[]) => Bun.spawnSync([process.execPath, "probe.ts", ...args], { cwd: `${import.meta.dir}/..` });
+const run = (...args: string[]) => Bun.spawnSync([process.execPath, "probe.ts", ...args], { cwd: packageRoot });
 
 test.skipIf(expectedRefusal === null)("without port I/O: exit 2, the reason, and the --vm hint", () => {
   const r = run();

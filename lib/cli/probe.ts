@@ -1,11 +1,12 @@
 /** `ioperm probe`: the hardware survey (probe.ts), in this process's Bun. */
 import { join } from "node:path";
+import { packageRoot } from "../paths.ts";
 import type { Command } from "./command.ts";
 
 export const command: Command = {
   summary: "survey the legacy hardware that answers (probe.ts; --help for its options)",
   async run(args) {
-    const p = Bun.spawnSync([process.execPath, join(import.meta.dir, "..", "..", "probe.ts"), ...args], {
+    const p = Bun.spawnSync([process.execPath, join(packageRoot, "probe.ts"), ...args], {
       stdio: ["inherit", "inherit", "inherit"],
     });
     return p.exitCode ?? 1;

@@ -3,9 +3,10 @@
 // cached in .cache/lab/ under a hash of everything that goes into it.
 import { existsSync, readdirSync } from "node:fs";
 import { copyFile, chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { basename, join } from "node:path";
 
-export const projectRoot = resolve(import.meta.dir, "../..");
+export { packageRoot as projectRoot } from "../../lib/paths.ts";
+import { packageRoot as projectRoot } from "../../lib/paths.ts";
 export const labCache = join(projectRoot, ".cache", "lab");
 
 /** Load order matters: each needs the ones before it. Built-in ones are skipped. */

@@ -5,13 +5,14 @@
 // ioperm-with-iopl, so the session's winedevice.exe inherits iopl(3) and the
 // driver's in/out reach QEMU's devices. Output always goes to files in the run
 // dir, never pipes (background Wine processes would hold a pipe open).
+import { devLibrary, devTool, devWindowsDir, packageRoot as root } from "../../lib/paths.ts";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 
-export const root = resolve(import.meta.dir, "../..");
-export const withIopl = join(root, "zig/zig-out/bin/ioperm-with-iopl");
-export const iopermctl = join(root, "zig/zig-out/windows/x64/iopermctl.exe");
-export const iopermDll = join(root, "zig/zig-out/bin/ioperm.dll");
+export { packageRoot as root } from "../../lib/paths.ts";
+export const withIopl = devTool("ioperm-with-iopl");
+export const iopermctl = join(devWindowsDir("x64"), "iopermctl.exe");
+export const iopermDll = devLibrary("win32-x64");
 const wineSh = join(root, "scripts/windows/wine.sh");
 const infoFile = join(root, ".cache/windows/lab-wine.json");
 

@@ -6,8 +6,8 @@ import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SERVICE_STATES, VERSION_FIELDS } from "../../lib/driver.ts";
+import { packageRoot as root } from "../../lib/paths.ts";
 
-const root = join(import.meta.dir, "../..");
 const header = readFileSync(join(root, "windows-driver/include/ioperm_ioctl.h"), "utf8");
 
 test("VERSION_FIELDS is IOPERM_VERSION_INFO's members, in order", () => {

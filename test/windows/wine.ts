@@ -2,15 +2,16 @@
 // keep Wine's output in files (scripts/windows/wine.sh). Also reads the
 // driver's protocol header, so expectations come from the one source of truth.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 
-export const root = resolve(import.meta.dir, "../..");
+export { packageRoot as root } from "../../lib/paths.ts";
+import { devLibrary, devWindowsDir, packageRoot as root } from "../../lib/paths.ts";
 const wineSh = join(root, "scripts/windows/wine.sh");
 const tmp = join(root, ".cache/windows/tmp");
 export const out = {
-  driver: join(root, "zig/zig-out/windows/x64/ioperm.sys"),
-  ctl: join(root, "zig/zig-out/windows/x64/iopermctl.exe"),
-  dll: join(root, "zig/zig-out/bin/ioperm.dll"),
+  driver: join(devWindowsDir("x64"), "ioperm.sys"),
+  ctl: join(devWindowsDir("x64"), "iopermctl.exe"),
+  dll: devLibrary("win32-x64"),
 };
 
 
