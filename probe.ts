@@ -120,7 +120,15 @@ function surveyLpt(io: Ioperm, claims: Claim[] | undefined, force: boolean, note
     const claimedBy = claims ? claimant(claims, base, 3) : null;
     const k = kernel.find((p) => p.base === base) ?? null;
     if (claimedBy && !force) {
-      return { base, present: k !== null, method: "kernel", claimedBy, probe: null, kernel: k, note: `claimed by ${claimedBy}: data-register readback not done (--force to override)` };
+      return {
+        base,
+        present: k !== null,
+        method: "kernel",
+        claimedBy,
+        probe: null,
+        kernel: k,
+        note: `claimed by ${claimedBy}: data-register readback not done (--force to override)`,
+      };
     }
     if (!claims) notes.push(`/proc/ioports unreadable: cannot tell whether ${hex(base)} is claimed`);
     const probe = withRange(io, base, 3, () =>
@@ -162,7 +170,8 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: 
   const grant = io.grants().all ? "iopl" : "ranges";
   const claims = readIoports();
   const notes: string[] = [];
-  if (!claims) notes.push("/proc/ioports shows no addresses (not root?): claimed ranges cannot be respected, so state-changing detection is skipped");
+  if (!claims)
+    notes.push("/proc/ioports shows no addresses (not root?): claimed ranges cannot be respected, so state-changing detection is skipped");
   const safeClaims = claims ?? [];
   const d = dmi();
   const report: Report = {
@@ -181,7 +190,8 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: 
   };
   // /dev/port moves bytes only: fw_cfg's 16-bit selector and PCI's 32-bit registers need the direct backend.
   const bytesOnly = backend === "devport";
-  const byteNote = (what: string) => notes.push(`${what} skipped: it needs 16/32-bit I/O, and /dev/port performs byte accesses only (use --backend direct)`);
+  const byteNote = (what: string) =>
+    notes.push(`${what} skipped: it needs 16/32-bit I/O, and /dev/port performs byte accesses only (use --backend direct)`);
   if (only.has("fwcfg") && bytesOnly) byteNote("fw_cfg");
   if (only.has("fwcfg") && !bytesOnly) {
     const claimedBy = claimant(safeClaims, 0x510, 2);
@@ -208,7 +218,8 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: 
   }
   report.machine.hypervisor = report.fwcfg?.present || /QEMU/i.test(d.sys_vendor ?? "") ? "QEMU" : null;
   if (!only.has("lpt") && !only.has("uart")) return report;
-  if (!claims && !force) notes.push("LPT and UART detection skipped: run as root so /proc/ioports shows the kernel's claims, or pass --force");
+  if (!claims && !force)
+    notes.push("LPT and UART detection skipped: run as root so /proc/ioports shows the kernel's claims, or pass --force");
   return report;
 }
 
@@ -220,7 +231,11 @@ function table(r: Report): string {
   if (r.fwcfg) {
     line();
     line("fw_cfg (0x510)");
-    line(r.fwcfg.info ? `  signature QEMU, DMA ${r.fwcfg.info.dma ? "yes" : "no"}, ${r.fwcfg.info.files.length} files${r.fwcfg.claimedBy ? ` (claimed by ${r.fwcfg.claimedBy}; read-only selector/data access)` : ""}` : "  not present");
+    line(
+      r.fwcfg.info
+        ? `  signature QEMU, DMA ${r.fwcfg.info.dma ? "yes" : "no"}, ${r.fwcfg.info.files.length} files${r.fwcfg.claimedBy ? ` (claimed by ${r.fwcfg.claimedBy}; read-only selector/data access)` : ""}`
+        : "  not present",
+    );
   }
   if (r.lpt) {
     line();
@@ -235,10 +250,17 @@ function table(r: Report): string {
         if (p.present) {
           const s = p.probe.status;
           const c = p.probe.control;
-          const on = (o: object) => Object.entries(o).filter(([k, v]) => k !== "raw" && v === true).map(([k]) => k).join(",") || "none";
+          const on = (o: object) =>
+            Object.entries(o)
+              .filter(([k, v]) => k !== "raw" && v === true)
+              .map(([k]) => k)
+              .join(",") || "none";
           line(`         status ${hex(s.raw, 2)} [${on(s)}]  control ${hex(c.raw, 2)} [${on(c)}]`);
           const m = p.probe.modes;
-          if (m) line(`         mode SPP${m.ps2 ? " + PS/2 bidirectional" : ""}${m.ecp ? ` + ECP (ECR mode ${m.ecrMode})` : ""}; ${m.explain.join("; ")}`);
+          if (m)
+            line(
+              `         mode SPP${m.ps2 ? " + PS/2 bidirectional" : ""}${m.ecp ? ` + ECP (ECR mode ${m.ecrMode})` : ""}; ${m.explain.join("; ")}`,
+            );
         }
       }
     }
@@ -248,20 +270,27 @@ function table(r: Report): string {
     line("serial ports");
     for (const u of r.uart) {
       const head = `  ${hex(u.base, 3)}  ${u.present ? "present" : "-      "}`;
-      if (u.method === "kernel") line(`${head}  ${u.type ?? "?"} (kernel: ${u.kernel ? `ttyS${u.kernel.line} irq ${u.kernel.irq}` : "no tty line"}; ${u.note})`);
+      if (u.method === "kernel")
+        line(`${head}  ${u.type ?? "?"} (kernel: ${u.kernel ? `ttyS${u.kernel.line} irq ${u.kernel.irq}` : "no tty line"}; ${u.note})`);
       else line(`${head}  ${u.type ?? ""}${u.probe ? `  ${u.probe.explain.join("; ")}` : ""}`);
     }
   }
   if (r.rtc) {
     line();
     line(`CMOS RTC (0x70)${r.rtc.claimedBy ? `, claimed by ${r.rtc.claimedBy}: index/data reads only` : ""}`);
-    line(r.rtc.time ? `  ${r.rtc.time}  (${r.rtc.bcd ? "BCD" : "binary"}, ${r.rtc.hour24 ? "24 h" : "12 h"}, status B ${hex(r.rtc.statusB, 2)})` : "  no valid time");
+    line(
+      r.rtc.time
+        ? `  ${r.rtc.time}  (${r.rtc.bcd ? "BCD" : "binary"}, ${r.rtc.hour24 ? "24 h" : "12 h"}, status B ${hex(r.rtc.statusB, 2)})`
+        : "  no valid time",
+    );
   }
   if (r.pci) {
     line();
     line(`PCI (mechanism #1, 0xCF8)${r.pci.claimedBy ? `, claimed by ${r.pci.claimedBy}: config reads only` : ""}`);
     for (const f of r.pci.functions) {
-      line(`  ${f.bdf}  ${f.vendor.toString(16).padStart(4, "0")}:${f.deviceId.toString(16).padStart(4, "0")}  ${f.classCode.toString(16).padStart(6, "0")} ${f.className}${f.multiFunction ? " (multi-function)" : ""}${f.headerType === 1 ? " [bridge]" : ""}`);
+      line(
+        `  ${f.bdf}  ${f.vendor.toString(16).padStart(4, "0")}:${f.deviceId.toString(16).padStart(4, "0")}  ${f.classCode.toString(16).padStart(6, "0")} ${f.className}${f.multiFunction ? " (multi-function)" : ""}${f.headerType === 1 ? " [bridge]" : ""}`,
+      );
     }
   }
   for (const n of r.notes) line(`note: ${n}`);
@@ -322,7 +351,10 @@ export async function main(argv: string[]): Promise<number> {
     return r.exitCode;
   }
   const only = new Set<Section>();
-  for (const s of (values.only ?? SECTIONS.join(",")).split(",").map((x) => x.trim()).filter(Boolean)) {
+  for (const s of (values.only ?? SECTIONS.join(","))
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     if (!(SECTIONS as readonly string[]).includes(s)) {
       console.error(`probe: unknown section "${s}"; choose from ${SECTIONS.join(", ")}`);
       return 64;
@@ -341,8 +373,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (!(e instanceof IopermError) && !(e instanceof RangeError)) throw e;
     const why = e.message;
-    if (values.json) console.log(JSON.stringify({ schema: SCHEMA_ID, error: { code: e instanceof IopermError ? e.code : "RANGE", message: why } }));
-    else console.error(`probe: port I/O is not available here.\n  ${why}\n  To survey the lab VM's hardware instead: bun run probe.ts --vm`);
+    if (values.json)
+      console.log(JSON.stringify({ schema: SCHEMA_ID, error: { code: e instanceof IopermError ? e.code : "RANGE", message: why } }));
+    else
+      console.error(`probe: port I/O is not available here.\n  ${why}\n  To survey the lab VM's hardware instead: bun run probe.ts --vm`);
     return 2;
   }
   try {

@@ -84,7 +84,10 @@ async function wineCases(settings: Settings, skipped: Skipped): Promise<CaseResu
   const { labWine, WineSession, winPath, wineDir } = await import("../scripts/windows/lab-wine.ts");
   const info = labWine();
   if (typeof info === "string" || info.bunExe === null) {
-    skipped.push({ name: "driver-*", reason: typeof info === "string" ? info : "no bun.exe (scripts/windows/bun-windows.sh failed on the host)" });
+    skipped.push({
+      name: "driver-*",
+      reason: typeof info === "string" ? info : "no bun.exe (scripts/windows/bun-windows.sh failed on the host)",
+    });
     return [];
   }
   const session = new WineSession(info);
@@ -114,7 +117,6 @@ async function wineCases(settings: Settings, skipped: Skipped): Promise<CaseResu
     session.stop();
   }
 }
-
 
 if (import.meta.main) {
   const { settings, values } = parseBenchArgs(Bun.argv.slice(2), { wine: { type: "boolean", default: false } }, () => 1);

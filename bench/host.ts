@@ -43,7 +43,10 @@ export function hostCases(io: Ioperm): { cases: HostCase[]; skipped: { name: str
       ...base,
       name: "ts-port8",
       path: "ts-port8",
-      fn: ((p) => () => p.write(0))(nopOut.port8(PORT, "w")),
+      fn: (
+        (p) => () =>
+          p.write(0)
+      )(nopOut.port8(PORT, "w")),
     },
     {
       ...base,

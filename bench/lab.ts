@@ -134,22 +134,24 @@ export function directCases(io: Ioperm): CaseSpec[] {
         add(`ts-batch${BATCH}`, BATCH, () => do_not_optimize(batch.run()));
         for (const size of STRING_SIZES) {
           const buf = buffer(width, size, value);
-          add(
-            `ts-string${size}`,
-            size,
-            op === "read" ? () => do_not_optimize(io.readInto(port, buf)) : () => io.writeFrom(port, buf),
-          );
+          add(`ts-string${size}`, size, op === "read" ? () => do_not_optimize(io.readInto(port, buf)) : () => io.writeFrom(port, buf));
         }
         const big = buffer(width, NATIVE_N, value);
         const rep =
           op === "read"
-            ? width === 8 ? n.ioperm_insb : width === 16 ? n.ioperm_insw : n.ioperm_insl
-            : width === 8 ? n.ioperm_outsb : width === 16 ? n.ioperm_outsw : n.ioperm_outsl;
+            ? width === 8
+              ? n.ioperm_insb
+              : width === 16
+                ? n.ioperm_insw
+                : n.ioperm_insl
+            : width === 8
+              ? n.ioperm_outsb
+              : width === 16
+                ? n.ioperm_outsw
+                : n.ioperm_outsl;
         add(`native-rep${NATIVE_N}`, NATIVE_N, () => do_not_optimize(rep(port, big, NATIVE_N)));
         const loop =
-          op === "read"
-            ? () => n.ioperm_bench_in(port, width / 8, NATIVE_N)
-            : () => n.ioperm_bench_out(port, width / 8, value, NATIVE_N);
+          op === "read" ? () => n.ioperm_bench_in(port, width / 8, NATIVE_N) : () => n.ioperm_bench_out(port, width / 8, value, NATIVE_N);
         add(`native-loop${NATIVE_N}`, NATIVE_N, () => do_not_optimize(loop()));
       }
     }
@@ -273,4 +275,3 @@ export function openDevport(): { fd: number; close: () => void } {
   const fd = openSync("/dev/port", "r+");
   return { fd, close: () => closeSync(fd) };
 }
-

@@ -159,9 +159,7 @@ export function machineFacts(lab: boolean): Machine {
   let virtualization = "none";
   if (lab) virtualization = /QEMU TCG/i.test(model) ? "qemu-tcg" : "qemu";
   else if (flags.includes("hypervisor")) {
-    const vendor = [readTrim("/sys/class/dmi/id/sys_vendor"), readTrim("/sys/class/dmi/id/product_name")]
-      .filter((s) => s !== "")
-      .join(" ");
+    const vendor = [readTrim("/sys/class/dmi/id/sys_vendor"), readTrim("/sys/class/dmi/id/product_name")].filter((s) => s !== "").join(" ");
     virtualization = `hypervisor: ${vendor || "unknown (cpuinfo hypervisor flag)"}`;
   }
   return { cpu: model, cores: cpus().length, kernel: `${release()} ${version()}`, virtualization };

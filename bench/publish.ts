@@ -6,7 +6,6 @@ import { say } from "./options.ts";
 import { chartGroups, header, legend, svgChart, table } from "./report.ts";
 import { packageRoot as root } from "../lib/paths.ts";
 
-
 /** Which (port, width, op) groups the lab chart shows: every path on the commonest accesses. */
 const LAB_CHART = [
   { port: 0x80, width: 8, op: "read", title: "POST port 0x80, 8-bit read" },
@@ -32,7 +31,12 @@ export function publish(run: RunResult, outDir: string): void {
   writeFileSync(json, `${body}\n`);
   const groups =
     run.kind === "host"
-      ? [{ title: "Port 0x80, 8-bit write, no instruction (the host cannot grant ports)", cases: [...run.cases].sort((a, b) => a.p50_ns - b.p50_ns) }]
+      ? [
+          {
+            title: "Port 0x80, 8-bit write, no instruction (the host cannot grant ports)",
+            cases: [...run.cases].sort((a, b) => a.p50_ns - b.p50_ns),
+          },
+        ]
       : chartGroups(run.cases, LAB_CHART);
   const title = run.kind === "host" ? "ioperm call path on the host" : "ioperm: latency per port access, every path (lab VM)";
   const m = run.machine;
@@ -55,4 +59,3 @@ function print(run: RunResult): void {
   }
   process.stdout.write(`\n${lines.join("\n")}\n`);
 }
-

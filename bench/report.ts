@@ -84,9 +84,7 @@ export function chartGroups(
   return keys
     .map((k) => ({
       title: k.title,
-      cases: cases
-        .filter((c) => c.port === k.port && c.width === k.width && c.op === k.op)
-        .sort((a, b) => a.p50_ns - b.p50_ns),
+      cases: cases.filter((c) => c.port === k.port && c.width === k.width && c.op === k.op).sort((a, b) => a.p50_ns - b.p50_ns),
     }))
     .filter((g) => g.cases.length > 0);
 }
@@ -109,8 +107,7 @@ export function svgChart(title: string, subtitle: string, groups: readonly Chart
   const groupHead = 26;
   const top = 58;
   const width = labelW + plotW + valueW + 20;
-  const x = (ns: number) =>
-    labelW + ((Math.log10(Math.max(ns, 10 ** decadeLo)) - decadeLo) / (decadeHi - decadeLo)) * plotW;
+  const x = (ns: number) => labelW + ((Math.log10(Math.max(ns, 10 ** decadeLo)) - decadeLo) / (decadeHi - decadeLo)) * plotW;
 
   const out: string[] = [];
   let y = top;

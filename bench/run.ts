@@ -37,7 +37,6 @@ const usage = `Usage: bun bench/run.ts [--vm] [--wine] [--quick] [--time MS] [--
   --render F  re-render the table and chart of a result JSON (e.g. after changing the chart)
 `;
 
-
 /**
  * Each host case runs in a fresh process: the TS path's call site must see one
  * callee, as in a real program, not every symbol the other cases swapped in.

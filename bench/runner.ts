@@ -12,8 +12,7 @@ import { say, type Settings } from "./options.ts";
 import { formatNs } from "./report.ts";
 import { packageRoot as root } from "../lib/paths.ts";
 
-const mitataVersion = (JSON.parse(readFileSync(join(root, "node_modules/mitata/package.json"), "utf8")) as { version: string })
-  .version;
+const mitataVersion = (JSON.parse(readFileSync(join(root, "node_modules/mitata/package.json"), "utf8")) as { version: string }).version;
 const TARGET_SAMPLE_NS = 50_000;
 
 export type Skipped = { name: string; reason: string }[];
@@ -90,7 +89,11 @@ export function rebuiltNote(): string[] {
 }
 
 /** The fields every result has: schema, machine, Bun, library, harness. */
-export function baseResult(kind: "host" | "lab", command: string, { quick, minTimeMs, rounds }: Settings): Omit<RunResult, "cases" | "skipped" | "notes"> {
+export function baseResult(
+  kind: "host" | "lab",
+  command: string,
+  { quick, minTimeMs, rounds }: Settings,
+): Omit<RunResult, "cases" | "skipped" | "notes"> {
   return {
     schema: SCHEMA,
     kind,
@@ -111,4 +114,3 @@ export function baseResult(kind: "host" | "lab", command: string, { quick, minTi
     },
   };
 }
-

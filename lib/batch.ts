@@ -9,8 +9,12 @@ export interface BatchOp {
   readonly value: number;
 }
 
-const read = (width: Width) => (port: number): BatchOp => ({ port, width, write: false, value: 0 });
-const write = (width: Width) => (port: number, value: number): BatchOp => ({ port, width, write: true, value });
+const read =
+  (width: Width) =>
+  (port: number): BatchOp => ({ port, width, write: false, value: 0 });
+const write =
+  (width: Width) =>
+  (port: number, value: number): BatchOp => ({ port, width, write: true, value });
 
 /** Batch op builders, named after the instructions. */
 export const ops = {

@@ -27,20 +27,23 @@ function elfProblem(b: Uint8Array, machine: number, elfClass: number): string {
   if (b.length < 64 || v.getUint32(0) !== 0x7f454c46) return "not an ELF shared library";
   if (b[5] !== 1) return "not a little-endian ELF file";
   const m = v.getUint16(18, true);
-  if (m !== machine || b[4] !== elfClass) return `built for ${elfMachineNames[m] ?? `ELF machine ${m}`}${b[4] === 1 ? " (32-bit)" : ""}, not this CPU`;
+  if (m !== machine || b[4] !== elfClass)
+    return `built for ${elfMachineNames[m] ?? `ELF machine ${m}`}${b[4] === 1 ? " (32-bit)" : ""}, not this CPU`;
   if (v.getUint16(16, true) !== 3) return "an ELF file that is not a shared library";
   const wide = elfClass === 2;
   const u = (at: number) => (wide ? Number(v.getBigUint64(at, true)) : v.getUint32(at, true));
   const [phoff, shoff] = wide ? [u(32), u(40)] : [u(28), u(32)];
   const at = wide ? 54 : 42;
   const [phentsize, phnum, shentsize, shnum] = [0, 2, 4, 6].map((d) => v.getUint16(at + d, true)) as [number, number, number, number];
-  if (phoff + phnum * phentsize > b.length) return `truncated: its program headers end at byte ${phoff + phnum * phentsize}, the file has ${b.length}`;
+  if (phoff + phnum * phentsize > b.length)
+    return `truncated: its program headers end at byte ${phoff + phnum * phentsize}, the file has ${b.length}`;
   for (let i = 0; i < phnum; i++) {
     const p = phoff + i * phentsize;
     const [offset, filesz] = wide ? [u(p + 8), u(p + 32)] : [u(p + 4), u(p + 16)];
     if (offset + filesz > b.length) return `truncated: segment ${i} ends at byte ${offset + filesz}, the file has ${b.length}`;
   }
-  if (shnum > 0 && shoff + shnum * shentsize > b.length) return `truncated: its section headers end at byte ${shoff + shnum * shentsize}, the file has ${b.length}`;
+  if (shnum > 0 && shoff + shnum * shentsize > b.length)
+    return `truncated: its section headers end at byte ${shoff + shnum * shentsize}, the file has ${b.length}`;
   return "";
 }
 
@@ -53,7 +56,8 @@ function peProblem(b: Uint8Array, machine: number): string {
   if (m !== machine) return `built for ${peMachineNames[m] ?? `PE machine 0x${m.toString(16)}`}, not this CPU`;
   const sections = v.getUint16(pe + 6, true);
   const table = pe + 24 + v.getUint16(pe + 20, true);
-  if (table + sections * 40 > b.length) return `truncated: its section table ends at byte ${table + sections * 40}, the file has ${b.length}`;
+  if (table + sections * 40 > b.length)
+    return `truncated: its section table ends at byte ${table + sections * 40}, the file has ${b.length}`;
   for (let i = 0; i < sections; i++) {
     const s = table + i * 40;
     const end = v.getUint32(s + 20, true) + v.getUint32(s + 16, true);

@@ -91,13 +91,18 @@ export function causes(f: Facts, attempt: Attempt = {}): Cause[] {
         : "run it on a kernel with CONFIG_X86_IOPL_IOPERM=y, or in the lab VM (from a checkout of ioperm: bun run lab -- bun <script>)",
     });
   } else if (!f.devPort && attempt.devport === ENOENT) {
-    out.push({ id: "no-dev-port", what: "/dev/port does not exist (a kernel without CONFIG_DEVPORT)", remedy: 'use the direct backend (ioperm/iopl): open({ backend: "direct" })' });
+    out.push({
+      id: "no-dev-port",
+      what: "/dev/port does not exist (a kernel without CONFIG_DEVPORT)",
+      remedy: 'use the direct backend (ioperm/iopl): open({ backend: "direct" })',
+    });
   }
   if (f.lockdown !== null && f.lockdown !== "none") {
     out.push({
       id: "lockdown",
       what: `the kernel is in lockdown (${f.lockdown}, usually because Secure Boot is on): it refuses ioperm, iopl and /dev/port even to root`,
-      remedy: "turn Secure Boot off in the firmware (or boot a kernel without lockdown); for a parallel port, the ppdev driver (/dev/parportN) still works",
+      remedy:
+        "turn Secure Boot off in the firmware (or boot a kernel without lockdown); for a parallel port, the ppdev driver (/dev/parportN) still works",
     });
   }
   if (f.seccomp === 2 && attempt.ioperm === EPERM) {
@@ -111,7 +116,8 @@ export function causes(f: Facts, attempt: Attempt = {}): Cause[] {
     out.push({
       id: "no-rawio-cap",
       what: `this process is root but lacks CAP_SYS_RAWIO${f.rawioBounding ? "" : " (it is not even in the bounding set: a container or a capability drop)"}`,
-      remedy: "give it the one capability: docker/podman run --cap-add SYS_RAWIO (not --privileged), or keep cap_sys_rawio when dropping capabilities",
+      remedy:
+        "give it the one capability: docker/podman run --cap-add SYS_RAWIO (not --privileged), or keep cap_sys_rawio when dropping capabilities",
     });
   }
   if (f.uid !== 0 && !f.rawio) {
@@ -145,4 +151,3 @@ export function canOpen(path: string): boolean {
     return false;
   }
 }
-

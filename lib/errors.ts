@@ -80,8 +80,7 @@ const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
     `${at}: port ${hex(ctx.port ?? 0)} is not granted to this thread, so the instruction was not run. ` +
     `Call grant(${hex(ctx.port ?? 0)}, <count>) first; grants belong to the calling thread, so a Worker must grant its own`,
   EPERM: (at, ctx, tried) => `${at} was refused (EPERM)${tried}: ${found(ctx, `port I/O needs CAP_SYS_RAWIO; ${ROOT}`)}`,
-  EACCES: (at, ctx, tried) =>
-    `${at} was refused (EACCES)${tried}: ${found(ctx, `/dev/port is not open to this user; ${ROOT}`)}`,
+  EACCES: (at, ctx, tried) => `${at} was refused (EACCES)${tried}: ${found(ctx, `/dev/port is not open to this user; ${ROOT}`)}`,
   ENOSYS: (at, ctx, tried) =>
     `${at} was refused (ENOSYS)${tried}: ${found(ctx, `this kernel was built without CONFIG_X86_IOPL_IOPERM; try open({ backend: "devport" }) if /dev/port exists, or ${LAB}`)}`,
   NO_BACKEND: (at, _ctx, tried) =>

@@ -39,12 +39,8 @@ export const Errno = {
 
 export type ErrnoName = keyof typeof Errno;
 
-const statusByCode = new Map<number, StatusName>(
-  Object.entries(Status).map(([k, v]) => [v, k as StatusName]),
-);
-const errnoByNumber = new Map<number, ErrnoName>(
-  Object.entries(Errno).map(([k, v]) => [v, k as ErrnoName]),
-);
+const statusByCode = new Map<number, StatusName>(Object.entries(Status).map(([k, v]) => [v, k as StatusName]));
+const errnoByNumber = new Map<number, ErrnoName>(Object.entries(Errno).map(([k, v]) => [v, k as ErrnoName]));
 
 /** Name of a negative status: a fixed code ("NOT_GRANTED") or an errno ("EPERM", "ERRNO_71"). */
 export function statusName(code: number): StatusName | ErrnoName | `ERRNO_${number}` {

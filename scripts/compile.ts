@@ -17,7 +17,11 @@ process.exit(await main(process.argv.slice(2)));
 `;
 
 function compile(dir: string, outfile: string, extra: string[]): void {
-  const r = Bun.spawnSync([process.execPath, "build", "--compile", ...extra, "probe-exe.ts", "--outfile", outfile], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync([process.execPath, "build", "--compile", ...extra, "probe-exe.ts", "--outfile", outfile], {
+    cwd: dir,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (r.exitCode !== 0) throw new Error(`bun build --compile ${outfile}: ${r.stderr}${r.stdout}`);
   console.log(`${outfile}  ${(statSync(outfile).size / 1048576).toFixed(1)} MiB`);
 }
@@ -37,6 +41,8 @@ export function compileProbe(out: string, windows = true): string[] {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { out: { type: "string", default: join(root, "dist") }, "no-windows": { type: "boolean", default: false } } });
+  const { values } = parseArgs({
+    options: { out: { type: "string", default: join(root, "dist") }, "no-windows": { type: "boolean", default: false } },
+  });
   compileProbe(resolve(values.out), !values["no-windows"]);
 }

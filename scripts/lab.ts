@@ -78,7 +78,7 @@ function splitArgv(argv: string[]): { ours: string[]; command: string[] } {
 }
 
 const { ours, command } = splitArgv(Bun.argv.slice(2));
-let parsed;
+let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: false }>>;
 try {
   parsed = parseArgs({ args: ours, options, allowPositionals: false });
 } catch (e) {

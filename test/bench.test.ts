@@ -9,7 +9,6 @@ import { addRatios, type CaseResult } from "../bench/model.ts";
 import { formatNs, formatRatio, svgChart, table } from "../bench/report.ts";
 import { packageRoot as root } from "../lib/paths.ts";
 
-
 test("bun bench/run.ts --quick writes valid host JSON and an SVG chart", () => {
   const out = mkdtempSync(join(tmpdir(), "ioperm-bench-test-"));
   try {

@@ -7,10 +7,16 @@ export interface CaseResult {
   message: string;
 }
 
-const unescape = (s: string): string =>
-  s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&#10;/g, "\n").replace(/&amp;/g, "&");
+const unescapeXml = (s: string): string =>
+  s
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&#10;/g, "\n")
+    .replace(/&amp;/g, "&");
 
-const attr = (tag: string, name: string): string => unescape(new RegExp(`\\b${name}="([^"]*)"`).exec(tag)?.[1] ?? "");
+const attr = (tag: string, name: string): string => unescapeXml(new RegExp(`\\b${name}="([^"]*)"`).exec(tag)?.[1] ?? "");
 
 export function parseJunit(xml: string): CaseResult[] {
   const out: CaseResult[] = [];
@@ -23,7 +29,7 @@ export function parseJunit(xml: string): CaseResult[] {
       file: attr(head, "file") || attr(head, "classname"),
       name: attr(head, "name"),
       status: failure ? "fail" : /<skipped\b/.test(body) ? "skip" : "pass",
-      message: failure ? unescape(`${attr(failure[2] ?? "", "message")}\n${failure[3] ?? ""}`).trim() : "",
+      message: failure ? unescapeXml(`${attr(failure[2] ?? "", "message")}\n${failure[3] ?? ""}`).trim() : "",
     });
   }
   return out;
@@ -49,7 +55,9 @@ export function verdict(exitCode: number, files: { file: string; declared: numbe
   const short = files
     .map(({ file, declared }) => ({ file, declared, got: results.filter((r) => sameFile(r.file, file)).length }))
     .filter(({ declared, got }) => got < Math.max(1, declared))
-    .map(({ file, declared, got }) => `${file} reported ${got} of the ${Math.max(1, declared)} tests it declares (did it throw at import?)`);
+    .map(
+      ({ file, declared, got }) => `${file} reported ${got} of the ${Math.max(1, declared)} tests it declares (did it throw at import?)`,
+    );
   if (short.length > 0) return short.join("\n");
   if (exitCode !== 0 && !results.some((r) => r.status === "fail")) {
     return `the guest's bun test exited ${exitCode} although no reported test failed (a file that failed to load?)`;

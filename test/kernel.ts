@@ -30,4 +30,3 @@ export const expectedRefusal: string | null =
     : kernel.ioperm === 38 && [2, 6, 19].includes(kernel.devport)
       ? "NO_BACKEND"
       : errnoName(kernel.ioperm);
-

@@ -90,7 +90,15 @@ async function runGroup(devices: string[], prepare: string[], files: string[], o
     const expected = files.map((file) => ({ file, declared: declared.get(file) ?? 1 }));
     return { devices, files, own, prepare, results, failure: verdict(lab.exitCode, expected, results), output: chunks.join("") };
   } catch (e) {
-    return { devices, files, own, prepare, results: [], failure: `the lab VM did not run: ${(e as Error).message}`, output: chunks.join("") };
+    return {
+      devices,
+      files,
+      own,
+      prepare,
+      results: [],
+      failure: `the lab VM did not run: ${(e as Error).message}`,
+      output: chunks.join(""),
+    };
   }
 }
 

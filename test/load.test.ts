@@ -65,7 +65,11 @@ function cc(name: string, target: string, source: string): string {
   return out;
 }
 bad.wrongArch = cc("aarch64", "aarch64-linux-musl", "int ioperm_abi_version(void) { return 1; }\n");
-bad.stale = cc("stale-abi", "x86_64-linux-musl", `${symbolNames.map((n) => `int ${n}(void) { return ${n === "ioperm_abi_version" ? 999 : 0}; }`).join("\n")}\n`);
+bad.stale = cc(
+  "stale-abi",
+  "x86_64-linux-musl",
+  `${symbolNames.map((n) => `int ${n}(void) { return ${n === "ioperm_abi_version" ? 999 : 0}; }`).join("\n")}\n`,
+);
 
 const remedies = { dev: "npm run build", prebuilt: "reinstall the package", env: "IOPERM_LIB" };
 
@@ -150,8 +154,16 @@ describe("IOPERM_LIB in a privileged process", () => {
     chmodSync(work, 0o755);
     const pkg = packageWith("priv-nobody", {});
     const r = Bun.spawnSync(
-      ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", process.execPath, "-e",
-        'import { open, libraryPath } from "./lib/index.ts"; open(); console.log(libraryPath())'],
+      [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        process.execPath,
+        "-e",
+        'import { open, libraryPath } from "./lib/index.ts"; open(); console.log(libraryPath())',
+      ],
       { cwd: pkg, env: { ...process.env, IOPERM_LIB: lib, HOME: "/tmp" }, stdout: "pipe", stderr: "pipe" },
     );
     expect(r.stdout.toString().trim()).toBe(lib);

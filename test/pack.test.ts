@@ -27,8 +27,10 @@ test("it holds every prebuilt binary, the LICENSE, the API and the probe", () =>
 });
 
 test("it holds no test, bench result, lab or build script, cache, Zig or driver source", () => {
-  const forbidden = listing.filter((f) =>
-    /^package\/(test|bench|scripts|zig|windows-driver|\.cache|\.ci|node_modules|dist)\//.test(f) || /\.(test|lab)\.ts$|\.pdb$|\.log$/.test(f),
+  const forbidden = listing.filter(
+    (f) =>
+      /^package\/(test|bench|scripts|zig|windows-driver|\.cache|\.ci|node_modules|dist)\//.test(f) ||
+      /\.(test|lab)\.ts$|\.pdb$|\.log$/.test(f),
   );
   expect(forbidden).toEqual([]);
 });

@@ -32,20 +32,43 @@ export function doctor() {
   const facts = readFacts();
   const direct = tryBackend("direct");
   const devport = tryBackend("devport");
-  const parports = existsSync("/dev") ? readdirSync("/dev").filter((d) => /^parport\d+$/.test(d)).map((d) => `/dev/${d}`) : [];
+  const parports = existsSync("/dev")
+    ? readdirSync("/dev")
+        .filter((d) => /^parport\d+$/.test(d))
+        .map((d) => `/dev/${d}`)
+    : [];
   const found = causes(facts, { ioperm: direct.errno ?? 0, devport: devport.errno ?? 0, lastPort: 0x80 });
   const checks: Check[] = [
     { check: "kernel", ok: process.arch === "x64", detail: `Linux ${facts.kernel.join(".")} on ${process.arch}` },
     { check: "ioperm/iopl (direct)", ok: direct.ok, detail: direct.ok ? "grants ports" : `refused: ${direct.code}` },
     { check: "/dev/port (devport)", ok: devport.ok, detail: devport.ok ? "opens" : facts.devPort ? `refused: ${devport.code}` : "missing" },
     { check: "user", ok: facts.uid === 0, detail: facts.uid === 0 ? "root" : `uid ${facts.uid}` },
-    { check: "CAP_SYS_RAWIO", ok: facts.rawio, detail: facts.rawio ? "effective" : facts.rawioBounding ? "not effective (in the bounding set)" : "not effective, not in the bounding set" },
-    { check: "seccomp", ok: facts.seccomp !== 2, detail: ["none", "strict mode", "a filter is installed"][facts.seccomp] ?? String(facts.seccomp) },
-    { check: "lockdown", ok: facts.lockdown === null || facts.lockdown === "none", detail: facts.lockdown ?? "not visible (securityfs not mounted, or no lockdown LSM)" },
+    {
+      check: "CAP_SYS_RAWIO",
+      ok: facts.rawio,
+      detail: facts.rawio
+        ? "effective"
+        : facts.rawioBounding
+          ? "not effective (in the bounding set)"
+          : "not effective, not in the bounding set",
+    },
+    {
+      check: "seccomp",
+      ok: facts.seccomp !== 2,
+      detail: ["none", "strict mode", "a filter is installed"][facts.seccomp] ?? String(facts.seccomp),
+    },
+    {
+      check: "lockdown",
+      ok: facts.lockdown === null || facts.lockdown === "none",
+      detail: facts.lockdown ?? "not visible (securityfs not mounted, or no lockdown LSM)",
+    },
     {
       check: "parallel ports (ppdev)",
       ok: parports.some(canOpen),
-      detail: parports.length === 0 ? "no /dev/parportN (modprobe ppdev)" : parports.map((p) => `${p} ${canOpen(p) ? "usable" : "not open to you (join group lp)"}`).join(", "),
+      detail:
+        parports.length === 0
+          ? "no /dev/parportN (modprobe ppdev)"
+          : parports.map((p) => `${p} ${canOpen(p) ? "usable" : "not open to you (join group lp)"}`).join(", "),
     },
   ];
   return { ok: direct.ok || devport.ok, facts, backends: { direct, devport }, checks, causes: found };
@@ -56,7 +79,11 @@ export const command: Command = {
   async run(args) {
     const unknown = args.filter((a) => a !== "--json");
     if (unknown.length > 0 || process.platform !== "linux") {
-      console.error(process.platform !== "linux" ? "ioperm doctor: Linux only (on Windows: bunx ioperm driver status)" : "usage: ioperm doctor [--json]");
+      console.error(
+        process.platform !== "linux"
+          ? "ioperm doctor: Linux only (on Windows: bunx ioperm driver status)"
+          : "usage: ioperm doctor [--json]",
+      );
       return 64;
     }
     const report = doctor();

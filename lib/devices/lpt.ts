@@ -120,7 +120,11 @@ function probeModes(io: Ioperm, base: number): LptModes {
     io.outb(base, 0xaa);
     const b = io.inb(base);
     ps2 = !(a === 0x55 && b === 0xaa);
-    explain.push(ps2 ? "data lines switch to input with control bit 5: bidirectional (PS/2)" : "control bit 5 does not release the data lines: output-only (SPP)");
+    explain.push(
+      ps2
+        ? "data lines switch to input with control bit 5: bidirectional (PS/2)"
+        : "control bit 5 does not release the data lines: output-only (SPP)",
+    );
   } finally {
     io.outb(base, savedData);
     io.outb(base + 2, savedControl);
@@ -132,12 +136,14 @@ function probeModes(io: Ioperm, base: number): LptModes {
     // After Linux's parport_ECR_present: an ECR is not an alias of the control
     // register, shows "FIFO empty" after reset, and 0x34 reads back as 0x35.
     const savedEcr = io.inb(ecr);
-    const aliases = (savedEcr & 0x03) === (savedControl & 0x03) && (() => {
-      io.outb(base + 2, savedControl ^ 0x02);
-      const alias = (io.inb(ecr) & 0x02) === (io.inb(base + 2) & 0x02);
-      io.outb(base + 2, savedControl);
-      return alias;
-    })();
+    const aliases =
+      (savedEcr & 0x03) === (savedControl & 0x03) &&
+      (() => {
+        io.outb(base + 2, savedControl ^ 0x02);
+        const alias = (io.inb(ecr) & 0x02) === (io.inb(base + 2) & 0x02);
+        io.outb(base + 2, savedControl);
+        return alias;
+      })();
     if (!aliases && (savedEcr & 0x03) === 0x01) {
       io.outb(ecr, 0x34);
       ecp = io.inb(ecr) === 0x35;

@@ -77,11 +77,7 @@ async function locateModules(kernel: Kernel): Promise<{ name: string; path: stri
 
 async function run(cmd: string[], what: string): Promise<Uint8Array> {
   const proc = Bun.spawn({ cmd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [out, err, status] = await Promise.all([
-    new Response(proc.stdout).bytes(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
+  const [out, err, status] = await Promise.all([new Response(proc.stdout).bytes(), new Response(proc.stderr).text(), proc.exited]);
   if (status !== 0) throw new Error(`lab: ${what} failed (${cmd.join(" ")}, status ${status}): ${err.trim()}`);
   return out;
 }

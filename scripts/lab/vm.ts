@@ -191,9 +191,7 @@ interface Plan {
   verbose: boolean;
 }
 
-type Attempt =
-  | { kind: "finished"; bootMs: number; output: string; tail: string }
-  | { kind: "no-start"; why: string; tail: string };
+type Attempt = { kind: "finished"; bootMs: number; output: string; tail: string } | { kind: "no-start"; why: string; tail: string };
 
 /** Last lines of the console and QEMU's stderr, for error messages. */
 function tailOf(consoleText: string, stderr: string): string {
@@ -325,10 +323,7 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
   await writeFile(join(runDir, "guest.sh"), guestScript(opts.command, runDir, opts.env ?? {}, colour));
 
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
-  const append = [
-    "console=ttyS0 quiet loglevel=3 panic=-1",
-    `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir}`,
-  ].join(" ");
+  const append = ["console=ttyS0 quiet loglevel=3 panic=-1", `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir}`].join(" ");
   // The accelerator and -cpu go in after argv[0] (see attempt()).
   const baseArgs = [
     "qemu-system-x86_64",
@@ -336,8 +331,10 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     ...["-nodefaults", "-no-reboot", "-display", "none", "-vga", "std", "-nic", "none"],
     ...["-kernel", kernel.vmlinuz, "-initrd", initramfs, "-append", append],
     // multidevs=remap keeps inode numbers unique across the host's mounts.
-    "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
-    "-virtfs", `local,path=${qemuValue(runDir)},mount_tag=labrun,security_model=none,multidevs=remap`,
+    "-virtfs",
+    "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+    "-virtfs",
+    `local,path=${qemuValue(runDir)},mount_tag=labrun,security_model=none,multidevs=remap`,
     ...["-chardev", "stdio,id=com1,signal=off", "-serial", "chardev:com1"],
     ...["-chardev", `file,id=com2,path=${qemuValue(com2)}`, "-serial", "chardev:com2"],
     ...["-chardev", `file,id=lpt1,path=${qemuValue(lpt1)}`, "-parallel", "chardev:lpt1"],

@@ -63,7 +63,13 @@ export class WineSession {
   }
 
   private wineSh(args: string[]): number {
-    const r = Bun.spawnSync([withIopl, "sh", wineSh, ...args], { cwd: root, env: this.env, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    const r = Bun.spawnSync([withIopl, "sh", wineSh, ...args], {
+      cwd: root,
+      env: this.env,
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "ignore",
+    });
     return r.exitCode ?? -1;
   }
 

@@ -83,13 +83,25 @@ test("/dev/port refuses inl, outw and outl and nothing reaches the device (witne
   expect(errorCode(() => dev.outw(0xe9, 0x4142))).toBe("WIDTH_UNSUPPORTED");
   expect(errorCode(() => dev.outl(0xe9, 0x41424344))).toBe("WIDTH_UNSUPPORTED");
   dev.outb(0xe9, 0x0a); // a byte does go through, so the file would have changed
-  await eventually(() => hostFile("debugcon").length, (n) => n > before);
+  await eventually(
+    () => hostFile("debugcon").length,
+    (n) => n > before,
+  );
   expect(hostFile("debugcon").length).toBe(before + 1);
 });
 
 test("an ordinary user opening /dev/port gets EACCES naming the remedy (witness: /dev/port's mode and owner)", () => {
   const r = Bun.spawnSync(
-    ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", process.execPath, "test/fixtures/unprivileged.ts", "devport"],
+    [
+      "setpriv",
+      "--reuid=65534",
+      "--regid=65534",
+      "--clear-groups",
+      "--inh-caps=-all",
+      process.execPath,
+      "test/fixtures/unprivileged.ts",
+      "devport",
+    ],
     { env: { ...process.env, HOME: "/tmp" }, stderr: "pipe" },
   );
   expect(r.exitCode).toBe(0);
@@ -100,7 +112,7 @@ test("an ordinary user opening /dev/port gets EACCES naming the remedy (witness:
   expect(report.message).toContain("/dev/port");
 });
 
-test('open({ backend: "auto" }) falls back to /dev/port when ioperm is refused (witnesses: the seccomp filter\'s EPERM, Debian\'s inb)', () => {
+test("open({ backend: \"auto\" }) falls back to /dev/port when ioperm is refused (witnesses: the seccomp filter's EPERM, Debian's inb)", () => {
   const r = Bun.spawnSync(["python3", "test/fixtures/seccomp-deny-ioperm.py", process.execPath, "test/fixtures/auto-grant.ts", "0x6c"], {
     stdout: "pipe",
     stderr: "pipe",

@@ -26,7 +26,10 @@ describe("parallel port LPT1 at 0x378", () => {
       ctrl.write(0x0d);
       ctrl.write(0x0c);
     }
-    const file = await eventually(() => hostFile("lpt1"), (f) => f.length >= sent.length);
+    const file = await eventually(
+      () => hostFile("lpt1"),
+      (f) => f.length >= sent.length,
+    );
     expect([...file]).toEqual(sent);
   });
 });
@@ -44,7 +47,10 @@ describe("16550A UART COM2 at 0x2F8", () => {
       for (let spin = 0; (io.inb(0x2fd) & 0x20) === 0 && spin < 100000; spin++); // LSR.THRE
       io.outb(0x2f8, ch);
     }
-    const file = await eventually(() => hostFile("com2").toString(), (s) => s.includes(text));
+    const file = await eventually(
+      () => hostFile("com2").toString(),
+      (s) => s.includes(text),
+    );
     expect(file).toContain(text);
   });
 });
@@ -53,7 +59,10 @@ test("string I/O: writeFrom(0xE9) reaches isa-debugcon (witness: host debugcon f
   io.grant(0xe9);
   const text = `rep outsb ${process.pid}\n`;
   io.writeFrom(0xe9, new TextEncoder().encode(text));
-  const file = await eventually(() => hostFile("debugcon").toString(), (s) => s.includes(text));
+  const file = await eventually(
+    () => hostFile("debugcon").toString(),
+    (s) => s.includes(text),
+  );
   expect(file).toContain(text);
 });
 
@@ -83,7 +92,7 @@ test("PCI config space lists the same functions as the guest kernel (witness: /s
   expect(found.length).toBeGreaterThanOrEqual(3);
 });
 
-test("fw_cfg: 16-bit select at 0x510 and readInto(0x511) give \"QEMU\" (witness: DMI sys_vendor)", () => {
+test('fw_cfg: 16-bit select at 0x510 and readInto(0x511) give "QEMU" (witness: DMI sys_vendor)', () => {
   io.grant(0x510, 2);
   io.outw(0x510, 0x0000); // FW_CFG_SIGNATURE
   const sig = new TextDecoder().decode(io.readInto(0x511, new Uint8Array(4)));
@@ -109,7 +118,10 @@ test("batch: a mixed list reads the fw_cfg signature, the host bridge ID and LPT
   const { inb, inl, outb, outl, outw } = ops;
   const r = io.batch([
     outw(0x510, 0x0000),
-    inb(0x511), inb(0x511), inb(0x511), inb(0x511),
+    inb(0x511),
+    inb(0x511),
+    inb(0x511),
+    inb(0x511),
     outl(0xcf8, 0x80000000),
     inl(0xcfc),
     outb(0x378, 0x66),

@@ -42,7 +42,11 @@ test("no cause as root: doctor says port I/O is available and names nothing", ()
 });
 
 test("an ordinary user: EPERM names the uid and the setcap remedy, nothing else (witness: `id -u` under setpriv)", () => {
-  expect(execFileSync(asNobody[0]!, [...asNobody.slice(1), "id", "-u"]).toString().trim()).toBe("65534");
+  expect(
+    execFileSync(asNobody[0]!, [...asNobody.slice(1), "id", "-u"])
+      .toString()
+      .trim(),
+  ).toBe("65534");
   const { doctor, refusal, exit } = under(asNobody);
   expect(ids(doctor)).toEqual(["not-root"]);
   expect({ code: refusal.code, after: refusal.after, exit }).toEqual({ code: "EPERM", after: "NOT_GRANTED", exit: 1 });

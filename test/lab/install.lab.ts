@@ -44,13 +44,25 @@ test("bun add of the packed tarball, offline, then a script reads fw_cfg and dri
   expect(out.sig).toBe("QEMU");
   expect(readFileSync("/sys/class/dmi/id/sys_vendor", "utf8")).toContain("QEMU");
   expect(out.back).toBe(0xb4);
-  const file = await eventually(() => hostFile("lpt1"), (f) => f.length > before);
+  const file = await eventually(
+    () => hostFile("lpt1"),
+    (f) => f.length > before,
+  );
   expect([...file.subarray(before)]).toEqual([0xb4]);
   // The library came from the installed package's prebuilt binary, not the repo's build.
-  const which = Bun.spawnSync(["bun", "-e", 'import { libraryPath } from "ioperm"; console.log(libraryPath())'], { cwd: project, env, stdout: "pipe" });
+  const which = Bun.spawnSync(["bun", "-e", 'import { libraryPath } from "ioperm"; console.log(libraryPath())'], {
+    cwd: project,
+    env,
+    stdout: "pipe",
+  });
   expect(which.stdout.toString().trim()).toBe(join(project, "node_modules/ioperm/prebuilt/linux-x64/libioperm.so"));
   // The package's commands through bunx: the probe (fw_cfg's signature again) and the driver command's refusal off Windows.
-  const probe = Bun.spawnSync(["bun", "x", "ioperm", "probe", "--json", "--only", "fwcfg"], { cwd: project, env, stdout: "pipe", stderr: "pipe" });
+  const probe = Bun.spawnSync(["bun", "x", "ioperm", "probe", "--json", "--only", "fwcfg"], {
+    cwd: project,
+    env,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   expect(probe.exitCode, probe.stderr.toString()).toBe(0);
   expect(JSON.parse(probe.stdout.toString()).fwcfg.info.signature).toBe("QEMU");
   const driver = Bun.spawnSync(["bun", "x", "ioperm", "driver", "status"], { cwd: project, env, stdout: "pipe", stderr: "pipe" });
@@ -64,9 +76,17 @@ test("the compiled probe alone in an empty directory finds LPT1 and the guest's 
   const dir = mkdtempSync("/tmp/ioperm-exe-");
   copyFileSync(join(pack, "ioperm-probe"), join(dir, "ioperm-probe"));
   Bun.spawnSync(["chmod", "+x", join(dir, "ioperm-probe")]);
-  const r = Bun.spawnSync(["./ioperm-probe", "--json", "--only", "lpt,pci"], { cwd: dir, env: { HOME: "/tmp", PATH: "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync(["./ioperm-probe", "--json", "--only", "lpt,pci"], {
+    cwd: dir,
+    env: { HOME: "/tmp", PATH: "/usr/bin:/bin" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   expect(r.exitCode, r.stderr.toString()).toBe(0);
-  const doc = JSON.parse(r.stdout.toString()) as { lpt: { base: number; present: boolean }[]; pci: { functions: { bdf: string; vendor: number; deviceId: number }[] } };
+  const doc = JSON.parse(r.stdout.toString()) as {
+    lpt: { base: number; present: boolean }[];
+    pci: { functions: { bdf: string; vendor: number; deviceId: number }[] };
+  };
   expect(doc.lpt.find((l) => l.base === 0x378)?.present).toBe(true);
   const h4 = (n: number) => n.toString(16).padStart(4, "0");
   expect(doc.pci.functions.map((f) => `${f.bdf} ${h4(f.vendor)}:${h4(f.deviceId)}`).sort()).toEqual(sysPciDevices());

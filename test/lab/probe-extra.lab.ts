@@ -21,7 +21,10 @@ test("parallel ports at 0x378 and 0x278, none at 0x3BC (witness: a byte strobed 
   using io = open({ backend: "direct" });
   io.grant(0x278, 3);
   expect(lptWrite(io, 0x278, new Uint8Array([0x27, 0x8a]))).toBe(2);
-  const file = await eventually(() => hostFile("isa-parallel@0x278"), (f) => f.length >= 2);
+  const file = await eventually(
+    () => hostFile("isa-parallel@0x278"),
+    (f) => f.length >= 2,
+  );
   expect([...file]).toEqual([0x27, 0x8a]);
 });
 
@@ -63,7 +66,11 @@ test("with parport_pc loaded, 0x378 is reported from the kernel's view and its d
 test("LPT1's modes as the probe detects them (--force) match parport_pc's: PS/2 bidirectional (TRISTATE), no ECP (witness: /proc/sys/dev/parport)", () => {
   const kernelModes = readFileSync("/proc/sys/dev/parport/parport0/modes", "utf8").trim().split(",");
   expect(kernelModes).toContain("PCSPP");
-  const lpt1 = (probe("--only", "lpt", "--force").lpt[0] as unknown as { probe: { modes: { spp: boolean; ps2: boolean | null; ecp: boolean; ecrMode: string | null } } }).probe;
+  const lpt1 = (
+    probe("--only", "lpt", "--force").lpt[0] as unknown as {
+      probe: { modes: { spp: boolean; ps2: boolean | null; ecp: boolean; ecrMode: string | null } };
+    }
+  ).probe;
   expect(lpt1.modes).toMatchObject({ spp: true, ps2: kernelModes.includes("TRISTATE"), ecp: kernelModes.includes("ECP"), ecrMode: null });
   expect(lpt1.modes.ps2).toBe(true); // QEMU's parallel port is bidirectional
 });

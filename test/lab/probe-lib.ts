@@ -5,8 +5,22 @@ import { readFileSync } from "node:fs";
 import { schemaErrors, validateProbe } from "../schema.ts";
 
 export interface ProbeJson {
-  lpt: { base: number; present: boolean; method: string; claimedBy: string | null; kernel: { name: string; modes: string[] } | null; probe: unknown }[];
-  uart: { base: number; present: boolean; method: string; type: string | null; kernel: { type: string } | null; claimedBy: string | null }[];
+  lpt: {
+    base: number;
+    present: boolean;
+    method: string;
+    claimedBy: string | null;
+    kernel: { name: string; modes: string[] } | null;
+    probe: unknown;
+  }[];
+  uart: {
+    base: number;
+    present: boolean;
+    method: string;
+    type: string | null;
+    kernel: { type: string } | null;
+    claimedBy: string | null;
+  }[];
   rtc: { time: string; claimedBy: string | null };
   pci: { functions: { bdf: string; vendor: number; deviceId: number }[] };
   fwcfg: { present: boolean };
@@ -25,10 +39,13 @@ export function probe(...args: string[]): ProbeJson {
 /** The ioperm(2)/iopl(2)/open(2) calls probe.ts makes, seen by strace (not by the library): [name, args]. */
 export function tracedProbe(...args: string[]): { calls: { name: string; args: string[] }[]; doc: ProbeJson } {
   const log = `/tmp/probe-strace-${process.pid}-${Date.now()}.log`;
-  const r = Bun.spawnSync(["strace", "-f", "-qq", "-e", "trace=ioperm,iopl,open,openat", "-o", log, process.execPath, "probe.ts", "--json", ...args], {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+  const r = Bun.spawnSync(
+    ["strace", "-f", "-qq", "-e", "trace=ioperm,iopl,open,openat", "-o", log, process.execPath, "probe.ts", "--json", ...args],
+    {
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
   if (r.exitCode !== 0) throw new Error(`probe under strace exited ${r.exitCode}: ${r.stderr}`);
   const calls = readFileSync(log, "utf8")
     .split("\n")

@@ -21,7 +21,10 @@ test("exactly one parallel port, at 0x378, found by readback (witness: a byte st
   const { lptWrite } = await import("../../lib/devices/index.ts");
   const before = hostFile("lpt1").length;
   expect(lptWrite(io, 0x378, new Uint8Array([0x71]))).toBe(1);
-  const file = await eventually(() => hostFile("lpt1"), (f) => f.length > before);
+  const file = await eventually(
+    () => hostFile("lpt1"),
+    (f) => f.length > before,
+  );
   expect(file.at(-1)).toBe(0x71);
 });
 
@@ -67,9 +70,16 @@ test("RTC within 2 s of the guest's `date`; PCI list equals /sys/bus/pci/devices
 });
 
 const TOUCHED = [
-  "0x378:8", "0x37a:8", // LPT data, control
-  "0x2f9:8", "0x2fb:8", "0x2fc:8", "0x2ff:8", // COM2 IER, LCR, MCR, scratch
-  "0x3f9:8", "0x3fb:8", "0x3fc:8", "0x3ff:8", // COM1
+  "0x378:8",
+  "0x37a:8", // LPT data, control
+  "0x2f9:8",
+  "0x2fb:8",
+  "0x2fc:8",
+  "0x2ff:8", // COM2 IER, LCR, MCR, scratch
+  "0x3f9:8",
+  "0x3fb:8",
+  "0x3fc:8",
+  "0x3ff:8", // COM1
   "0xcf8:32", // PCI address register
 ];
 
@@ -127,9 +137,20 @@ test("--iopl grants every port up front (asked for) and the survey is the same",
 
 /** The ranges the probe may grant itself: the bases it surveys, and 0x80 for its first check. */
 const PROBED: [number, number][] = [
-  [0x80, 1], [0x510, 2], [0x70, 2], [0xcf8, 8],
-  [0x378, 3], [0x278, 3], [0x3bc, 3], [0x778, 3], [0x678, 3], [0x7bc, 3], // LPT registers and ECRs (base + 0x400)
-  [0x3f8, 8], [0x2f8, 8], [0x3e8, 8], [0x2e8, 8],
+  [0x80, 1],
+  [0x510, 2],
+  [0x70, 2],
+  [0xcf8, 8],
+  [0x378, 3],
+  [0x278, 3],
+  [0x3bc, 3],
+  [0x778, 3],
+  [0x678, 3],
+  [0x7bc, 3], // LPT registers and ECRs (base + 0x400)
+  [0x3f8, 8],
+  [0x2f8, 8],
+  [0x3e8, 8],
+  [0x2e8, 8],
 ];
 
 test("it grants only the range it is probing, never every port (witness: the ioperm/iopl calls strace sees)", () => {

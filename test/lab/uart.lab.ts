@@ -28,7 +28,10 @@ test("uartWrite sends a line (witness: the host COM2 file)", async () => {
   uartOpen(io, 0x2f8);
   const line = `uartWrite ${process.pid} through THR\n`;
   expect(uartWrite(io, 0x2f8, line)).toBe(line.length);
-  const file = await eventually(() => hostFile("com2").toString(), (s) => s.includes(line));
+  const file = await eventually(
+    () => hostFile("com2").toString(),
+    (s) => s.includes(line),
+  );
   expect(file).toContain(line);
 });
 

@@ -66,7 +66,10 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
     const reg = readFileSync(join(info.prefix, "system.reg"), "utf8");
     const value = /^"AllowedPorts"=str\(7\):"(.*)"$/m.exec(reg)?.[1] ?? "";
     const unescaped = value.replace(/\\([0-7]{1,3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
-    const fromRegistry = unescaped.split("\0").filter((e) => e !== "").join(" ");
+    const fromRegistry = unescaped
+      .split("\0")
+      .filter((e) => e !== "")
+      .join(" ");
     expect(fromRegistry).toBe(info.allowlist);
     expect(allowed).toEqual(ports(fromRegistry));
   }, 60_000);
@@ -74,12 +77,24 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
   test("raw IOCTLs: LPT1 data WRITE 0xAC reads back 0xAC, and strobed bytes go out (witness: host LPT file)", async () => {
     const before = hostFile("lpt1").length;
     const sent = [0xac, 0x53, 0x0f, 0xf0];
-    const lines = ["open rw", ...sent.flatMap((b) => [ioctl("WRITE", outb(0x378, b), 8), ioctl("READ", op(0x378, 1), 8), ioctl("BATCH", batch(strobe), 40)])];
+    const lines = [
+      "open rw",
+      ...sent.flatMap((b) => [ioctl("WRITE", outb(0x378, b), 8), ioctl("READ", op(0x378, 1), 8), ioctl("BATCH", batch(strobe), 40)]),
+    ];
     const [opened, ...results] = ctl(lines);
     expect(opened!.ok).toBe(true);
     const got = sent.map((_, i) => [port(results[3 * i]), port(results[3 * i + 1]), batched(results[3 * i + 2])]);
-    expect(got).toEqual(sent.map((b) => [{ result: R("OK"), value: 0 }, { result: R("OK"), value: b }, { result: R("OK"), index: 3 }]));
-    const file = await eventually(() => hostFile("lpt1").subarray(before), (f) => f.length >= sent.length);
+    expect(got).toEqual(
+      sent.map((b) => [
+        { result: R("OK"), value: 0 },
+        { result: R("OK"), value: b },
+        { result: R("OK"), index: 3 },
+      ]),
+    );
+    const file = await eventually(
+      () => hostFile("lpt1").subarray(before),
+      (f) => f.length >= sent.length,
+    );
     expect([...file]).toEqual(sent);
   }, 60_000);
 
@@ -87,7 +102,10 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
     const msg = `ioperm.sys BATCH via Wine ${process.pid}\n`;
     const [, r] = ctl(["open rw", ioctl("BATCH", batch(text(msg).map((c) => outb(0xe9, c))), 16 + 8 * msg.length)]);
     expect(batched(r)).toEqual({ result: R("OK"), index: msg.length });
-    const file = await eventually(() => hostFile("debugcon").toString(), (s) => s.includes(msg));
+    const file = await eventually(
+      () => hostFile("debugcon").toString(),
+      (s) => s.includes(msg),
+    );
     expect(file).toContain(msg);
   }, 60_000);
 
@@ -113,7 +131,10 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
       true,
     ]);
     // The allowed batch sent after the refused one arrived; the refused one never did.
-    const debugcon = await eventually(() => hostFile("debugcon").toString(), (s) => s.includes(after));
+    const debugcon = await eventually(
+      () => hostFile("debugcon").toString(),
+      (s) => s.includes(after),
+    );
     expect(debugcon).toContain(after);
     expect(debugcon).not.toContain(refused);
     // COM2 calibration: the same port written directly from Linux does reach the file.
@@ -127,7 +148,10 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
         io.outb(0x2f8, ch);
       }
     }
-    const com2 = await eventually(() => hostFile("com2").toString(), (s) => s.includes(direct));
+    const com2 = await eventually(
+      () => hostFile("com2").toString(),
+      (s) => s.includes(direct),
+    );
     expect(com2).toContain(direct);
     expect(com2).not.toContain("#");
     expect(com2).not.toContain(refused);
@@ -151,7 +175,9 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
         "grant=0x2f8,8",
         "outb=0x2f8,0x23",
       ]);
-      const steps = r.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { step: string; rc: unknown; [k: string]: unknown });
+      const steps = r.lines
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { step: string; rc: unknown; [k: string]: unknown });
       expect({ exit: r.code, steps: steps.map((s) => [s.step.split("=")[0], s.rc]) }).toEqual({
         exit: 0,
         steps: [
@@ -164,9 +190,15 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
         ],
       });
       expect(steps[0]).toMatchObject({ readback: lpt, grants: { backend: "driver" } });
-      const file = await eventually(() => hostFile("lpt1").subarray(before), (f) => f.length >= lpt.length);
+      const file = await eventually(
+        () => hostFile("lpt1").subarray(before),
+        (f) => f.length >= lpt.length,
+      );
       expect([...file]).toEqual(lpt);
-      const debugcon = await eventually(() => hostFile("debugcon").toString(), (s) => s.includes(viaString));
+      const debugcon = await eventually(
+        () => hostFile("debugcon").toString(),
+        (s) => s.includes(viaString),
+      );
       expect(debugcon).toContain(viaBatch);
       expect(debugcon).toContain(viaString);
       expect(hostFile("com2").toString()).not.toContain("#");

@@ -23,7 +23,10 @@ export function sysPciDevices(): string[] {
   const dir = "/sys/bus/pci/devices";
   return readdirSync(dir)
     .map((d) => {
-      const id = (f: string) => readFileSync(join(dir, d, f), "utf8").trim().replace(/^0x/, "");
+      const id = (f: string) =>
+        readFileSync(join(dir, d, f), "utf8")
+          .trim()
+          .replace(/^0x/, "");
       const [, bus, dev, fn] = /^[0-9a-f]{4}:([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/.exec(d) ?? [];
       return `${bus}:${dev}.${fn} ${id("vendor")}:${id("device")}`;
     })

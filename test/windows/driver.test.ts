@@ -18,7 +18,6 @@ import {
   setAllowlist,
   setUp,
   tearDown,
-  
   type CtlResult,
 } from "./wine.ts";
 
@@ -40,7 +39,8 @@ function cases(lines: string[]): CtlResult[] {
   const got = results.slice(1);
   expect(got.length).toBe(2 * lines.length);
   got.forEach((r, i) => {
-    if (i % 2 === 1) expect({ after: lines[(i - 1) / 2], ok: r.ok, error: r.error }).toEqual({ after: lines[(i - 1) / 2], ok: true, error: 0 });
+    if (i % 2 === 1)
+      expect({ after: lines[(i - 1) / 2], ok: r.ok, error: r.error }).toEqual({ after: lines[(i - 1) / 2], ok: true, error: 0 });
   });
   return got.filter((_, i) => i % 2 === 0);
 }
@@ -123,9 +123,16 @@ describe("ioperm.sys under Wine", () => {
     ];
     const R = (n: string) => h[`IOPERM_RESULT_${n}`]!;
     expect(cases(lines).map(verdict)).toEqual([
-      R("BAD_WIDTH"), R("BAD_WIDTH"), R("BAD_WIDTH"),
-      R("BAD_OP"), R("BAD_OP"), R("BAD_OP"),
-      R("RANGE"), R("RANGE"), R("RANGE"), R("RANGE"),
+      R("BAD_WIDTH"),
+      R("BAD_WIDTH"),
+      R("BAD_WIDTH"),
+      R("BAD_OP"),
+      R("BAD_OP"),
+      R("BAD_OP"),
+      R("RANGE"),
+      R("RANGE"),
+      R("RANGE"),
+      R("RANGE"),
     ]);
   }, 60_000);
 
@@ -169,9 +176,13 @@ describe("ioperm.sys under Wine", () => {
   test("IOCTLs need the handle's access: READ/VERSION need read, WRITE needs write", () => {
     const r = ctl(["open r", ioctl("WRITE", op(0x80, 1, W, 1), 8), version, "open none", version, "open w", version]);
     expect(r.map((x) => (x.op === "open" ? `open ${x.ok}` : x.ok ? "ok" : `error ${x.error}`))).toEqual([
-      "open true", `error ${ERROR_ACCESS_DENIED}`, "ok",
-      "open true", `error ${ERROR_ACCESS_DENIED}`,
-      "open true", `error ${ERROR_ACCESS_DENIED}`,
+      "open true",
+      `error ${ERROR_ACCESS_DENIED}`,
+      "ok",
+      "open true",
+      `error ${ERROR_ACCESS_DENIED}`,
+      "open true",
+      `error ${ERROR_ACCESS_DENIED}`,
     ]);
   }, 60_000);
 

@@ -16,7 +16,11 @@ describe("the packed package in bun.exe under Wine", () => {
     const b = Bun.spawnSync(["sh", join(root, "scripts/windows/bun-windows.sh")], { cwd: root, stdout: "pipe", stderr: "pipe" });
     if (b.exitCode !== 0) throw new Error(`bun-windows.sh: ${b.stderr}`);
     bunExe = b.stdout.toString().trim();
-    const p = Bun.spawnSync([process.execPath, "scripts/pack.ts", "--out", join(project, "dist")], { cwd: root, stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawnSync([process.execPath, "scripts/pack.ts", "--out", join(project, "dist")], {
+      cwd: root,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     if (p.exitCode !== 0) throw new Error(`pack: ${p.stderr}`);
     const pkg = join(project, "node_modules", "ioperm");
     mkdirSync(pkg, { recursive: true });
@@ -37,7 +41,9 @@ describe("the packed package in bun.exe under Wine", () => {
     const r = wine(bunExe, [winPath(join(project, "check.ts"))]);
     const [got] = jsonLines<{ path: string; protocol: number }>(r.lines);
     expect(r.code).toBe(0);
-    expect(got?.path.replaceAll("\\", "/").toLowerCase()).toBe(`z:${join(project, "node_modules/ioperm/prebuilt/win32-x64/ioperm.dll")}`.toLowerCase());
+    expect(got?.path.replaceAll("\\", "/").toLowerCase()).toBe(
+      `z:${join(project, "node_modules/ioperm/prebuilt/win32-x64/ioperm.dll")}`.toLowerCase(),
+    );
     expect(got?.protocol).toBe(h.IOPERM_PROTOCOL_VERSION);
   });
 });

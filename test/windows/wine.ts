@@ -14,7 +14,6 @@ export const out = {
   dll: devLibrary("win32-x64"),
 };
 
-
 /** Z:\ path of a host path, as Wine programs see it. */
 export const winPath = (p: string) => `Z:${p.replaceAll("/", "\\")}`;
 
@@ -96,9 +95,10 @@ export const h: Record<string, number> = Object.fromEntries(
 export const deviceSddl = /#define IOPERM_DEVICE_SDDL L"([^"]+)"/.exec(headerText)![1]!;
 
 /** IOPERM_DEFAULT_ALLOWLIST as inclusive ranges. */
-export const defaultAllowlist: [number, number][] = [...headerText.matchAll(/X\((0x[0-9A-Fa-f]+), (0x[0-9A-Fa-f]+)\)/g)].map(
-  (m) => [Number(m[1]), Number(m[2])],
-);
+export const defaultAllowlist: [number, number][] = [...headerText.matchAll(/X\((0x[0-9A-Fa-f]+), (0x[0-9A-Fa-f]+)\)/g)].map((m) => [
+  Number(m[1]),
+  Number(m[2]),
+]);
 
 // ---- request encoding ------------------------------------------------------------
 
@@ -120,13 +120,13 @@ export function batch(ops: Uint8Array[], count = ops.length, reserved = 0): Uint
   const v = new DataView(b.buffer);
   v.setUint32(0, count, true);
   v.setUint32(12, reserved, true);
-  ops.forEach((o, i) => b.set(o, 16 + 8 * i));
+  for (const [i, o] of ops.entries()) b.set(o, 16 + 8 * i);
   return b;
 }
 
 /** One iopermctl line: ioctl NAME HEX OUTLEN. */
 export const ioctl = (name: string, input: Uint8Array | null, outLen: number) =>
-  `ioctl ${name} ${input && input.length ? hex(input) : "-"} ${outLen}`;
+  `ioctl ${name} ${input?.length ? hex(input) : "-"} ${outLen}`;
 
 /** Reply fields: IOPERM_PORT_REPLY or IOPERM_BATCH_HEADER. */
 export function reply(r: CtlResult): DataView {
