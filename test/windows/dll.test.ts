@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { h, jsonLines, out, root, setUp, tearDown, wine, winPath } from "./wine.ts";
+import { h, jsonLines, out, persistentSession, root, setUp, tearDown, wine, winPath } from "./wine.ts";
 
 let bunExe = "";
 type Step = { step: string; rc: number | string; win32?: number; [k: string]: unknown };
@@ -97,8 +97,8 @@ describe("the TypeScript API in bun.exe under Wine", () => {
 
   test("CLI: `ioperm driver uninstall` and `ioperm driver install PATH` from bun.exe (witness: the service state the SCM reports after each)", () => {
     const cli = winPath(join(root, "lib/cli.ts"));
-    // A persistent session: a demand-start service would otherwise stop with the session between commands.
-    Bun.spawnSync([join(root, "scripts/windows/wine.sh"), "server"], { cwd: root });
+    // A demand-start service would otherwise stop with the session between commands.
+    persistentSession();
     const say = (...args: string[]) => {
       const r = wine(bunExe, [cli, "driver", ...args]);
       return { code: r.code, out: r.lines.filter((l) => !l.includes("Internal error")) };
@@ -121,8 +121,8 @@ describe("the TypeScript API in bun.exe under Wine", () => {
     // Relay only CreateFileW (every other call would flood the trace and slow bun.exe to a crawl).
     const relay = ["HKCU\\Software\\Wine\\Debug", "/v", "RelayInclude"];
     expect(wine("reg", ["add", ...relay, "/d", "KERNEL32.CreateFileW;KERNELBASE.CreateFileW", "/f"]).code).toBe(0);
-    // A persistent session: the services start (and trace) before the traced runs, so each trace is bun.exe's alone.
-    Bun.spawnSync([join(root, "scripts/windows/wine.sh"), "server"], { cwd: root });
+    // The services start (and trace) before the traced runs, so each trace is bun.exe's alone.
+    persistentSession();
     wine(bunExe, [winPath(script)]);
     const traced = (...args: string[]) => {
       const lines = wine(bunExe, [winPath(script), ...args], { WINEDEBUG: "+service,+relay" }).lines;

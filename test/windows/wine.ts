@@ -37,6 +37,16 @@ export function installDriver(): void {
   sh([wineSh, "install-driver", out.driver], "install-driver");
 }
 
+/**
+ * A fresh session whose wineserver stays up until tearDown(): services (and the
+ * driver in winedevice) keep running between commands instead of ending with a
+ * session 3 s after the last one, and start before whatever runs next.
+ */
+export function persistentSession(): void {
+  Bun.spawnSync([wineSh, "kill"], { cwd: root });
+  sh([wineSh, "server"], "wine.sh server");
+}
+
 export function tearDown(): void {
   Bun.spawnSync([wineSh, "kill"], { cwd: root });
 }
@@ -89,10 +99,10 @@ const headerText = readFileSync(join(root, "windows-driver/include/ioperm_ioctl.
 
 /** Numeric #defines of ioperm_ioctl.h (IOPERM_RESULT_*, IOPERM_MAX_BATCH, ...). */
 export const h: Record<string, number> = Object.fromEntries(
-  [...headerText.matchAll(/^#define (IOPERM_\w+) (0x[0-9A-Fa-f]+|\d+)u?\b/gm)].map((m) => [m[1]!, Number(m[2])]),
+  [...headerText.matchAll(/^#define (IOPERM_\w+)\s+(0x[0-9A-Fa-f]+|\d+)u?\b/gm)].map((m) => [m[1]!, Number(m[2])]),
 );
 
-export const deviceSddl = /#define IOPERM_DEVICE_SDDL L"([^"]+)"/.exec(headerText)![1]!;
+export const deviceSddl = /#define IOPERM_DEVICE_SDDL\s+L"([^"]+)"/.exec(headerText)![1]!;
 
 /** IOPERM_DEFAULT_ALLOWLIST as inclusive ranges. */
 export const defaultAllowlist: [number, number][] = [...headerText.matchAll(/X\((0x[0-9A-Fa-f]+), (0x[0-9A-Fa-f]+)\)/g)].map((m) => [

@@ -24,11 +24,17 @@
 #include <string.h>
 #include "ioperm_ioctl.h"
 
-static const struct { const char *name; DWORD code; } ioctls[] = {
-  {"VERSION", IOCTL_IOPERM_VERSION},       {"ALLOWLIST", IOCTL_IOPERM_ALLOWLIST},
-  {"READ", IOCTL_IOPERM_READ},             {"WRITE", IOCTL_IOPERM_WRITE},
-  {"BATCH", IOCTL_IOPERM_BATCH},           {"IOPM_GRANT", IOCTL_IOPERM_IOPM_GRANT},
-  {"IOPM_REVOKE", IOCTL_IOPERM_IOPM_REVOKE},
+static const struct {
+  const char *name;
+  DWORD code;
+} ioctls[] = {
+    {"VERSION", IOCTL_IOPERM_VERSION},
+    {"ALLOWLIST", IOCTL_IOPERM_ALLOWLIST},
+    {"READ", IOCTL_IOPERM_READ},
+    {"WRITE", IOCTL_IOPERM_WRITE},
+    {"BATCH", IOCTL_IOPERM_BATCH},
+    {"IOPM_GRANT", IOCTL_IOPERM_IOPM_GRANT},
+    {"IOPM_REVOKE", IOCTL_IOPERM_IOPM_REVOKE},
 };
 
 static HANDLE device = INVALID_HANDLE_VALUE;
@@ -58,7 +64,8 @@ static void do_ioctl(const char *name, const char *hex, unsigned long out_len) {
     if (!strcmp(name, ioctls[i].name)) code = ioctls[i].code;
   if (!code) code = strtoul(name, NULL, 0);
   if (strcmp(hex, "-")) {
-    for (const char *p = hex; p[0] && p[1] && in_len < sizeof in; p += 2) in[in_len++] = (unsigned char)(hexval(p[0]) << 4 | hexval(p[1]));
+    for (const char *p = hex; p[0] && p[1] && in_len < sizeof in; p += 2)
+      in[in_len++] = (unsigned char)(hexval(p[0]) << 4 | hexval(p[1]));
   }
   if (out_len > sizeof out) out_len = sizeof out;
   memset(out, 0xCC, out_len);
@@ -66,7 +73,8 @@ static void do_ioctl(const char *name, const char *hex, unsigned long out_len) {
   DWORD err = ok ? 0 : GetLastError();
   printf("{\"op\":\"ioctl\",\"code\":%lu,\"in\":%lu,\"ok\":%s,\"error\":%lu,\"bytes\":%lu,\"out\":\"",
          (unsigned long)code, (unsigned long)in_len, ok ? "true" : "false", (unsigned long)err, (unsigned long)got);
-  for (DWORD i = 0; ok && i < got && i < out_len; i++) printf("%02x", out[i]);
+  for (DWORD i = 0; ok && i < got && i < out_len; i++)
+    printf("%02x", out[i]);
   printf("\"}\n");
 }
 
@@ -80,15 +88,19 @@ static int run_script(const char *path) {
   while (fgets(line, sizeof line, f)) {
     char *argv[4] = {0};
     int argc = 0;
-    for (char *t = strtok(line, " \t\r\n"); t && argc < 4; t = strtok(NULL, " \t\r\n")) argv[argc++] = t;
+    for (char *t = strtok(line, " \t\r\n"); t && argc < 4; t = strtok(NULL, " \t\r\n"))
+      argv[argc++] = t;
     if (argc == 0 || argv[0][0] == '#') continue;
-    if (!strcmp(argv[0], "open") && argc == 2) open_device(argv[1]);
+    if (!strcmp(argv[0], "open") && argc == 2)
+      open_device(argv[1]);
     else if (!strcmp(argv[0], "close")) {
       if (device != INVALID_HANDLE_VALUE) CloseHandle(device);
       device = INVALID_HANDLE_VALUE;
       printf("{\"op\":\"close\"}\n");
-    } else if (!strcmp(argv[0], "ioctl") && argc == 4) do_ioctl(argv[1], argv[2], strtoul(argv[3], NULL, 0));
-    else printf("{\"op\":\"bad-line\",\"line\":\"%s\"}\n", argv[0]);
+    } else if (!strcmp(argv[0], "ioctl") && argc == 4)
+      do_ioctl(argv[1], argv[2], strtoul(argv[3], NULL, 0));
+    else
+      printf("{\"op\":\"bad-line\",\"line\":\"%s\"}\n", argv[0]);
     fflush(stdout);
   }
   fclose(f);
@@ -100,11 +112,14 @@ static int print_security(void) {
   PSECURITY_DESCRIPTOR sd = NULL;
   LPWSTR sddl = NULL;
   HANDLE h = CreateFileW(IOPERM_USER_PATH, READ_CONTROL, 0, NULL, OPEN_EXISTING, 0, NULL);
-  DWORD e = h == INVALID_HANDLE_VALUE ? GetLastError()
-          : GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL, NULL, NULL, &sd);
-  if (!e && !ConvertSecurityDescriptorToStringSecurityDescriptorW(sd, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &sddl, NULL))
+  DWORD e = h == INVALID_HANDLE_VALUE
+                ? GetLastError()
+                : GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL, NULL, NULL, &sd);
+  if (!e && !ConvertSecurityDescriptorToStringSecurityDescriptorW(sd, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &sddl,
+                                                                  NULL))
     e = GetLastError();
-  printf("{\"op\":\"security\",\"ok\":%s,\"error\":%lu,\"sddl\":\"%ls\"}\n", e ? "false" : "true", (unsigned long)e, sddl ? sddl : L"");
+  printf("{\"op\":\"security\",\"ok\":%s,\"error\":%lu,\"sddl\":\"%ls\"}\n", e ? "false" : "true", (unsigned long)e,
+         sddl ? sddl : L"");
   if (sddl) LocalFree(sddl);
   if (sd) LocalFree(sd);
   if (h != INVALID_HANDLE_VALUE) CloseHandle(h);

@@ -22,10 +22,10 @@
 #define IOPERM_DRIVER_VERSION 0x00000100u
 
 /* Kernel name, DOS link, and the path user mode opens. */
-#define IOPERM_NT_DEVICE_NAME L"\\Device\\ioperm"
+#define IOPERM_NT_DEVICE_NAME  L"\\Device\\ioperm"
 #define IOPERM_DOS_DEVICE_NAME L"\\DosDevices\\ioperm"
-#define IOPERM_USER_PATH L"\\\\.\\ioperm"
-#define IOPERM_SERVICE_NAME L"ioperm"
+#define IOPERM_USER_PATH       L"\\\\.\\ioperm"
+#define IOPERM_SERVICE_NAME    L"ioperm"
 
 /*
  * Who may open the device: SYSTEM and Administrators, nobody else. The driver
@@ -43,9 +43,9 @@
 #define IOPERM_DEVICE_TYPE 0xA10Fu
 
 #define IOPERM_METHOD_BUFFERED 0u
-#define IOPERM_FILE_READ_DATA 1u
+#define IOPERM_FILE_READ_DATA  1u
 #define IOPERM_FILE_WRITE_DATA 2u
-#define IOPERM_CTL_CODE(function, access) \
+#define IOPERM_CTL_CODE(function, access)                                                                              \
   ((IOPERM_DEVICE_TYPE << 16) | ((access) << 14) | ((function) << 2) | IOPERM_METHOD_BUFFERED)
 
 /* in: nothing. out: IOPERM_VERSION_INFO. Touches no port. */
@@ -68,18 +68,18 @@
 #define IOCTL_IOPERM_IOPM_REVOKE IOPERM_CTL_CODE(0x821u, IOPERM_FILE_READ_DATA | IOPERM_FILE_WRITE_DATA)
 
 /* Capability bits in IOPERM_VERSION_INFO.capabilities. */
-#define IOPERM_CAP_PORT_IO 0x1u        /* READ, WRITE and BATCH */
-#define IOPERM_CAP_IOPM 0x2u           /* IOPM_GRANT/REVOKE (x86 build) */
-#define IOPERM_CAP_REGISTRY_LIST 0x4u  /* the allowlist came from the registry */
+#define IOPERM_CAP_PORT_IO       0x1u /* READ, WRITE and BATCH */
+#define IOPERM_CAP_IOPM          0x2u /* IOPM_GRANT/REVOKE (x86 build) */
+#define IOPERM_CAP_REGISTRY_LIST 0x4u /* the allowlist came from the registry */
 
 /* Verdicts in IOPERM_PORT_REPLY.result and IOPERM_BATCH_HEADER.result. */
-#define IOPERM_RESULT_OK 0
+#define IOPERM_RESULT_OK          0
 #define IOPERM_RESULT_NOT_ALLOWED 1 /* a port is outside the allowlist: nothing ran */
-#define IOPERM_RESULT_BAD_WIDTH 2   /* width is not 1, 2 or 4 */
-#define IOPERM_RESULT_BAD_OP 3      /* unknown flags, or a flag that does not fit the IOCTL */
-#define IOPERM_RESULT_RANGE 4       /* port + width passes 0xFFFF, or the value does not fit the width */
+#define IOPERM_RESULT_BAD_WIDTH   2 /* width is not 1, 2 or 4 */
+#define IOPERM_RESULT_BAD_OP      3 /* unknown flags, or a flag that does not fit the IOCTL */
+#define IOPERM_RESULT_RANGE       4 /* port + width passes 0xFFFF, or the value does not fit the width */
 
-#define IOPERM_OP_WRITE 0x01u
+#define IOPERM_OP_WRITE   0x01u
 #define IOPERM_PORT_COUNT 0x10000u
 /* Most ops one BATCH may carry: 64 KiB of ops, one buffered copy each way. */
 #define IOPERM_MAX_BATCH 8192u
@@ -93,14 +93,14 @@ typedef struct IOPERM_OP {
 } IOPERM_OP;
 
 typedef struct IOPERM_PORT_REPLY {
-  int32_t result;  /* IOPERM_RESULT_* */
-  uint32_t value;  /* the value read (READ); 0 otherwise */
+  int32_t result; /* IOPERM_RESULT_* */
+  uint32_t value; /* the value read (READ); 0 otherwise */
 } IOPERM_PORT_REPLY;
 
 typedef struct IOPERM_BATCH_HEADER {
-  uint32_t count;  /* ops that follow, 1..IOPERM_MAX_BATCH */
-  int32_t result;  /* out: IOPERM_RESULT_* */
-  uint32_t index;  /* out: the op refused, or count when all ran */
+  uint32_t count;    /* ops that follow, 1..IOPERM_MAX_BATCH */
+  int32_t result;    /* out: IOPERM_RESULT_* */
+  uint32_t index;    /* out: the op refused, or count when all ran */
   uint32_t reserved; /* in: 0 */
 } IOPERM_BATCH_HEADER;
 
@@ -130,15 +130,15 @@ typedef struct IOPERM_RANGE {
  * register 0xCF9), the keyboard controller (0x60, 0x64: it can reset the CPU
  * and gate A20), the PIC/PIT/DMA controllers, and CMOS/RTC (0x70-0x71).
  */
-#define IOPERM_DEFAULT_ALLOWLIST(X) \
-  X(0x0080, 0x0080) /* POST diagnostic code */ \
-  X(0x0201, 0x0201) /* game port */ \
-  X(0x0278, 0x027F) /* LPT2 */ \
-  X(0x02E8, 0x02EF) /* COM4 */ \
-  X(0x02F8, 0x02FF) /* COM2 */ \
-  X(0x0378, 0x037F) /* LPT1 */ \
-  X(0x03BC, 0x03BF) /* LPT (MDA) */ \
-  X(0x03E8, 0x03EF) /* COM3 */ \
+#define IOPERM_DEFAULT_ALLOWLIST(X)                                                                                    \
+  X(0x0080, 0x0080) /* POST diagnostic code */                                                                         \
+  X(0x0201, 0x0201) /* game port */                                                                                    \
+  X(0x0278, 0x027F) /* LPT2 */                                                                                         \
+  X(0x02E8, 0x02EF) /* COM4 */                                                                                         \
+  X(0x02F8, 0x02FF) /* COM2 */                                                                                         \
+  X(0x0378, 0x037F) /* LPT1 */                                                                                         \
+  X(0x03BC, 0x03BF) /* LPT (MDA) */                                                                                    \
+  X(0x03E8, 0x03EF) /* COM3 */                                                                                         \
   X(0x03F8, 0x03FF) /* COM1 */
 
 #endif /* IOPERM_IOCTL_H */

@@ -50,7 +50,7 @@ NTKERNELAPI BOOLEAN NTAPI Ke386IoSetAccessProcess(PEPROCESS Process, ULONG MapNu
 /* What one handle opened in its process's bitmap (FileObject->FsContext2). */
 typedef struct IOPERM_HANDLE {
   LIST_ENTRY link;
-  PEPROCESS process; /* referenced while the grant is held */
+  PEPROCESS process;        /* referenced while the grant is held */
   UCHAR granted[IOPM_SIZE]; /* 1 = granted, the allowlist's convention */
 } IOPERM_HANDLE;
 #endif
@@ -89,7 +89,8 @@ static BOOLEAN ioperm_allowed(const IOPERM_DEVICE *d, ULONG port, ULONG count) {
 }
 
 static void ioperm_allow(IOPERM_DEVICE *d, ULONG from, ULONG to) {
-  for (ULONG p = from; p <= to; p++) d->allowed.bits[p >> 3] |= (UCHAR)(1u << (p & 7));
+  for (ULONG p = from; p <= to; p++)
+    d->allowed.bits[p >> 3] |= (UCHAR)(1u << (p & 7));
 }
 
 /* "0x3f8", "1016": one port number, hex with 0x or decimal. */
@@ -102,10 +103,14 @@ static BOOLEAN ioperm_parse_number(const WCHAR **s, const WCHAR *end, ULONG *out
   }
   for (; p < end; p++, digits++) {
     ULONG d;
-    if (*p >= L'0' && *p <= L'9') d = *p - L'0';
-    else if (base == 16 && *p >= L'a' && *p <= L'f') d = *p - L'a' + 10;
-    else if (base == 16 && *p >= L'A' && *p <= L'F') d = *p - L'A' + 10;
-    else break;
+    if (*p >= L'0' && *p <= L'9')
+      d = *p - L'0';
+    else if (base == 16 && *p >= L'a' && *p <= L'f')
+      d = *p - L'a' + 10;
+    else if (base == 16 && *p >= L'A' && *p <= L'F')
+      d = *p - L'A' + 10;
+    else
+      break;
     v = v * base + d;
     if (v > 0xFFFF) return FALSE;
   }
@@ -118,8 +123,10 @@ static BOOLEAN ioperm_parse_number(const WCHAR **s, const WCHAR *end, ULONG *out
 /* One REG_MULTI_SZ entry: "port" or "from-to", inclusive, spaces allowed around. */
 static BOOLEAN ioperm_parse_entry(IOPERM_DEVICE *d, const WCHAR *s, const WCHAR *end) {
   ULONG from, to;
-  while (s < end && *s == L' ') s++;
-  while (end > s && end[-1] == L' ') end--;
+  while (s < end && *s == L' ')
+    s++;
+  while (end > s && end[-1] == L' ')
+    end--;
   if (!ioperm_parse_number(&s, end, &from)) return FALSE;
   to = from;
   if (s < end && *s == L'-') {
@@ -162,9 +169,12 @@ static NTSTATUS ioperm_load_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry
   if (NT_SUCCESS(status)) {
     status = ZwQueryValueKey(params, &value_name, KeyValuePartialInformation, NULL, 0, &size);
     if (status == STATUS_BUFFER_TOO_SMALL || status == STATUS_BUFFER_OVERFLOW) {
-      if (size > 0x10000) status = STATUS_INVALID_PARAMETER;
-      else if (!(info = ExAllocatePoolWithTag(PagedPool, size, IOPERM_TAG))) status = STATUS_INSUFFICIENT_RESOURCES;
-      else status = ZwQueryValueKey(params, &value_name, KeyValuePartialInformation, info, size, &size);
+      if (size > 0x10000)
+        status = STATUS_INVALID_PARAMETER;
+      else if (!(info = ExAllocatePoolWithTag(PagedPool, size, IOPERM_TAG)))
+        status = STATUS_INSUFFICIENT_RESOURCES;
+      else
+        status = ZwQueryValueKey(params, &value_name, KeyValuePartialInformation, info, size, &size);
     }
     ZwClose(params);
   }
@@ -179,7 +189,8 @@ static NTSTATUS ioperm_load_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry
     const WCHAR *end = s + info->DataLength / sizeof(WCHAR);
     while (s < end && *s != L'\0') {
       const WCHAR *e = s;
-      while (e < end && *e != L'\0') e++;
+      while (e < end && *e != L'\0')
+        e++;
       if (!ioperm_parse_entry(d, s, e)) {
         status = STATUS_INVALID_PARAMETER;
         break;
@@ -211,15 +222,27 @@ static void ioperm_run_op(IOPERM_OP *op) {
   PVOID port = (PVOID)(ULONG_PTR)op->port;
   if (op->flags & IOPERM_OP_WRITE) {
     switch (op->width) {
-    case 1: WRITE_PORT_UCHAR(port, (UCHAR)op->value); break;
-    case 2: WRITE_PORT_USHORT(port, (USHORT)op->value); break;
-    default: WRITE_PORT_ULONG(port, op->value); break;
+    case 1:
+      WRITE_PORT_UCHAR(port, (UCHAR)op->value);
+      break;
+    case 2:
+      WRITE_PORT_USHORT(port, (USHORT)op->value);
+      break;
+    default:
+      WRITE_PORT_ULONG(port, op->value);
+      break;
     }
   } else {
     switch (op->width) {
-    case 1: op->value = READ_PORT_UCHAR(port); break;
-    case 2: op->value = READ_PORT_USHORT(port); break;
-    default: op->value = READ_PORT_ULONG(port); break;
+    case 1:
+      op->value = READ_PORT_UCHAR(port);
+      break;
+    case 2:
+      op->value = READ_PORT_USHORT(port);
+      break;
+    default:
+      op->value = READ_PORT_ULONG(port);
+      break;
     }
   }
 }
@@ -281,7 +304,8 @@ static NTSTATUS ioperm_batch(const IOPERM_DEVICE *d, PVOID buf, ULONG in, ULONG 
   for (i = 0; i < count; i++)
     if ((result = ioperm_check_op(d, &ops[i])) != IOPERM_RESULT_OK) break;
   if (result == IOPERM_RESULT_OK)
-    for (ULONG j = 0; j < count; j++) ioperm_run_op(&ops[j]);
+    for (ULONG j = 0; j < count; j++)
+      ioperm_run_op(&ops[j]);
   h->result = result;
   h->index = i;
   *info = size;
@@ -297,7 +321,8 @@ static NTSTATUS ioperm_iopm_apply(IOPERM_DEVICE *d) {
   RtlFillMemory(d->map, IOPM_SIZE, 0xFF);
   for (PLIST_ENTRY e = d->handles.Flink; e != &d->handles; e = e->Flink) {
     IOPERM_HANDLE *h = CONTAINING_RECORD(e, IOPERM_HANDLE, link);
-    for (ULONG i = 0; i < IOPM_SIZE; i++) (*d->map)[i] &= (UCHAR)~h->granted[i];
+    for (ULONG i = 0; i < IOPM_SIZE; i++)
+      (*d->map)[i] &= (UCHAR)~h->granted[i];
   }
   if (!Ke386SetIoAccessMap(1, d->map) || !Ke386QueryIoAccessMap(1, check) ||
       RtlCompareMemory(check, d->map, IOPM_SIZE) != IOPM_SIZE)
@@ -323,14 +348,17 @@ static void ioperm_iopm_revoke_locked(IOPERM_DEVICE *d, IOPERM_HANDLE *h) {
   h->process = NULL;
 }
 
-static NTSTATUS ioperm_iopm_grant(IOPERM_DEVICE *d, PFILE_OBJECT file, PVOID buf, ULONG in, ULONG out, ULONG_PTR *info) {
+static NTSTATUS ioperm_iopm_grant(IOPERM_DEVICE *d, PFILE_OBJECT file, PVOID buf, ULONG in, ULONG out,
+                                  ULONG_PTR *info) {
   NTSTATUS status = ioperm_exact(in, sizeof(IOPERM_RANGE), out, sizeof(IOPERM_PORT_REPLY));
   if (!NT_SUCCESS(status)) return status;
   IOPERM_RANGE r = *(const IOPERM_RANGE *)buf;
   IOPERM_PORT_REPLY *reply = buf;
   LONG result = IOPERM_RESULT_OK;
-  if (r.count == 0 || r.from >= IOPERM_PORT_COUNT || r.count > IOPERM_PORT_COUNT - r.from) result = IOPERM_RESULT_RANGE;
-  else if (!ioperm_allowed(d, r.from, r.count)) result = IOPERM_RESULT_NOT_ALLOWED;
+  if (r.count == 0 || r.from >= IOPERM_PORT_COUNT || r.count > IOPERM_PORT_COUNT - r.from)
+    result = IOPERM_RESULT_RANGE;
+  else if (!ioperm_allowed(d, r.from, r.count))
+    result = IOPERM_RESULT_NOT_ALLOWED;
   if (result == IOPERM_RESULT_OK) {
     IOPERM_HANDLE *h = file->FsContext2;
     PEPROCESS process = IoGetCurrentProcess();
@@ -338,7 +366,8 @@ static NTSTATUS ioperm_iopm_grant(IOPERM_DEVICE *d, PFILE_OBJECT file, PVOID buf
     if (h->process && h->process != process) {
       status = STATUS_ACCESS_DENIED; /* an inherited handle cannot move another process's grant */
     } else {
-      for (ULONG p = r.from; p < r.from + r.count; p++) h->granted[p >> 3] |= (UCHAR)(1u << (p & 7));
+      for (ULONG p = r.from; p < r.from + r.count; p++)
+        h->granted[p >> 3] |= (UCHAR)(1u << (p & 7));
       if (!h->process) {
         ObReferenceObject(process);
         h->process = process;
@@ -357,7 +386,8 @@ static NTSTATUS ioperm_iopm_grant(IOPERM_DEVICE *d, PFILE_OBJECT file, PVOID buf
   return STATUS_SUCCESS;
 }
 
-static NTSTATUS ioperm_iopm_revoke(IOPERM_DEVICE *d, PFILE_OBJECT file, PVOID buf, ULONG in, ULONG out, ULONG_PTR *info) {
+static NTSTATUS ioperm_iopm_revoke(IOPERM_DEVICE *d, PFILE_OBJECT file, PVOID buf, ULONG in, ULONG out,
+                                   ULONG_PTR *info) {
   NTSTATUS status = ioperm_exact(in, 0, out, sizeof(IOPERM_PORT_REPLY));
   if (!NT_SUCCESS(status)) return status;
   ExAcquireFastMutex(&d->iopm_lock);
@@ -384,19 +414,37 @@ _Use_decl_annotations_ static NTSTATUS ioperm_device_control(PDEVICE_OBJECT devi
 
   if ((in || out) && !buf) return ioperm_complete(irp, STATUS_INVALID_PARAMETER, 0);
   switch (sp->Parameters.DeviceIoControl.IoControlCode) {
-  case IOCTL_IOPERM_VERSION: status = ioperm_version(d, buf, in, out, &info); break;
-  case IOCTL_IOPERM_ALLOWLIST: status = ioperm_allowlist(d, buf, in, out, &info); break;
-  case IOCTL_IOPERM_READ: status = ioperm_single(d, 0, buf, in, out, &info); break;
-  case IOCTL_IOPERM_WRITE: status = ioperm_single(d, IOPERM_OP_WRITE, buf, in, out, &info); break;
-  case IOCTL_IOPERM_BATCH: status = ioperm_batch(d, buf, in, out, &info); break;
+  case IOCTL_IOPERM_VERSION:
+    status = ioperm_version(d, buf, in, out, &info);
+    break;
+  case IOCTL_IOPERM_ALLOWLIST:
+    status = ioperm_allowlist(d, buf, in, out, &info);
+    break;
+  case IOCTL_IOPERM_READ:
+    status = ioperm_single(d, 0, buf, in, out, &info);
+    break;
+  case IOCTL_IOPERM_WRITE:
+    status = ioperm_single(d, IOPERM_OP_WRITE, buf, in, out, &info);
+    break;
+  case IOCTL_IOPERM_BATCH:
+    status = ioperm_batch(d, buf, in, out, &info);
+    break;
 #if IOPERM_HAS_IOPM
-  case IOCTL_IOPERM_IOPM_GRANT: status = ioperm_iopm_grant(d, sp->FileObject, buf, in, out, &info); break;
-  case IOCTL_IOPERM_IOPM_REVOKE: status = ioperm_iopm_revoke(d, sp->FileObject, buf, in, out, &info); break;
+  case IOCTL_IOPERM_IOPM_GRANT:
+    status = ioperm_iopm_grant(d, sp->FileObject, buf, in, out, &info);
+    break;
+  case IOCTL_IOPERM_IOPM_REVOKE:
+    status = ioperm_iopm_revoke(d, sp->FileObject, buf, in, out, &info);
+    break;
 #else
   case IOCTL_IOPERM_IOPM_GRANT:
-  case IOCTL_IOPERM_IOPM_REVOKE: status = STATUS_NOT_SUPPORTED; break;
+  case IOCTL_IOPERM_IOPM_REVOKE:
+    status = STATUS_NOT_SUPPORTED;
+    break;
 #endif
-  default: status = STATUS_INVALID_DEVICE_REQUEST; break;
+  default:
+    status = STATUS_INVALID_DEVICE_REQUEST;
+    break;
   }
   return ioperm_complete(irp, status, info);
 }
@@ -449,15 +497,20 @@ _Use_decl_annotations_ static NTSTATUS ioperm_close(PDEVICE_OBJECT device, PIRP 
  */
 /* The two SIDs of IOPERM_DEVICE_SDDL, spelled out rather than read from
  * SeExports: S-1-5-18 (SY, LocalSystem) and S-1-5-32-544 (BA, Administrators). */
-static const struct { UCHAR revision, count, authority[6]; ULONG sub[1]; } ioperm_sid_system = {
-  SID_REVISION, 1, {0, 0, 0, 0, 0, 5}, {18}};
-static const struct { UCHAR revision, count, authority[6]; ULONG sub[2]; } ioperm_sid_admins = {
-  SID_REVISION, 2, {0, 0, 0, 0, 0, 5}, {32, 544}};
+static const struct {
+  UCHAR revision, count, authority[6];
+  ULONG sub[1];
+} ioperm_sid_system = {SID_REVISION, 1, {0, 0, 0, 0, 0, 5}, {18}};
+static const struct {
+  UCHAR revision, count, authority[6];
+  ULONG sub[2];
+} ioperm_sid_admins = {SID_REVISION, 2, {0, 0, 0, 0, 0, 5}, {32, 544}};
 
 static NTSTATUS ioperm_create_device_secure(PDRIVER_OBJECT driver, PDEVICE_OBJECT *out) {
   UNICODE_STRING name = RTL_CONSTANT_STRING(IOPERM_NT_DEVICE_NAME);
   PSID system = (PSID)&ioperm_sid_system, admins = (PSID)&ioperm_sid_admins;
-  ULONG acl_size = sizeof(ACL) + 2 * (sizeof(ACCESS_ALLOWED_ACE) - sizeof(ULONG)) + RtlLengthSid(system) + RtlLengthSid(admins);
+  ULONG acl_size =
+      sizeof(ACL) + 2 * (sizeof(ACCESS_ALLOWED_ACE) - sizeof(ULONG)) + RtlLengthSid(system) + RtlLengthSid(admins);
   SECURITY_DESCRIPTOR sd;
   PDEVICE_OBJECT device = NULL;
   HANDLE handle = NULL;
@@ -473,7 +526,8 @@ static NTSTATUS ioperm_create_device_secure(PDRIVER_OBJECT driver, PDEVICE_OBJEC
   if (NT_SUCCESS(status)) status = RtlSetDaclSecurityDescriptor(&sd, TRUE, acl, FALSE);
   if (NT_SUCCESS(status)) {
     sd.Control |= SE_DACL_PROTECTED;
-    status = IoCreateDevice(driver, sizeof(IOPERM_DEVICE), &name, IOPERM_DEVICE_TYPE, FILE_DEVICE_SECURE_OPEN, FALSE, &device);
+    status = IoCreateDevice(driver, sizeof(IOPERM_DEVICE), &name, IOPERM_DEVICE_TYPE, FILE_DEVICE_SECURE_OPEN, FALSE,
+                            &device);
   }
   if (NT_SUCCESS(status))
     status = ObOpenObjectByPointer(device, OBJ_KERNEL_HANDLE, NULL, WRITE_DAC, NULL, KernelMode, &handle);
