@@ -11,6 +11,7 @@ import { binaryProblem } from "../lib/binary.ts";
 import { symbolNames } from "../lib/ffi.ts";
 import { devLibrary } from "../lib/paths.ts";
 import { packageRoot as root } from "../lib/paths.ts";
+import { asNobody } from "./nobody.ts";
 
 const zig = join(root, ".cache", "bin", "zig");
 const work = mkdtempSync(join(tmpdir(), "ioperm-load-"));
@@ -154,16 +155,7 @@ describe("IOPERM_LIB in a privileged process", () => {
     chmodSync(work, 0o755);
     const pkg = packageWith("priv-nobody", {});
     const r = Bun.spawnSync(
-      [
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=-all",
-        process.execPath,
-        "-e",
-        'import { open, libraryPath } from "./lib/index.ts"; open(); console.log(libraryPath())',
-      ],
+      [...asNobody, process.execPath, "-e", 'import { open, libraryPath } from "./lib/index.ts"; open(); console.log(libraryPath())'],
       { cwd: pkg, env: { ...process.env, IOPERM_LIB: lib, HOME: "/tmp" }, stdout: "pipe", stderr: "pipe" },
     );
     expect(r.stdout.toString().trim()).toBe(lib);

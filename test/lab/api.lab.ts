@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { open, ops, type Port, type ReadOnlyPort, type WriteOnlyPort } from "../../lib/index.ts";
 import { errorCode } from "../error-code.ts";
 import { eventually, hostFile } from "./witness.ts";
+import { asNobody } from "../nobody.ts";
 
 const io = open({ backend: "direct" });
 afterAll(() => io.close());
@@ -91,19 +92,10 @@ test("/dev/port refuses inl, outw and outl and nothing reaches the device (witne
 });
 
 test("an ordinary user opening /dev/port gets EACCES naming the remedy (witness: /dev/port's mode and owner)", () => {
-  const r = Bun.spawnSync(
-    [
-      "setpriv",
-      "--reuid=65534",
-      "--regid=65534",
-      "--clear-groups",
-      "--inh-caps=-all",
-      process.execPath,
-      "test/fixtures/unprivileged.ts",
-      "devport",
-    ],
-    { env: { ...process.env, HOME: "/tmp" }, stderr: "pipe" },
-  );
+  const r = Bun.spawnSync([...asNobody, process.execPath, "test/fixtures/unprivileged.ts", "devport"], {
+    env: { ...process.env, HOME: "/tmp" },
+    stderr: "pipe",
+  });
   expect(r.exitCode).toBe(0);
   const report = JSON.parse(r.stdout.toString()) as { uid: number; code: string; message: string; after: string };
   const mode = Bun.spawnSync(["stat", "-c", "%a %u", "/dev/port"]).stdout.toString().trim();

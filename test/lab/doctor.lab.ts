@@ -7,6 +7,7 @@
 import { expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { asNobody } from "../nobody.ts";
 
 interface Doctor {
   ok: boolean;
@@ -21,12 +22,11 @@ interface Refusal {
 }
 
 const bun = process.execPath;
-const asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"];
 const noRawio = ["setpriv", "--bounding-set=-sys_rawio", "--inh-caps=-sys_rawio"];
 const seccomp = ["python3", "test/fixtures/seccomp-deny-ioperm.py"];
 
 /** `ioperm doctor --json` and a refused grant (test/fixtures/unprivileged.ts), both under `prefix`. */
-function under(prefix: string[]): { doctor: Doctor; refusal: Refusal; exit: number } {
+function under(prefix: readonly string[]): { doctor: Doctor; refusal: Refusal; exit: number } {
   const env = { ...process.env, HOME: "/tmp" };
   const d = Bun.spawnSync([...prefix, bun, "lib/cli.ts", "doctor", "--json"], { env, stdout: "pipe", stderr: "pipe" });
   const r = Bun.spawnSync([...prefix, bun, "test/fixtures/unprivileged.ts", "direct"], { env, stdout: "pipe", stderr: "pipe" });

@@ -3,6 +3,7 @@
 import { expect, test } from "bun:test";
 import { open } from "../../lib/index.ts";
 import { errorCode as codeOf } from "../error-code.ts";
+import { asNobody } from "../nobody.ts";
 
 test("an ungranted port next to a granted one is refused; the granted one works", () => {
   using io = open({ backend: "direct" });
@@ -62,10 +63,10 @@ test("a Worker that grants its own ports can use them", async () => {
 });
 
 test("an unprivileged user gets EPERM naming the remedy, and the process goes on", () => {
-  const r = Bun.spawnSync(
-    ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", process.execPath, "test/fixtures/unprivileged.ts"],
-    { env: { ...process.env, HOME: "/tmp" }, stderr: "pipe" },
-  );
+  const r = Bun.spawnSync([...asNobody, process.execPath, "test/fixtures/unprivileged.ts"], {
+    env: { ...process.env, HOME: "/tmp" },
+    stderr: "pipe",
+  });
   const out = r.stdout.toString();
   expect(r.exitCode).toBe(0);
   const report = JSON.parse(out) as { uid: number; code: string; message: string; after: string };
