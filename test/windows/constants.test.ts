@@ -6,6 +6,8 @@ import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SERVICE_STATES, VERSION_FIELDS } from "../../lib/driver.ts";
+import { errorFor } from "../../lib/errors.ts";
+import { Status } from "../../lib/status.ts";
 import { packageRoot as root } from "../../lib/paths.ts";
 
 const header = readFileSync(join(root, "windows-driver/include/ioperm_ioctl.h"), "utf8");
@@ -27,4 +29,14 @@ test("SERVICE_STATES uses winsvc.h's numbers", () => {
     [def("SERVICE_STOP_PENDING")]: "stop-pending",
     [def("SERVICE_RUNNING")]: "running",
   });
+});
+
+test("the AllowedPorts registry path in the error's remedy and in the Wine helper is the header's", () => {
+  const str = (name: string) => new RegExp(`#define ${name}\\s+L"([^"]+)"`).exec(header)?.[1] ?? "";
+  const key = `HKLM\\SYSTEM\\CurrentControlSet\\Services\\${str("IOPERM_SERVICE_NAME")}\\${str("IOPERM_PARAMETERS_KEY")}`;
+  expect(str("IOPERM_ALLOWLIST_VALUE")).toBe("AllowedPorts");
+  expect(errorFor(Status.NOT_ALLOWED, { op: "inb", port: 0x80 }).message).toContain(`${key}\\${str("IOPERM_ALLOWLIST_VALUE")}`);
+  const wineSh = readFileSync(join(root, "scripts/windows/wine.sh"), "utf8");
+  expect(wineSh.toLowerCase()).toContain(`key='${key.toLowerCase()}'`);
+  expect(wineSh).toContain(`/v ${str("IOPERM_ALLOWLIST_VALUE")}`);
 });

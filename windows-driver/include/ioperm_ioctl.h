@@ -38,6 +38,8 @@
 /* Registry value under the service key's Parameters subkey (REG_MULTI_SZ of
  * "0x378" or "0x378-0x37F" entries). When present it replaces the default list. */
 #define IOPERM_ALLOWLIST_VALUE L"AllowedPorts"
+/* The subkey of the service key (HKLM\SYSTEM\CurrentControlSet\Services\<IOPERM_SERVICE_NAME>) that holds it. */
+#define IOPERM_PARAMETERS_KEY L"Parameters"
 
 /* A device type in the range reserved for vendors (0x8000-0xFFFF). */
 #define IOPERM_DEVICE_TYPE 0xA10Fu

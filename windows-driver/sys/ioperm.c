@@ -150,7 +150,7 @@ static void ioperm_default_allowlist(IOPERM_DEVICE *d) {
  * who wrote one meant something, and guessing would be worse than refusing.
  */
 static NTSTATUS ioperm_load_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry_path) {
-  UNICODE_STRING params_name = RTL_CONSTANT_STRING(L"Parameters");
+  UNICODE_STRING params_name = RTL_CONSTANT_STRING(IOPERM_PARAMETERS_KEY);
   UNICODE_STRING value_name = RTL_CONSTANT_STRING(IOPERM_ALLOWLIST_VALUE);
   OBJECT_ATTRIBUTES oa;
   HANDLE service = NULL, params = NULL;
