@@ -13,6 +13,10 @@ pub const platform = switch (builtin.os.tag) {
     else => @compileError("ioperm supports x86 Linux and Windows"),
 };
 
+comptime {
+    @import("platform.zig").check(platform);
+}
+
 /// One entry of a batch, 8 bytes, laid out identically in lib/ and the Windows driver.
 pub const Op = extern struct {
     port: u16,
@@ -129,17 +133,20 @@ pub fn batch(ops: ?[*]Op, count: u32, done: ?*u32) i32 {
             return rc;
         }
     }
-    if (@hasDecl(platform, "batch")) {
-        return platform.batch(t, list, out);
-    }
+    return platform.batch(t, list, out);
+}
+
+/// Runs checked ops in order through the thread's backend, one access each;
+/// `out` receives the index of an op that failed, or the count.
+pub fn runEach(backend: grants.Backend, list: []Op, out: *u32) i32 {
     for (list, 0..) |*op, i| {
-        const rc = runOp(t.backend, op);
+        const rc = runOp(backend, op);
         if (rc != status.ok) {
             out.* = @intCast(i);
             return rc;
         }
     }
-    out.* = count;
+    out.* = @intCast(list.len);
     return status.ok;
 }
 

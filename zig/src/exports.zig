@@ -6,6 +6,7 @@ const std = @import("std");
 const core = @import("core.zig");
 const grants = @import("grants.zig");
 const status = @import("status.zig");
+const platform = @import("platform.zig");
 
 /// Bumped when any signature or struct layout below changes.
 pub const abi_version: u32 = 1;
@@ -28,7 +29,7 @@ export fn ioperm_status_at(i: u32, code: *i32) ?[*:0]const u8 {
 /// Backend for this thread's grants from now on: a grants.Backend number, where
 /// 0 ("none") asks for auto (see ioperm_backend_name for the table).
 export fn ioperm_open(kind: u32) i32 {
-    return core.platform.setPreference(kind);
+    return platform.setPreference(core.platform, kind);
 }
 
 export fn ioperm_grant(from: u32, count: u32) i32 {
@@ -71,7 +72,7 @@ export fn ioperm_is_granted(port: u32, width: u32) i32 {
 
 /// Why this thread's last grant failed: errno from ioperm/iopl and from /dev/port.
 export fn ioperm_diagnose(out: *[2]i32) void {
-    const d = core.platform.lastDiagnosis();
+    const d = platform.diagnosis;
     out.* = .{ d.ioperm_errno, d.devport_errno };
 }
 
@@ -133,27 +134,23 @@ export fn ioperm_batch(ops: ?[*]core.Op, count: u32, done: ?*u32) i32 {
 /// driver_version, capabilities, max_batch, op_size, pointer_bits. Opens the
 /// device if needed; grants nothing and touches no port.
 export fn ioperm_driver_version(out: *[6]u32) i32 {
-    if (!@hasDecl(core.platform, "driverVersion")) return status.of(.unsupported);
     return core.platform.driverVersion(out);
 }
 
 /// Windows: registers `sys_path` (UTF-8, absolute) as the ioperm kernel
 /// service, auto-start when `auto` != 0, and starts it. Needs elevation.
 export fn ioperm_driver_install(sys_path: ?[*:0]const u8, auto: u32) i32 {
-    if (!@hasDecl(core.platform, "driverInstall")) return status.of(.unsupported);
     return core.platform.driverInstall(sys_path orelse return status.of(.bad_buffer), auto != 0);
 }
 
 /// Windows: stops and deletes the service (closing this process's device handle first).
 export fn ioperm_driver_uninstall() i32 {
-    if (!@hasDecl(core.platform, "driverUninstall")) return status.of(.unsupported);
     return core.platform.driverUninstall();
 }
 
 /// Windows: the service state (1 stopped, 2 start pending, 3 stop pending,
 /// 4 running), or a negative status (driver_not_installed when absent).
 export fn ioperm_driver_status() i32 {
-    if (!@hasDecl(core.platform, "driverStatus")) return status.of(.unsupported);
     return core.platform.driverStatus();
 }
 

@@ -6,27 +6,16 @@ const linux = std.os.linux;
 const cpu = @import("cpu.zig");
 const grants = @import("grants.zig");
 const status = @import("status.zig");
+const platform = @import("platform.zig");
+const core = @import("core.zig");
 const Thread = grants.Thread;
 const Backend = grants.Backend;
 
-/// Which backend this thread's first grant picks: 0 auto (ioperm, then /dev/port),
-/// or a Backend value. Per thread, like the grants; a thread keeps the backend
-/// its first grant got until it releases everything.
-threadlocal var preference: u8 = 0;
 var devport_fd = std.atomic.Value(i32).init(-1);
 
-/// Why the last grant of this thread failed, per backend (positive errno, 0 = not tried).
-pub const Diagnosis = extern struct { ioperm_errno: i32 = 0, devport_errno: i32 = 0 };
-threadlocal var diagnosis: Diagnosis = .{};
-
-pub fn lastDiagnosis() Diagnosis {
-    return diagnosis;
-}
-
-pub fn setPreference(kind: u32) i32 {
-    if (kind > @backingInt(Backend.devport)) return status.of(.unsupported);
-    preference = @intCast(kind);
-    return status.ok;
+/// The backends that exist here besides auto (0): direct, then /dev/port.
+pub fn offers(kind: u32) bool {
+    return kind == @backingInt(Backend.direct) or kind == @backingInt(Backend.devport);
 }
 
 fn sysErr(rc: usize) linux.E {
@@ -59,8 +48,8 @@ fn fallsBack(e: linux.E) bool {
 /// Picks the backend for this thread's grant and runs `direct` (a syscall) or
 /// opens /dev/port. On success the thread's backend is recorded.
 fn acquire(t: *Thread, comptime direct: fn (u32, u32) linux.E, from: u32, count: u32) i32 {
-    diagnosis = .{};
-    const pref: Backend = @fromBackingInt(@intCast(preference));
+    platform.diagnosis = .{};
+    const pref: Backend = @fromBackingInt(@intCast(platform.preference));
     var want = pref;
     if (t.backend != .none) {
         if (pref != .none and pref != t.backend) return status.of(.backend_mismatch);
@@ -72,7 +61,7 @@ fn acquire(t: *Thread, comptime direct: fn (u32, u32) linux.E, from: u32, count:
             t.backend = .direct;
             return status.ok;
         }
-        diagnosis.ioperm_errno = @backingInt(e);
+        platform.diagnosis.ioperm_errno = @backingInt(e);
         if (want == .direct or !fallsBack(e)) return status.errno(e);
     }
     const e = openDevport();
@@ -80,11 +69,11 @@ fn acquire(t: *Thread, comptime direct: fn (u32, u32) linux.E, from: u32, count:
         t.backend = .devport;
         return status.ok;
     }
-    diagnosis.devport_errno = @backingInt(e);
+    platform.diagnosis.devport_errno = @backingInt(e);
     if (want == .devport) return status.errno(e);
     // Both failed. Missing on both sides is "no backend"; otherwise the ioperm
     // error is the one to act on (EPERM: root or CAP_SYS_RAWIO).
-    const io: linux.E = @fromBackingInt(@intCast(diagnosis.ioperm_errno));
+    const io: linux.E = @fromBackingInt(@intCast(platform.diagnosis.ioperm_errno));
     if (io == .NOSYS and (e == .NOENT or e == .NXIO or e == .NODEV)) return status.of(.no_backend);
     return status.errno(io);
 }
@@ -185,4 +174,23 @@ pub fn writeString(backend: Backend, comptime width: u32, port: u16, buf: [*]con
         if (rc != status.ok) return rc;
     }
     return status.ok;
+}
+
+/// Runs checked ops one by one (core.batch has checked the whole list).
+pub fn batch(t: *Thread, list: []core.Op, out: *u32) i32 {
+    return core.runEach(t.backend, list, out);
+}
+
+// The Windows driver does not exist here.
+pub fn driverVersion(_: *[6]u32) i32 {
+    return status.of(.unsupported);
+}
+pub fn driverInstall(_: [*:0]const u8, _: bool) i32 {
+    return status.of(.unsupported);
+}
+pub fn driverUninstall() i32 {
+    return status.of(.unsupported);
+}
+pub fn driverStatus() i32 {
+    return status.of(.unsupported);
 }

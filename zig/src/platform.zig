@@ -1,0 +1,54 @@
+//! What a platform backend provides (linux.zig, windows.zig), checked at compile
+//! time by `check`, and the per-thread state every backend keeps the same way:
+//! the backend preference and the diagnosis of the last failed call.
+const std = @import("std");
+const cpu = @import("cpu.zig");
+const grants = @import("grants.zig");
+const status = @import("status.zig");
+const Thread = grants.Thread;
+const Backend = grants.Backend;
+
+/// Why this thread's last grant (or driver call) failed. Linux: the errno of each
+/// backend's attempt (0 = not tried). Windows: the Win32 error in the first slot.
+pub const Diagnosis = extern struct { ioperm_errno: i32 = 0, devport_errno: i32 = 0 };
+
+/// The calling thread's diagnosis; each backend resets it when a grant starts.
+pub threadlocal var diagnosis: Diagnosis = .{};
+
+/// Which backend this thread's first grant picks: 0 auto, or a Backend value.
+/// Per thread, like the grants; a thread keeps the backend its first grant got
+/// until it releases everything.
+pub threadlocal var preference: u8 = 0;
+
+/// Sets this thread's preference when the platform offers that backend.
+pub fn setPreference(comptime P: type, kind: u32) i32 {
+    if (kind != @backingInt(Backend.none) and !P.offers(kind)) return status.of(.unsupported);
+    preference = @intCast(kind);
+    return status.ok;
+}
+
+/// The declarations a backend must have, with their types: a missing or
+/// mistyped one is a compile error naming it, not a silent @hasDecl fallback.
+pub fn check(comptime P: type) void {
+    const want = .{
+        .{ "offers", fn (u32) bool },
+        .{ "grant", fn (*Thread, u32, u32) i32 },
+        .{ "grantAll", fn (*Thread) i32 },
+        .{ "release", fn (*Thread, u32, u32) i32 },
+        .{ "batch", fn (*Thread, []@import("core.zig").Op, *u32) i32 },
+        .{ "driverVersion", fn (*[6]u32) i32 },
+        .{ "driverInstall", fn ([*:0]const u8, bool) i32 },
+        .{ "driverUninstall", fn () i32 },
+        .{ "driverStatus", fn () i32 },
+    };
+    inline for (want) |w| {
+        if (!@hasDecl(P, w[0])) @compileError(@typeName(P) ++ " lacks " ++ w[0]);
+        if (@TypeOf(@field(P, w[0])) != w[1]) @compileError(@typeName(P) ++ "." ++ w[0] ++ " has type " ++ @typeName(@TypeOf(@field(P, w[0]))));
+    }
+    // read/write/readString/writeString are generic over the width: their presence is checked here,
+    // their shape by every call in core.zig.
+    inline for (.{ "read", "write", "readString", "writeString" }) |name| {
+        if (!@hasDecl(P, name)) @compileError(@typeName(P) ++ " lacks " ++ name);
+    }
+    _ = cpu;
+}

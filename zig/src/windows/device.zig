@@ -1,0 +1,179 @@
+//! The driver's device protocol (windows-driver/include/ioperm_ioctl.h through
+//! translate-c): the process's one handle to \\\\.\\ioperm, the version and
+//! allowlist read when it opens, and each IOCTL with its verdict.
+const std = @import("std");
+const proto = @import("ioperm_ioctl");
+const core = @import("../core.zig");
+const platform = @import("../platform.zig");
+const status = @import("../status.zig");
+const win32 = @import("win32.zig");
+
+/// The user-mode path of the driver's device (IOPERM_USER_PATH in the header).
+const device_path = std.unicode.utf8ToUtf16LeStringLiteral(proto.IOPERM_USER_PATH);
+
+/// Opened by the first grant (or version query) and kept for the process.
+pub var device = std.atomic.Value(usize).init(win32.invalid_handle);
+var device_lock = std.atomic.Value(bool).init(false);
+pub var version: proto.IOPERM_VERSION_INFO = undefined;
+var allowlist: proto.IOPERM_ALLOWLIST = undefined;
+
+fn lock() void {
+    while (device_lock.cmpxchgWeak(false, true, .acquire, .monotonic) != null) std.atomic.spinLoopHint();
+}
+
+fn unlock() void {
+    device_lock.store(false, .release);
+}
+
+pub fn ioctl(h: usize, code: u32, in: ?*const anyopaque, in_len: usize, out: ?*anyopaque, out_len: usize) i32 {
+    var got: u32 = 0;
+    if (win32.DeviceIoControl(h, code, in, @intCast(in_len), out, @intCast(out_len), &got, null) == 0)
+        return win32.fail(status.of(.driver_io));
+    if (got != out_len) return status.of(.driver_io);
+    return status.ok;
+}
+
+/// The process's handle to \\.\ioperm, opened and checked on first use: the
+/// protocol version must match and the allowlist is read once.
+pub fn open() i32 {
+    if (device.load(.acquire) != win32.invalid_handle) return status.ok;
+    lock();
+    defer unlock();
+    if (device.load(.acquire) != win32.invalid_handle) return status.ok;
+    const h = win32.CreateFileW(device_path, win32.GENERIC_READ | win32.GENERIC_WRITE, 0, null, win32.OPEN_EXISTING, 0, null);
+    if (h == win32.invalid_handle) {
+        const e = win32.GetLastError();
+        platform.diagnosis.ioperm_errno = @bitCast(e);
+        return switch (e) {
+            win32.err.file_not_found, win32.err.path_not_found => status.of(.driver_not_installed),
+            win32.err.access_denied => status.of(.driver_access_denied),
+            else => status.of(.driver_io),
+        };
+    }
+    var rc = ioctl(h, proto.IOCTL_IOPERM_VERSION, null, 0, &version, @sizeOf(proto.IOPERM_VERSION_INFO));
+    if (rc == status.ok and (version.protocol != proto.IOPERM_PROTOCOL_VERSION or version.op_size != @sizeOf(core.Op)))
+        rc = status.of(.driver_version);
+    if (rc == status.ok) rc = ioctl(h, proto.IOCTL_IOPERM_ALLOWLIST, null, 0, &allowlist, @sizeOf(proto.IOPERM_ALLOWLIST));
+    if (rc != status.ok) {
+        _ = win32.CloseHandle(h);
+        return rc;
+    }
+    device.store(h, .release);
+    return status.ok;
+}
+
+/// Closes the process's handle (before the service is stopped, which waits for it).
+pub fn closeDevice() void {
+    lock();
+    defer unlock();
+    const h = device.swap(win32.invalid_handle, .acq_rel);
+    if (h != win32.invalid_handle) _ = win32.CloseHandle(h);
+}
+
+pub fn allowed(port: u32) bool {
+    return allowlist.bits[port >> 3] & (@as(u8, 1) << @intCast(port & 7)) != 0;
+}
+
+pub fn allowedRange(from: u32, count: u32) bool {
+    var p = from;
+    while (p < from + count) : (p += 1) if (!allowed(p)) return false;
+    return true;
+}
+
+/// The driver's verdict as a status code.
+pub fn verdict(result: i32) i32 {
+    return switch (result) {
+        proto.IOPERM_RESULT_OK => status.ok,
+        proto.IOPERM_RESULT_NOT_ALLOWED => status.of(.not_allowed),
+        proto.IOPERM_RESULT_BAD_WIDTH => status.of(.bad_width),
+        proto.IOPERM_RESULT_BAD_OP => status.of(.bad_op),
+        proto.IOPERM_RESULT_RANGE => status.of(.range),
+        else => status.of(.driver_io),
+    };
+}
+
+/// IOPERM_VERSION_INFO of the running driver, as its six u32 fields.
+pub fn driverVersion(out: *[6]u32) i32 {
+    comptime std.debug.assert(@sizeOf(proto.IOPERM_VERSION_INFO) == @sizeOf([6]u32));
+    platform.diagnosis = .{};
+    const rc = open();
+    if (rc != status.ok) return rc;
+    out.* = @as(*const [6]u32, @ptrCast(&version)).*;
+    return status.ok;
+}
+
+/// One READ or WRITE IOCTL: the value read (>= 0) or a negative status.
+pub fn single(comptime width: u32, port: u16, flags: u8, value: u32) i64 {
+    var op: proto.IOPERM_OP = .{ .port = port, .width = width, .flags = flags, .value = value };
+    var reply: proto.IOPERM_PORT_REPLY = undefined;
+    const code = if (flags & proto.IOPERM_OP_WRITE != 0) proto.IOCTL_IOPERM_WRITE else proto.IOCTL_IOPERM_READ;
+    const rc = ioctl(device.load(.acquire), code, &op, @sizeOf(proto.IOPERM_OP), &reply, @sizeOf(proto.IOPERM_PORT_REPLY));
+    if (rc != status.ok) return rc;
+    const v = verdict(reply.result);
+    return if (v != status.ok) v else reply.value;
+}
+
+/// Header and ops in one buffer, as IOCTL_IOPERM_BATCH wants them.
+pub const chunk_ops = 512;
+const Chunk = extern struct {
+    header: proto.IOPERM_BATCH_HEADER,
+    ops: [chunk_ops]core.Op,
+};
+
+/// One IOCTL for `ops` (at most IOPERM_MAX_BATCH): values read come back in place.
+pub fn batchIoctl(ops: []core.Op, index: *u32) i32 {
+    var local: Chunk = undefined;
+    const size = @sizeOf(proto.IOPERM_BATCH_HEADER) + ops.len * @sizeOf(core.Op);
+    const heap = ops.len > chunk_ops;
+    const buf: []align(4) u8 = if (heap)
+        std.heap.page_allocator.alignedAlloc(u8, .@"4", size) catch return status.of(.bad_buffer)
+    else
+        @as([*]align(4) u8, @ptrCast(&local))[0..size];
+    defer if (heap) std.heap.page_allocator.free(buf);
+    const header: *proto.IOPERM_BATCH_HEADER = @ptrCast(buf.ptr);
+    const list: [*]core.Op = @ptrCast(@alignCast(buf.ptr + @sizeOf(proto.IOPERM_BATCH_HEADER)));
+    header.* = .{ .count = @intCast(ops.len), .result = 0, .index = 0, .reserved = 0 };
+    @memcpy(list[0..ops.len], ops);
+    const rc = ioctl(device.load(.acquire), proto.IOCTL_IOPERM_BATCH, buf.ptr, size, buf.ptr, size);
+    if (rc != status.ok) return rc;
+    index.* = header.index;
+    const v = verdict(header.result);
+    if (v == status.ok) @memcpy(ops, list[0..ops.len]);
+    return v;
+}
+
+/// rep ins/outs through the driver: a batch of accesses to one port per IOCTL.
+pub fn stringChunks(comptime width: u32, port: u16, comptime write_op: bool, buf: anytype, count: usize) i32 {
+    var ops: [chunk_ops]core.Op = undefined;
+    var done: usize = 0;
+    while (done < count) {
+        const n = @min(count - done, chunk_ops);
+        for (ops[0..n], 0..) |*op, i| op.* = .{
+            .port = port,
+            .width = width,
+            .flags = if (write_op) core.Op.write_flag else 0,
+            .value = if (write_op) buf[done + i] else 0,
+        };
+        var index: u32 = 0;
+        const rc = batchIoctl(ops[0..n], &index);
+        if (rc != status.ok) return rc;
+        if (!write_op) for (ops[0..n], 0..) |op, i| {
+            buf[done + i] = @intCast(op.value);
+        };
+        done += n;
+    }
+    return status.ok;
+}
+
+/// x86 only: opens this process's I/O permission map for a range the allowlist admits.
+pub fn iopmGrant(from: u32, count: u32) i32 {
+    var range: proto.IOPERM_RANGE = .{ .from = from, .count = count };
+    var reply: proto.IOPERM_PORT_REPLY = undefined;
+    const rc = ioctl(device.load(.acquire), proto.IOCTL_IOPERM_IOPM_GRANT, &range, @sizeOf(proto.IOPERM_RANGE), &reply, @sizeOf(proto.IOPERM_PORT_REPLY));
+    return if (rc != status.ok) rc else verdict(reply.result);
+}
+
+pub fn iopmRevoke() void {
+    var reply: proto.IOPERM_PORT_REPLY = undefined;
+    _ = ioctl(device.load(.acquire), proto.IOCTL_IOPERM_IOPM_REVOKE, null, 0, &reply, @sizeOf(proto.IOPERM_PORT_REPLY));
+}
