@@ -151,8 +151,10 @@ fn windowsDriver(b: *std.Build, optimize: std.builtin.OptimizeMode, sign: bool) 
         cc.addPrefixedDirectoryArg("-I", ddk);
         // -nostdlib also drops libc's include path, which the DDK headers need.
         cc.addPrefixedDirectoryArg("-isystem", std.Build.LazyPath.zig_lib.path(b, "libc/include/any-windows-any"));
-        cc.addFileArg(b.path("../windows-driver/sys/ioperm.c"));
+        // ioperm.c: load, unload and dispatch; allowlist.c: which ports; iopm.c: the x86 IOPM grant.
+        for ([_][]const u8{ "ioperm.c", "allowlist.c", "iopm.c" }) |c| cc.addFileArg(b.path(b.fmt("../windows-driver/sys/{s}", .{c})));
         cc.addFileInput(b.path(ioctl_header));
+        cc.addFileInput(b.path("../windows-driver/sys/ioperm.h"));
         for (arch.defs) |def| {
             const dlltool = b.addSystemCommand(&.{ b.graph.zig_exe, "dlltool", "-m", arch.machine });
             if (arch.decorated) dlltool.addArg("-k");

@@ -17,16 +17,7 @@
  * I/O permission bitmap (Ke386SetIoAccessMap / Ke386IoSetAccessProcess, which
  * x64 kernels do not export), tracked per handle and revoked at IRP_MJ_CLEANUP.
  */
-#include <ntifs.h>
-#include "ioperm_ioctl.h"
-
-#if defined(__i386__)
-#define IOPERM_HAS_IOPM 1
-#else
-#define IOPERM_HAS_IOPM 0
-#endif
-
-#define IOPERM_TAG 'prOI' /* "IOrp" in pool dumps */
+#include "ioperm.h"
 
 C_ASSERT(sizeof(IOPERM_OP) == 8);
 C_ASSERT(sizeof(IOPERM_PORT_REPLY) == 8);
@@ -36,34 +27,6 @@ C_ASSERT(sizeof(IOPERM_ALLOWLIST) == IOPERM_PORT_COUNT / 8);
 C_ASSERT(sizeof(IOPERM_RANGE) == 8);
 /* count <= IOPERM_MAX_BATCH keeps header + count * op far from ULONG overflow. */
 C_ASSERT((ULONGLONG)IOPERM_MAX_BATCH * sizeof(IOPERM_OP) + sizeof(IOPERM_BATCH_HEADER) < 0x10000000ull);
-
-#if IOPERM_HAS_IOPM
-/* Undocumented, exported by 32-bit ntoskrnl only. Map 1 is the one I/O access
- * map a process can be pointed at; map 0 means "no access map". In the CPU's
- * convention a 0 bit lets the port through. */
-#define IOPM_SIZE 0x2000
-typedef UCHAR KIO_ACCESS_MAP[IOPM_SIZE];
-NTKERNELAPI BOOLEAN NTAPI Ke386SetIoAccessMap(ULONG MapNumber, KIO_ACCESS_MAP *Map);
-NTKERNELAPI BOOLEAN NTAPI Ke386QueryIoAccessMap(ULONG MapNumber, KIO_ACCESS_MAP *Map);
-NTKERNELAPI BOOLEAN NTAPI Ke386IoSetAccessProcess(PEPROCESS Process, ULONG MapNumber);
-
-/* What one handle opened in its process's bitmap (FileObject->FsContext2). */
-typedef struct IOPERM_HANDLE {
-  LIST_ENTRY link;
-  PEPROCESS process;        /* referenced while the grant is held */
-  UCHAR granted[IOPM_SIZE]; /* 1 = granted, the allowlist's convention */
-} IOPERM_HANDLE;
-#endif
-
-typedef struct IOPERM_DEVICE {
-  IOPERM_ALLOWLIST allowed; /* written in DriverEntry, read-only afterwards */
-  ULONG capabilities;
-#if IOPERM_HAS_IOPM
-  FAST_MUTEX iopm_lock; /* guards handles and map */
-  LIST_ENTRY handles;   /* IOPERM_HANDLE with a grant */
-  KIO_ACCESS_MAP *map;  /* the union of every handle's grant, CPU convention */
-#endif
-} IOPERM_DEVICE;
 
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_UNLOAD ioperm_unload;
@@ -77,130 +40,6 @@ static NTSTATUS ioperm_complete(PIRP irp, NTSTATUS status, ULONG_PTR information
   irp->IoStatus.Status = status;
   irp->IoStatus.Information = NT_SUCCESS(status) ? information : 0;
   IoCompleteRequest(irp, IO_NO_INCREMENT);
-  return status;
-}
-
-/* ---- allowlist --------------------------------------------------------- */
-
-static BOOLEAN ioperm_allowed(const IOPERM_DEVICE *d, ULONG port, ULONG count) {
-  for (ULONG p = port; p < port + count; p++)
-    if (!(d->allowed.bits[p >> 3] & (1u << (p & 7)))) return FALSE;
-  return TRUE;
-}
-
-static void ioperm_allow(IOPERM_DEVICE *d, ULONG from, ULONG to) {
-  for (ULONG p = from; p <= to; p++)
-    d->allowed.bits[p >> 3] |= (UCHAR)(1u << (p & 7));
-}
-
-/* "0x3f8", "1016": one port number, hex with 0x or decimal. */
-static BOOLEAN ioperm_parse_number(const WCHAR **s, const WCHAR *end, ULONG *out) {
-  const WCHAR *p = *s;
-  ULONG base = 10, v = 0, digits = 0;
-  if (end - p > 2 && p[0] == L'0' && (p[1] == L'x' || p[1] == L'X')) {
-    base = 16;
-    p += 2;
-  }
-  for (; p < end; p++, digits++) {
-    ULONG d;
-    if (*p >= L'0' && *p <= L'9')
-      d = *p - L'0';
-    else if (base == 16 && *p >= L'a' && *p <= L'f')
-      d = *p - L'a' + 10;
-    else if (base == 16 && *p >= L'A' && *p <= L'F')
-      d = *p - L'A' + 10;
-    else
-      break;
-    v = v * base + d;
-    if (v > 0xFFFF) return FALSE;
-  }
-  if (digits == 0) return FALSE;
-  *s = p;
-  *out = v;
-  return TRUE;
-}
-
-/* One REG_MULTI_SZ entry: "port" or "from-to", inclusive, spaces allowed around. */
-static BOOLEAN ioperm_parse_entry(IOPERM_DEVICE *d, const WCHAR *s, const WCHAR *end) {
-  ULONG from, to;
-  while (s < end && *s == L' ')
-    s++;
-  while (end > s && end[-1] == L' ')
-    end--;
-  if (!ioperm_parse_number(&s, end, &from)) return FALSE;
-  to = from;
-  if (s < end && *s == L'-') {
-    s++;
-    if (!ioperm_parse_number(&s, end, &to)) return FALSE;
-  }
-  if (s != end || to < from) return FALSE;
-  ioperm_allow(d, from, to);
-  return TRUE;
-}
-
-static void ioperm_default_allowlist(IOPERM_DEVICE *d) {
-#define IOPERM_ALLOW_RANGE(from, to) ioperm_allow(d, from, to);
-  IOPERM_DEFAULT_ALLOWLIST(IOPERM_ALLOW_RANGE)
-#undef IOPERM_ALLOW_RANGE
-}
-
-/*
- * Parameters\AllowedPorts replaces the default list. A value that is there but
- * cannot be read as a list stops the driver from starting: an administrator
- * who wrote one meant something, and guessing would be worse than refusing.
- */
-static NTSTATUS ioperm_load_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry_path) {
-  UNICODE_STRING params_name = RTL_CONSTANT_STRING(IOPERM_PARAMETERS_KEY);
-  UNICODE_STRING value_name = RTL_CONSTANT_STRING(IOPERM_ALLOWLIST_VALUE);
-  OBJECT_ATTRIBUTES oa;
-  HANDLE service = NULL, params = NULL;
-  PKEY_VALUE_PARTIAL_INFORMATION info = NULL;
-  ULONG size = 0;
-  NTSTATUS status;
-
-  RtlZeroMemory(&d->allowed, sizeof d->allowed);
-  InitializeObjectAttributes(&oa, registry_path, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, NULL, NULL);
-  status = ZwOpenKey(&service, KEY_READ, &oa);
-  if (NT_SUCCESS(status)) {
-    InitializeObjectAttributes(&oa, &params_name, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, service, NULL);
-    status = ZwOpenKey(&params, KEY_READ, &oa);
-    ZwClose(service);
-  }
-  if (NT_SUCCESS(status)) {
-    status = ZwQueryValueKey(params, &value_name, KeyValuePartialInformation, NULL, 0, &size);
-    if (status == STATUS_BUFFER_TOO_SMALL || status == STATUS_BUFFER_OVERFLOW) {
-      if (size > 0x10000)
-        status = STATUS_INVALID_PARAMETER;
-      else if (!(info = ExAllocatePoolWithTag(PagedPool, size, IOPERM_TAG)))
-        status = STATUS_INSUFFICIENT_RESOURCES;
-      else
-        status = ZwQueryValueKey(params, &value_name, KeyValuePartialInformation, info, size, &size);
-    }
-    ZwClose(params);
-  }
-  if (status == STATUS_OBJECT_NAME_NOT_FOUND) {
-    ioperm_default_allowlist(d);
-    return STATUS_SUCCESS;
-  }
-  if (NT_SUCCESS(status) && (info->Type != REG_MULTI_SZ || info->DataLength % sizeof(WCHAR) != 0))
-    status = STATUS_INVALID_PARAMETER;
-  if (NT_SUCCESS(status)) {
-    const WCHAR *s = (const WCHAR *)info->Data;
-    const WCHAR *end = s + info->DataLength / sizeof(WCHAR);
-    while (s < end && *s != L'\0') {
-      const WCHAR *e = s;
-      while (e < end && *e != L'\0')
-        e++;
-      if (!ioperm_parse_entry(d, s, e)) {
-        status = STATUS_INVALID_PARAMETER;
-        break;
-      }
-      s = e + 1;
-    }
-    d->capabilities |= IOPERM_CAP_REGISTRY_LIST;
-  }
-  if (info) ExFreePoolWithTag(info, IOPERM_TAG);
-  if (!NT_SUCCESS(status)) DbgPrint("ioperm: Parameters\\AllowedPorts unreadable (0x%08lx); not starting\n", status);
   return status;
 }
 
@@ -249,7 +88,7 @@ static void ioperm_run_op(IOPERM_OP *op) {
 
 /* ---- IOCTLs: each checks lengths first, then contents ------------------ */
 
-static NTSTATUS ioperm_exact(ULONG in, ULONG want_in, ULONG out, ULONG want_out) {
+NTSTATUS ioperm_exact(ULONG in, ULONG want_in, ULONG out, ULONG want_out) {
   return in == want_in && out == want_out ? STATUS_SUCCESS : STATUS_INFO_LENGTH_MISMATCH;
 }
 
@@ -311,95 +150,6 @@ static NTSTATUS ioperm_batch(const IOPERM_DEVICE *d, PVOID buf, ULONG in, ULONG 
   *info = size;
   return STATUS_SUCCESS;
 }
-
-#if IOPERM_HAS_IOPM
-/* Rebuilds map 1 as the union of every handle's grant and reads it back. Lock held. */
-static NTSTATUS ioperm_iopm_apply(IOPERM_DEVICE *d) {
-  KIO_ACCESS_MAP *check = ExAllocatePoolWithTag(NonPagedPool, IOPM_SIZE, IOPERM_TAG);
-  NTSTATUS status = STATUS_SUCCESS;
-  if (!check) return STATUS_INSUFFICIENT_RESOURCES;
-  RtlFillMemory(d->map, IOPM_SIZE, 0xFF);
-  for (PLIST_ENTRY e = d->handles.Flink; e != &d->handles; e = e->Flink) {
-    IOPERM_HANDLE *h = CONTAINING_RECORD(e, IOPERM_HANDLE, link);
-    for (ULONG i = 0; i < IOPM_SIZE; i++)
-      (*d->map)[i] &= (UCHAR)~h->granted[i];
-  }
-  if (!Ke386SetIoAccessMap(1, d->map) || !Ke386QueryIoAccessMap(1, check) ||
-      RtlCompareMemory(check, d->map, IOPM_SIZE) != IOPM_SIZE)
-    status = STATUS_UNSUCCESSFUL;
-  ExFreePoolWithTag(check, IOPERM_TAG);
-  return status;
-}
-
-static BOOLEAN ioperm_process_has_grant(IOPERM_DEVICE *d, PEPROCESS process) {
-  for (PLIST_ENTRY e = d->handles.Flink; e != &d->handles; e = e->Flink)
-    if (CONTAINING_RECORD(e, IOPERM_HANDLE, link)->process == process) return TRUE;
-  return FALSE;
-}
-
-/* Gives back whatever this handle holds. Lock held. */
-static void ioperm_iopm_revoke_locked(IOPERM_DEVICE *d, IOPERM_HANDLE *h) {
-  if (!h->process) return;
-  RemoveEntryList(&h->link);
-  RtlZeroMemory(h->granted, IOPM_SIZE);
-  (void)ioperm_iopm_apply(d);
-  if (!ioperm_process_has_grant(d, h->process)) Ke386IoSetAccessProcess(h->process, 0);
-  ObDereferenceObject(h->process);
-  h->process = NULL;
-}
-
-static NTSTATUS ioperm_iopm_grant(IOPERM_DEVICE *d, PFILE_OBJECT file, PVOID buf, ULONG in, ULONG out,
-                                  ULONG_PTR *info) {
-  NTSTATUS status = ioperm_exact(in, sizeof(IOPERM_RANGE), out, sizeof(IOPERM_PORT_REPLY));
-  if (!NT_SUCCESS(status)) return status;
-  IOPERM_RANGE r = *(const IOPERM_RANGE *)buf;
-  IOPERM_PORT_REPLY *reply = buf;
-  LONG result = IOPERM_RESULT_OK;
-  if (r.count == 0 || r.from >= IOPERM_PORT_COUNT || r.count > IOPERM_PORT_COUNT - r.from)
-    result = IOPERM_RESULT_RANGE;
-  else if (!ioperm_allowed(d, r.from, r.count))
-    result = IOPERM_RESULT_NOT_ALLOWED;
-  if (result == IOPERM_RESULT_OK) {
-    IOPERM_HANDLE *h = file->FsContext2;
-    PEPROCESS process = IoGetCurrentProcess();
-    ExAcquireFastMutex(&d->iopm_lock);
-    if (h->process && h->process != process) {
-      status = STATUS_ACCESS_DENIED; /* an inherited handle cannot move another process's grant */
-    } else {
-      for (ULONG p = r.from; p < r.from + r.count; p++)
-        h->granted[p >> 3] |= (UCHAR)(1u << (p & 7));
-      if (!h->process) {
-        ObReferenceObject(process);
-        h->process = process;
-        InsertTailList(&d->handles, &h->link);
-      }
-      status = ioperm_iopm_apply(d);
-      if (NT_SUCCESS(status) && !Ke386IoSetAccessProcess(process, 1)) status = STATUS_UNSUCCESSFUL;
-      if (!NT_SUCCESS(status)) ioperm_iopm_revoke_locked(d, h);
-    }
-    ExReleaseFastMutex(&d->iopm_lock);
-    if (!NT_SUCCESS(status)) return status;
-  }
-  reply->result = result;
-  reply->value = 0;
-  *info = sizeof *reply;
-  return STATUS_SUCCESS;
-}
-
-static NTSTATUS ioperm_iopm_revoke(IOPERM_DEVICE *d, PFILE_OBJECT file, PVOID buf, ULONG in, ULONG out,
-                                   ULONG_PTR *info) {
-  NTSTATUS status = ioperm_exact(in, 0, out, sizeof(IOPERM_PORT_REPLY));
-  if (!NT_SUCCESS(status)) return status;
-  ExAcquireFastMutex(&d->iopm_lock);
-  ioperm_iopm_revoke_locked(d, file->FsContext2);
-  ExReleaseFastMutex(&d->iopm_lock);
-  IOPERM_PORT_REPLY *reply = buf;
-  reply->result = IOPERM_RESULT_OK;
-  reply->value = 0;
-  *info = sizeof *reply;
-  return STATUS_SUCCESS;
-}
-#endif
 
 /* ---- dispatch ----------------------------------------------------------- */
 

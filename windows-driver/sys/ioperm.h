@@ -1,0 +1,62 @@
+/*
+ * What the driver's files share (ioperm.c: load, unload and dispatch;
+ * allowlist.c: which ports; iopm.c: the x86 IOPM grant). Not a user-mode header:
+ * the protocol is ../include/ioperm_ioctl.h.
+ */
+#ifndef IOPERM_PRIVATE_H
+#define IOPERM_PRIVATE_H
+
+#include <ntifs.h>
+#include "ioperm_ioctl.h"
+
+#if defined(__i386__)
+#define IOPERM_HAS_IOPM 1
+#else
+#define IOPERM_HAS_IOPM 0
+#endif
+
+#define IOPERM_TAG 'prOI' /* "IOrp" in pool dumps */
+
+#if IOPERM_HAS_IOPM
+/* Undocumented, exported by 32-bit ntoskrnl only. Map 1 is the one I/O access
+ * map a process can be pointed at; map 0 means "no access map". In the CPU's
+ * convention a 0 bit lets the port through. */
+#define IOPM_SIZE 0x2000
+typedef UCHAR KIO_ACCESS_MAP[IOPM_SIZE];
+NTKERNELAPI BOOLEAN NTAPI Ke386SetIoAccessMap(ULONG MapNumber, KIO_ACCESS_MAP *Map);
+NTKERNELAPI BOOLEAN NTAPI Ke386QueryIoAccessMap(ULONG MapNumber, KIO_ACCESS_MAP *Map);
+NTKERNELAPI BOOLEAN NTAPI Ke386IoSetAccessProcess(PEPROCESS Process, ULONG MapNumber);
+
+/* What one handle opened in its process's bitmap (FileObject->FsContext2). */
+typedef struct IOPERM_HANDLE {
+  LIST_ENTRY link;
+  PEPROCESS process;        /* referenced while the grant is held */
+  UCHAR granted[IOPM_SIZE]; /* 1 = granted, the allowlist's convention */
+} IOPERM_HANDLE;
+#endif
+
+typedef struct IOPERM_DEVICE {
+  IOPERM_ALLOWLIST allowed; /* written in DriverEntry, read-only afterwards */
+  ULONG capabilities;
+#if IOPERM_HAS_IOPM
+  FAST_MUTEX iopm_lock; /* guards handles and map */
+  LIST_ENTRY handles;   /* IOPERM_HANDLE with a grant */
+  KIO_ACCESS_MAP *map;  /* the union of every handle's grant, CPU convention */
+#endif
+} IOPERM_DEVICE;
+
+/* allowlist.c */
+BOOLEAN ioperm_allowed(const IOPERM_DEVICE *d, ULONG port, ULONG count);
+NTSTATUS ioperm_load_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry_path);
+
+/* ioperm.c: a request's lengths are exactly these, or STATUS_INFO_LENGTH_MISMATCH. */
+NTSTATUS ioperm_exact(ULONG in, ULONG want_in, ULONG out, ULONG want_out);
+
+#if IOPERM_HAS_IOPM
+/* iopm.c */
+NTSTATUS ioperm_iopm_grant(IOPERM_DEVICE *d, PFILE_OBJECT file, PVOID buf, ULONG in, ULONG out, ULONG_PTR *info);
+NTSTATUS ioperm_iopm_revoke(IOPERM_DEVICE *d, PFILE_OBJECT file, PVOID buf, ULONG in, ULONG out, ULONG_PTR *info);
+void ioperm_iopm_revoke_locked(IOPERM_DEVICE *d, IOPERM_HANDLE *h);
+#endif
+
+#endif
