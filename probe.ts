@@ -340,7 +340,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.vm) {
-    const lab = await import("./scripts/lab/vm.ts").catch(() => null);
+    const lab = await import("./lab/vm.ts").catch(() => null);
     if (lab === null) {
       console.error("probe: --vm needs the lab VM, which is part of a checkout of the ioperm repository (npm run probe -- --vm there)");
       return 64;

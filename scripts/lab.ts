@@ -1,7 +1,7 @@
-// Runs a command as root inside the lab VM (scripts/lab/vm.ts) and exits with its
+// Runs a command as root inside the lab VM (lab/vm.ts) and exits with its
 // exit code. `bun scripts/lab.ts --help` for usage.
 import { parseArgs } from "node:util";
-import { LabError, runLab } from "./lab/vm.ts";
+import { LabError, runLab } from "../lab/vm.ts";
 
 const usage = `Usage: bun scripts/lab.ts [options] [-- <command> [args…]]
 

@@ -1,6 +1,6 @@
 // The lab VM: a QEMU PC whose root filesystem is the host's own (9p, read-only,
 // under a tmpfs overlay), so a command runs as root at the same paths as on the
-// host, against real x86 I/O ports. See scripts/lab/init.sh for the guest side.
+// host, against real x86 I/O ports. See lab/init.sh for the guest side.
 //
 // Standard machine on every run (QEMU 7.2, -M pc): COM1 = console (streamed),
 // COM2 at 0x2f8 -> <run>/com2.out, LPT1 at 0x378 -> <run>/lpt1.out, isa-debugcon
@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ConsoleSplitter, type Phase } from "./console.ts";
-import { ensureInitramfs, findKernel, labCache, projectRoot } from "./initramfs.ts";
+import { ensureInitramfs, findKernel, type Kernel, labCache, projectRoot } from "./initramfs.ts";
 
 export interface LabOptions {
   /** Run as root in the project root inside the guest, e.g. `["bun", "test", "test/lab"]`. */
@@ -171,7 +171,7 @@ function guestScript(command: string[], runDir: string, env: Record<string, stri
     IOPERM_LAB_RUN: runDir,
     ...env,
   };
-  const lines = ["# Written by scripts/lab/vm.ts; the lab's /init runs it as root with an empty environment."];
+  const lines = ["# Written by lab/vm.ts; the lab's /init runs it as root with an empty environment."];
   for (const [k, v] of Object.entries(vars)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`lab: invalid environment variable name ${JSON.stringify(k)}`);
     lines.push(`export ${k}=${shellQuote(v)}`);
@@ -208,36 +208,42 @@ function firstError(stderr: string): string {
   return line === undefined ? "" : `: ${line.trim()}`;
 }
 
-/** One QEMU boot. `bootLimitMs` bounds the time to the start marker (for KVM). */
-async function attempt(plan: Plan, accel: "tcg" | "kvm", bootLimitMs: number | null): Promise<Attempt> {
+/** The QEMU command line of one boot: the accelerator and -cpu go in after argv[0]. */
+function qemuCommand(plan: Plan, accel: "tcg" | "kvm"): string[] {
   const accelArgs = accel === "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg", "-cpu", "max,-smap"];
-  const cmd = [...plan.baseArgs.slice(0, 1), ...accelArgs, ...plan.baseArgs.slice(1), ...plan.tailArgs];
-  if (plan.verbose) progress(`lab: ${cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ")}`);
-  progress(`lab: booting (${accel})…`);
-  await rm(join(plan.runDir, "exit-code"), { force: true });
+  return [...plan.baseArgs.slice(0, 1), ...accelArgs, ...plan.baseArgs.slice(1), ...plan.tailArgs];
+}
 
-  const t0 = performance.now();
-  const proc = Bun.spawn({ cmd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  running.add(proc);
-  let stopped: "timeout" | "boot-limit" | null = null;
-  let killTimer: Timer | undefined;
+/** A running QEMU that is stopped (TERM, then KILL after 3 s) at the run's deadline or a boot limit; `why` says which fired. */
+function supervise(proc: Subprocess, plan: Plan, bootLimitMs: number | null) {
+  const state = { stopped: null as "timeout" | "boot-limit" | null, killTimer: undefined as Timer | undefined };
   const stop = (why: "timeout" | "boot-limit") => {
-    if (stopped !== null) return;
-    stopped = why;
+    if (state.stopped !== null) return;
+    state.stopped = why;
     proc.kill("SIGTERM");
-    killTimer = setTimeout(() => proc.kill("SIGKILL"), 3000);
+    state.killTimer = setTimeout(() => proc.kill("SIGKILL"), 3000);
   };
   const runTimer = setTimeout(() => stop("timeout"), Math.max(0, plan.deadline - Date.now()));
   const bootTimer = bootLimitMs === null ? undefined : setTimeout(() => stop("boot-limit"), bootLimitMs);
+  return {
+    why: () => state.stopped,
+    booted: () => clearTimeout(bootTimer),
+    done: () => {
+      clearTimeout(runTimer);
+      clearTimeout(bootTimer);
+      clearTimeout(state.killTimer);
+    },
+  };
+}
 
-  let consoleText = "";
-  let output = "";
-  let bootMs = -1;
+/** Splits the console into boot noise and the command's output, timing the boot; resolves when QEMU closes it. */
+async function readConsole(proc: Subprocess<"ignore", "pipe", "pipe">, plan: Plan, t0: number, onBoot: () => void) {
+  const seen = { consoleText: "", output: "", bootMs: -1 };
   const splitter = new ConsoleSplitter(plan.id, {
     text(phase: Phase, text: string) {
-      consoleText += text;
+      seen.consoleText += text;
       if (phase === "command") {
-        output += text;
+        seen.output += text;
         plan.onOutput(text);
       } else if (plan.verbose) {
         process.stderr.write(text);
@@ -245,52 +251,82 @@ async function attempt(plan: Plan, accel: "tcg" | "kvm", bootLimitMs: number | n
     },
     phase(phase: Phase) {
       if (phase !== "command") return;
-      clearTimeout(bootTimer);
-      bootMs = performance.now() - t0;
-      progress(`lab: running after ${(bootMs / 1000).toFixed(1)} s boot`);
+      onBoot();
+      seen.bootMs = performance.now() - t0;
+      progress(`lab: running after ${(seen.bootMs / 1000).toFixed(1)} s boot`);
     },
   });
+  const decoder = new TextDecoder();
+  for await (const chunk of proc.stdout) splitter.push(decoder.decode(chunk, { stream: true }));
+  splitter.push(decoder.decode());
+  splitter.end();
+  return seen;
+}
 
-  const readConsole = (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of proc.stdout) splitter.push(decoder.decode(chunk, { stream: true }));
-    splitter.push(decoder.decode());
-    splitter.end();
-  })();
-  const readStderr = (async () => {
-    let text = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of proc.stderr) {
-      const s = decoder.decode(chunk, { stream: true });
-      text += s;
-      if (plan.verbose) process.stderr.write(s);
-    }
-    return text;
-  })();
-  const [status, , stderr] = await Promise.all([proc.exited, readConsole, readStderr]);
+/** QEMU's stderr, echoed when verbose. */
+async function readStderr(proc: Subprocess<"ignore", "pipe", "pipe">, verbose: boolean): Promise<string> {
+  let text = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of proc.stderr) {
+    const s = decoder.decode(chunk, { stream: true });
+    text += s;
+    if (verbose) process.stderr.write(s);
+  }
+  return text;
+}
+
+/** One QEMU boot. `bootLimitMs` bounds the time to the start marker (for KVM). */
+async function attempt(plan: Plan, accel: "tcg" | "kvm", bootLimitMs: number | null): Promise<Attempt> {
+  const cmd = qemuCommand(plan, accel);
+  if (plan.verbose) progress(`lab: ${cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ")}`);
+  progress(`lab: booting (${accel})…`);
+  await rm(join(plan.runDir, "exit-code"), { force: true });
+  const t0 = performance.now();
+  const proc = Bun.spawn({ cmd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  running.add(proc);
+  const watch = supervise(proc, plan, bootLimitMs);
+  const [status, seen, stderr] = await Promise.all([
+    proc.exited,
+    readConsole(proc, plan, t0, watch.booted),
+    readStderr(proc, plan.verbose),
+  ]);
   running.delete(proc);
-  clearTimeout(runTimer);
-  clearTimeout(bootTimer);
-  clearTimeout(killTimer);
-  await writeFile(join(plan.runDir, accel === "kvm" && bootMs < 0 ? "console-kvm.log" : "console.log"), consoleText);
+  watch.done();
+  await writeFile(join(plan.runDir, accel === "kvm" && seen.bootMs < 0 ? "console-kvm.log" : "console.log"), seen.consoleText);
+  return verdictOf(plan, { status, stderr, stopped: watch.why(), bootLimitMs, ...seen });
+}
 
-  const tail = tailOf(consoleText, stderr);
-  if (stopped === "timeout") {
+/** What one boot came to: finished, did not start (why), or a timeout (thrown). */
+function verdictOf(
+  plan: Plan,
+  r: {
+    status: number;
+    stderr: string;
+    stopped: "timeout" | "boot-limit" | null;
+    bootLimitMs: number | null;
+    consoleText: string;
+    output: string;
+    bootMs: number;
+  },
+): Attempt {
+  const tail = tailOf(r.consoleText, r.stderr);
+  if (r.stopped === "timeout") {
+    const where = r.bootMs < 0 ? "still booting" : "command still running";
     throw new LabError(
-      `lab: timed out after ${Math.round(plan.timeoutMs / 1000)} s (${bootMs < 0 ? "still booting" : "command still running"}); QEMU was killed`,
+      `lab: timed out after ${Math.round(plan.timeoutMs / 1000)} s (${where}); QEMU was killed`,
       "timeout",
       plan.runDir,
       tail,
     );
   }
-  if (bootMs < 0) {
+  if (r.bootMs < 0) {
     const why =
-      stopped === "boot-limit"
-        ? `the command did not start within ${(bootLimitMs ?? 0) / 1000} s`
-        : `QEMU exited (status ${status}) before the command started${firstError(stderr)}`;
+      r.stopped === "boot-limit"
+        ? `the command did not start within ${(r.bootLimitMs ?? 0) / 1000} s`
+        : `QEMU exited (status ${r.status}) before the command started${firstError(r.stderr)}`;
     return { kind: "no-start", why, tail };
   }
-  return { kind: "finished", bootMs, output, tail };
+  return { kind: "finished", bootMs: r.bootMs, output: r.output, tail };
 }
 
 /**
@@ -312,22 +348,45 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
   for (const p of [runDir, kernel.modulesDir]) {
     if (/[\s"]/.test(p)) throw new Error(`lab: path ${JSON.stringify(p)} contains whitespace or quotes; use another --out/project dir`);
   }
-
-  const com2 = join(runDir, "com2.out");
-  const lpt1 = join(runDir, "lpt1.out");
-  const debugcon = join(runDir, "debugcon.out");
   const extra = extraDevices(opts.devices ?? [], runDir);
-  const files: Record<string, string> = { com2, lpt1, debugcon, ...extra.files };
+  const files: Record<string, string> = { ...standardFiles(runDir), ...extra.files };
   await writeFile(join(runDir, "files.json"), `${JSON.stringify(files, null, 2)}\n`);
   const colour = opts.onOutput === undefined && process.stdout.isTTY === true;
   await writeFile(join(runDir, "guest.sh"), guestScript(opts.command, runDir, opts.env ?? {}, colour));
-
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+  const plan: Plan = {
+    id,
+    runDir,
+    baseArgs: baseArgs(kernel, initramfs, runDir, id, opts.memoryMiB ?? 2048),
+    tailArgs: [...extra.args, ...(opts.qemuArgs ?? [])],
+    deadline,
+    timeoutMs,
+    onOutput: opts.onOutput ?? ((text) => process.stdout.write(text)),
+    verbose: opts.verbose ?? false,
+  };
+  const { accel, result } = await boot(plan, opts.kvm ?? false, timeoutMs);
+  return {
+    exitCode: await recordedExitCode(runDir, result.tail),
+    runDir,
+    files,
+    bootMs: Math.round(result.bootMs),
+    output: result.output,
+    accel,
+  };
+}
+
+/** The standard machine's host-side witness files. */
+function standardFiles(runDir: string): { com2: string; lpt1: string; debugcon: string } {
+  return { com2: join(runDir, "com2.out"), lpt1: join(runDir, "lpt1.out"), debugcon: join(runDir, "debugcon.out") };
+}
+
+/** QEMU's arguments for the standard machine (the accelerator and -cpu go in after argv[0], see qemuCommand). */
+function baseArgs(kernel: Kernel, initramfs: string, runDir: string, id: string, memoryMiB: number): string[] {
+  const { com2, lpt1, debugcon } = standardFiles(runDir);
   const append = ["console=ttyS0 quiet loglevel=3 panic=-1", `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir}`].join(" ");
-  // The accelerator and -cpu go in after argv[0] (see attempt()).
-  const baseArgs = [
+  return [
     "qemu-system-x86_64",
-    ...["-M", "pc", "-m", String(opts.memoryMiB ?? 2048), "-smp", "1"],
+    ...["-M", "pc", "-m", String(memoryMiB), "-smp", "1"],
     ...["-nodefaults", "-no-reboot", "-display", "none", "-vga", "std", "-nic", "none"],
     ...["-kernel", kernel.vmlinuz, "-initrd", initramfs, "-append", append],
     // multidevs=remap keeps inode numbers unique across the host's mounts.
@@ -342,45 +401,33 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     ...["-device", "isa-debugcon,iobase=0xe9,chardev=debugcon"],
     ...["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
   ];
-  const plan: Plan = {
-    id,
-    runDir,
-    baseArgs,
-    tailArgs: [...extra.args, ...(opts.qemuArgs ?? [])],
-    deadline,
-    timeoutMs,
-    onOutput: opts.onOutput ?? ((text) => process.stdout.write(text)),
-    verbose: opts.verbose ?? false,
-  };
+}
 
-  let accel: "tcg" | "kvm" = "tcg";
-  let result: Attempt | undefined;
-  if (opts.kvm) {
-    if (!existsSync("/dev/kvm")) {
-      progress("lab: /dev/kvm is missing; using TCG");
-    } else {
-      const kvm = await attempt(plan, "kvm", Math.min(kvmBootLimitMs, timeoutMs));
-      if (kvm.kind === "finished") {
-        accel = "kvm";
-        result = kvm;
-      } else {
-        progress(`lab: KVM failed: ${kvm.why}; falling back to TCG (console in console-kvm.log)`);
-      }
-    }
+/** Boots with KVM first when asked (falling back to TCG: nested KVM hangs on some hosts), else TCG. */
+async function boot(
+  plan: Plan,
+  kvm: boolean,
+  timeoutMs: number,
+): Promise<{ accel: "tcg" | "kvm"; result: Extract<Attempt, { kind: "finished" }> }> {
+  if (kvm && !existsSync("/dev/kvm")) progress("lab: /dev/kvm is missing; using TCG");
+  if (kvm && existsSync("/dev/kvm")) {
+    const first = await attempt(plan, "kvm", Math.min(kvmBootLimitMs, timeoutMs));
+    if (first.kind === "finished") return { accel: "kvm", result: first };
+    progress(`lab: KVM failed: ${first.why}; falling back to TCG (console in console-kvm.log)`);
   }
-  result ??= await attempt(plan, "tcg", null);
-  if (result.kind === "no-start") {
-    throw new LabError(`lab: ${result.why}`, "boot", runDir, result.tail);
-  }
+  const result = await attempt(plan, "tcg", null);
+  if (result.kind === "no-start") throw new LabError(`lab: ${result.why}`, "boot", plan.runDir, result.tail);
+  return { accel: "tcg", result };
+}
 
+/** The exit code the guest's /init recorded in the run dir; a LabError when it recorded none. */
+async function recordedExitCode(runDir: string, tail: string): Promise<number> {
   const recorded = await readFile(join(runDir, "exit-code"), "utf8").catch(() => "");
-  if (!/^\d+\s*$/.test(recorded)) {
-    throw new LabError(
-      "lab: the guest stopped before recording the command's exit code (kernel panic or crash?)",
-      "no-exit-code",
-      runDir,
-      result.tail,
-    );
-  }
-  return { exitCode: Number(recorded), runDir, files, bootMs: Math.round(result.bootMs), output: result.output, accel };
+  if (/^\d+\s*$/.test(recorded)) return Number(recorded);
+  throw new LabError(
+    "lab: the guest stopped before recording the command's exit code (kernel panic or crash?)",
+    "no-exit-code",
+    runDir,
+    tail,
+  );
 }

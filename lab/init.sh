@@ -1,6 +1,6 @@
 #!/bin/busybox sh
-# /init of the lab initramfs, built by scripts/lab/initramfs.ts and booted by
-# scripts/lab/vm.ts. It turns the host's root filesystem (9p, read-only) into the
+# /init of the lab initramfs, built by lab/initramfs.ts and booted by
+# lab/vm.ts. It turns the host's root filesystem (9p, read-only) into the
 # guest's root with a throwaway tmpfs layer on top, so every host tool and the
 # project tree sit at the same paths as on the host, then runs the run dir's
 # guest.sh as root and reports the exit code through the run dir.

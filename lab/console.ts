@@ -1,5 +1,5 @@
 // Splits the guest's serial console into boot noise, the command's output and
-// shutdown noise, using the marker lines scripts/lab/init.sh prints around the
+// shutdown noise, using the marker lines lab/init.sh prints around the
 // command. Text arrives in arbitrary chunks, so a chunk ending in what may be the
 // start of a marker is held back until the next one decides.
 

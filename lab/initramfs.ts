@@ -1,12 +1,12 @@
-// The lab's kernel and its tiny initramfs: busybox, scripts/lab/init.sh and the
+// The lab's kernel and its tiny initramfs: busybox, lab/init.sh and the
 // modules needed to mount the host root over 9p with an overlay. The initramfs is
 // cached in .cache/lab/ under a hash of everything that goes into it.
 import { existsSync, readdirSync } from "node:fs";
 import { copyFile, chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 
-export { packageRoot as projectRoot } from "../../lib/paths.ts";
-import { packageRoot as projectRoot } from "../../lib/paths.ts";
+export { packageRoot as projectRoot } from "../lib/paths.ts";
+import { packageRoot as projectRoot } from "../lib/paths.ts";
 export const labCache = join(projectRoot, ".cache", "lab");
 
 /** Load order matters: each needs the ones before it. Built-in ones are skipped. */
