@@ -40,11 +40,13 @@ export function checkValue(value: number, width: Width): void {
   throw new RangeError(`value ${value} does not fit ${width} bits (0..0x${max[width].toString(16).toUpperCase()})`);
 }
 
+/** Throws RangeError unless `width` is 8, 16 or 32. */
 export function checkWidth(width: unknown): asserts width is Width {
   if (width === 8 || width === 16 || width === 32) return;
   throw new RangeError(`width must be 8, 16 or 32, got ${describe(width)}`);
 }
 
+/** The typed arrays string I/O takes; the element type is the port width. */
 export type PortArray = Uint8Array | Uint16Array | Uint32Array;
 
 /** Width in bits of a typed array that string I/O accepts. */

@@ -11,6 +11,7 @@ import { native, nativeDiagnosis } from "./ffi.ts";
 import { devWindowsDir, prebuiltDir } from "./paths.ts";
 import { Status } from "./status.ts";
 
+/** The driver service's state as the SCM reports it, or not-installed. */
 export type DriverState = "not-installed" | "stopped" | "start-pending" | "stop-pending" | "running";
 
 /** The running driver's version block (IOPERM_VERSION_INFO in windows-driver/include/ioperm_ioctl.h). */
@@ -65,6 +66,7 @@ export function driverVersion(): DriverVersion {
   return Object.fromEntries(VERSION_FIELDS.map((f, i) => [f, v[i] ?? 0])) as unknown as DriverVersion;
 }
 
+/** How installDriver registers the service. */
 export interface InstallOptions {
   /** Start with Windows instead of on demand (the default: started now, and by installDriver). */
   autoStart?: boolean;

@@ -3,6 +3,7 @@ import { type ErrnoName, type StatusName, errnoName, statusErrno, statusName } f
 
 /** Codes raised by the TypeScript layer itself, beside the native statuses. */
 export type LocalCode = "LOAD_FAILED" | "ABI_MISMATCH" | "CLOSED";
+/** Every IopermError code: a native status, an errno name, an unnamed errno, or one of lib/'s own. */
 export type IopermCode = StatusName | ErrnoName | `ERRNO_${number}` | LocalCode;
 
 /** What failed, for the message and for callers that branch on it. */
@@ -35,6 +36,7 @@ export class IopermError extends Error {
   }
 }
 
+/** 0x-prefixed upper-case hex, padded to `digits`. */
 export const hex = (n: number, digits = 0): string => `0x${n.toString(16).toUpperCase().padStart(digits, "0")}`;
 
 const where = (ctx: ErrorContext): string =>
@@ -137,6 +139,7 @@ export function errorFor(status: number, ctx: ErrorContext): IopermError {
   return new IopermError(code, explain(code, ctx), ctx, errno);
 }
 
+/** An IopermError raised by lib/ itself (loading, a closed handle). */
 export function localError(code: LocalCode, message: string, op: string): IopermError {
   return new IopermError(code, message, { op });
 }

@@ -45,11 +45,14 @@ export type BackendName = "auto" | "direct" | "devport" | "driver";
  * test/status.test.ts checks this copy, and ALL_PORTS, against the built library.
  */
 export const backendNames = ["none", "direct", "devport", "driver"] as const;
+/** The number ioperm_open takes for each backend name. */
 export const backendKinds: Record<BackendName, number> = { auto: 0, direct: 1, devport: 2, driver: 3 };
 /** grants.all_ports_flag: set beside the backend number when the thread holds every port. */
 export const ALL_PORTS = 0x100;
+/** The backend a thread's grants go through, or none. */
 export type ActiveBackend = (typeof backendNames)[number];
 
+/** Options of open(). */
 export interface OpenOptions {
   /** Default `auto`. Applies to this thread's grants from now on. */
   backend?: BackendName;

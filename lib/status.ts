@@ -20,6 +20,7 @@ export const Status = {
   BAD_BUFFER: -5015,
 } as const;
 
+/** The name of a fixed native status code. */
 export type StatusName = keyof typeof Status;
 
 /** Linux x86_64 errno values the library can surface. */
@@ -37,6 +38,7 @@ export const Errno = {
   ENOSYS: 38,
 } as const;
 
+/** The name of an errno the library can surface. */
 export type ErrnoName = keyof typeof Errno;
 
 const statusByCode = new Map<number, StatusName>(Object.entries(Status).map(([k, v]) => [v, k as StatusName]));
@@ -49,6 +51,7 @@ export function statusName(code: number): StatusName | ErrnoName | `ERRNO_${numb
   return errnoName(-code);
 }
 
+/** The name of an errno ("EPERM"), or ERRNO_<n> for one without a name here. */
 export function errnoName(errno: number): ErrnoName | `ERRNO_${number}` {
   return errnoByNumber.get(errno) ?? `ERRNO_${errno}`;
 }

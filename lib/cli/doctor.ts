@@ -28,6 +28,7 @@ function tryBackend(backend: BackendName): { ok: boolean; code: string | null; e
   }
 }
 
+/** Runs every check and a real grant through each backend; what `ioperm doctor --json` prints. */
 export function doctor() {
   const facts = readFacts();
   const direct = tryBackend("direct");
@@ -74,6 +75,7 @@ export function doctor() {
   return { ok: direct.ok || devport.ok, facts, backends: { direct, devport }, checks, causes: found };
 }
 
+/** `ioperm doctor`. */
 export const command: Command = {
   summary: "what this system allows, what refuses port I/O, and what to run about it (--json)",
   async run(args) {

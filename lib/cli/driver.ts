@@ -16,6 +16,7 @@ const usage = () => `usage:
   ioperm driver status
   ioperm driver version`;
 
+/** `ioperm driver install|uninstall|status|version`. */
 export const command: Command = {
   summary: "install, uninstall, status or version of the Windows driver (ioperm.sys)",
   async run([verb, ...rest]) {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { packageRoot } from "../paths.ts";
 import type { Command } from "./command.ts";
 
+/** `ioperm probe`: probe.ts in this Bun. */
 export const command: Command = {
   summary: "survey the legacy hardware that answers (probe.ts; --help for its options)",
   async run(args) {

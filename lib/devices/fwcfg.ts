@@ -4,15 +4,19 @@
  */
 import type { Ioperm } from "../index.ts";
 
+/** fw_cfg selector register (16-bit write). */
 export const FW_CFG_SELECTOR = 0x510;
+/** fw_cfg data register (byte reads of the selected item). */
 export const FW_CFG_DATA = 0x511;
 
+/** One entry of fw_cfg's file directory. */
 export interface FwCfgFile {
   name: string;
   size: number;
   select: number;
 }
 
+/** What readFwCfg found: the signature, the feature bits and the file directory. */
 export interface FwCfg {
   signature: string;
   /** Feature bits (select 0x0001): bit 0 traditional interface, bit 1 DMA. */

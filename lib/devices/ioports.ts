@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 
+/** One /proc/ioports range and its claimant. */
 export interface Claim {
   from: number;
   to: number;

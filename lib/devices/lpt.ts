@@ -4,6 +4,7 @@
  */
 import type { Ioperm } from "../index.ts";
 
+/** The legacy parallel-port bases, in the order BIOSes assign LPT1..3. */
 export const LPT_BASES = [0x378, 0x278, 0x3bc] as const;
 
 /** Status register (base+1), lines as asserted (the hardware inverts BUSY, ACK and ERROR). */
@@ -30,6 +31,7 @@ export interface LptControl {
   reverse: boolean;
 }
 
+/** Which modes a port supports, with how each was told. */
 export interface LptModes {
   spp: boolean;
   /** Bidirectional (PS/2): true, false, or null when it could not be told. */
@@ -42,6 +44,7 @@ export interface LptModes {
   explain: string[];
 }
 
+/** What probeLpt found at one base. */
 export interface LptProbe {
   base: number;
   present: boolean;
@@ -51,6 +54,7 @@ export interface LptProbe {
   modes: LptModes | null;
 }
 
+/** The status register (base+1) as named lines; BUSY and the inverted bits are given as the device drives them. */
 export function decodeStatus(raw: number): LptStatus {
   return {
     raw,
@@ -63,6 +67,7 @@ export function decodeStatus(raw: number): LptStatus {
   };
 }
 
+/** The control register (base+2) as named lines. */
 export function decodeControl(raw: number): LptControl {
   return {
     raw,
@@ -185,6 +190,7 @@ export interface KernelParport {
   modes: string[];
 }
 
+/** The kernel's view of one parport (/proc/sys/dev/parport/<name>/base-addr and modes). */
 export function parseParportEntry(name: string, baseAddr: string, modes: string): KernelParport {
   return {
     name,

@@ -4,9 +4,12 @@
  */
 import type { Ioperm } from "../index.ts";
 
+/** PCI configuration mechanism #1: the 32-bit address register. */
 export const PCI_ADDRESS = 0xcf8;
+/** PCI configuration mechanism #1: the 32-bit data register. */
 export const PCI_DATA = 0xcfc;
 
+/** One PCI function as scanPci found it. */
 export interface PciFunction {
   bus: number;
   device: number;
@@ -24,6 +27,7 @@ export interface PciFunction {
   multiFunction: boolean;
 }
 
+/** The 0xCF8 value that selects bus/device/function/register (enable bit set, register dword-aligned). */
 export function pciAddress(bus: number, device: number, fn: number, offset: number): number {
   return (0x80000000 | (bus << 16) | (device << 11) | (fn << 8) | (offset & 0xfc)) >>> 0;
 }
@@ -70,6 +74,7 @@ const subclassNames: Record<number, string> = {
   0x0c05: "SMBus",
 };
 
+/** A short name for a class code (class << 16 | subclass << 8 | prog-if). */
 export function pciClassName(classCode: number): string {
   return subclassNames[classCode >> 8] ?? classNames[classCode >> 16] ?? "Unknown class";
 }

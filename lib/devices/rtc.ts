@@ -4,9 +4,12 @@
  */
 import type { Ioperm } from "../index.ts";
 
+/** CMOS index register (bit 7 also masks NMI: left clear). */
 export const RTC_INDEX = 0x70;
+/** CMOS data register. */
 export const RTC_DATA = 0x71;
 
+/** What readRtc read: the time, and how the chip encodes it. */
 export interface RtcTime {
   /** The RTC's time, taken as UTC (how Linux and QEMU keep it by default). */
   date: Date;

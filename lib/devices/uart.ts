@@ -4,10 +4,13 @@
  */
 import type { Ioperm } from "../index.ts";
 
+/** The legacy COM1..COM4 bases. */
 export const UART_BASES = [0x3f8, 0x2f8, 0x3e8, 0x2e8] as const;
 
+/** The 8250-family types told apart by FIFO and scratch behaviour. */
 export type UartType = "8250" | "16450" | "16550" | "16550A" | "16750";
 
+/** What probeUart found at one base. */
 export interface UartProbe {
   base: number;
   present: boolean;
