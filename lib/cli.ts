@@ -8,6 +8,15 @@ import type { Command } from "./cli/command.ts";
 /** Every command, in the order `ioperm help` lists them. Each module exports `command`. */
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   probe: () => import("./cli/probe.ts"),
+  inb: async () => ({ command: (await import("./cli/io.ts")).ioCommand("inb") }),
+  inw: async () => ({ command: (await import("./cli/io.ts")).ioCommand("inw") }),
+  inl: async () => ({ command: (await import("./cli/io.ts")).ioCommand("inl") }),
+  outb: async () => ({ command: (await import("./cli/io.ts")).ioCommand("outb") }),
+  outw: async () => ({ command: (await import("./cli/io.ts")).ioCommand("outw") }),
+  outl: async () => ({ command: (await import("./cli/io.ts")).ioCommand("outl") }),
+  dump: () => import("./cli/dump.ts"),
+  watch: () => import("./cli/watch.ts"),
+  pci: () => import("./cli/pci.ts"),
   doctor: () => import("./cli/doctor.ts"),
   driver: () => import("./cli/driver.ts"),
 };

@@ -1,0 +1,33 @@
+/**
+ * `ioperm pci [--json]`: the PCI functions, lspci-style, read through
+ * configuration mechanism #1 (0xCF8/0xCFC, the only range it grants).
+ */
+import { scanPci } from "../devices/pci.ts";
+import { EXIT, splitOptions, UsageError, withGrant } from "./args.ts";
+import type { Command } from "./command.ts";
+
+export const command: Command = {
+  summary: "list the PCI functions in lspci -n's format (config mechanism #1)",
+  async run(args) {
+    let opts: ReturnType<typeof splitOptions>;
+    try {
+      opts = splitOptions(args);
+      if (opts.rest.length > 0) throw new UsageError(`unexpected ${opts.rest[0]}`);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      console.error(`ioperm pci: ${e.message}\nusage: ioperm pci [--json] [--backend auto|direct|driver]`);
+      return EXIT.usage;
+    }
+    return withGrant(opts.backend, 0xcf8, 8, "pci", (io) => {
+      const functions = scanPci(io);
+      if (opts.json) console.log(JSON.stringify(functions));
+      else
+        for (const f of functions) {
+          const h4 = (n: number) => n.toString(16).padStart(4, "0");
+          // lspci -n's own format, so the two can be compared line for line; --json adds the class name.
+          const rev = f.revision ? ` (rev ${f.revision.toString(16).padStart(2, "0")})` : "";
+          console.log(`${f.bdf} ${h4(f.classCode >> 8)}: ${h4(f.vendor)}:${h4(f.deviceId)}${rev}`);
+        }
+    });
+  },
+};

@@ -1,0 +1,39 @@
+// Host unit tests of the command line's pure parts: the dispatcher, number
+// parsing, the isadump-style table and the register decoding `watch` prints.
+import { expect, test } from "bun:test";
+import { main } from "../lib/cli.ts";
+import { parseNumber, splitOptions, UsageError } from "../lib/cli/args.ts";
+import { dumpTable } from "../lib/cli/dump.ts";
+import { decodeRegister } from "../lib/cli/watch.ts";
+
+test("numbers: hex 0x… or decimal, within bounds; anything else is a usage error", () => {
+  expect(parseNumber("0x378", "PORT", 0xffff)).toBe(0x378);
+  expect(parseNumber("888", "PORT", 0xffff)).toBe(888);
+  for (const bad of ["0x10000", "-1", "3.5", "0x", "378h", ""]) expect(() => parseNumber(bad, "PORT", 0xffff)).toThrow(UsageError);
+  expect(() => splitOptions(["--backend", "magic"])).toThrow(UsageError);
+  expect(() => splitOptions(["--nope"])).toThrow(UsageError);
+  expect(splitOptions(["0x80", "--json", "--backend", "devport"])).toEqual({ json: true, backend: "devport", values: {}, rest: ["0x80"] });
+});
+
+test("dumpTable: rows of 16 from the aligned address, blanks outside the range", () => {
+  expect(dumpTable(0x378, [0xac, 0xd9, 0xcc]).split("\n")).toEqual([
+    "       0  1  2  3  4  5  6  7  8  9  a  b  c  d  e  f",
+    "0370:                         ac d9 cc               ",
+  ]);
+});
+
+test("decodeRegister names LPT and UART status bits at the legacy bases, nothing elsewhere", () => {
+  expect(decodeRegister(0x37a, 0xcd)).toMatchObject({ register: "LPT 0x378 control", bits: { strobe: true, autoFeed: false } });
+  expect(decodeRegister(0x3fd, 0x60)).toMatchObject({
+    register: "UART 0x3f8 LSR",
+    bits: { thrEmpty: true, txEmpty: true, dataReady: false },
+  });
+  expect(decodeRegister(0x80, 0x12)).toBeNull();
+});
+
+test("the dispatcher: unknown command and no command are usage errors (64); help is 0", async () => {
+  expect(await main(["nope"])).toBe(64);
+  expect(await main([])).toBe(64);
+  expect(await main(["help"])).toBe(0);
+  expect(await main(["inb"])).toBe(64);
+});
