@@ -33,6 +33,8 @@ import {
   readFwCfg,
   readIoports,
   readRtc,
+  pciNames,
+  readPciIds,
   scanPci,
 } from "./lib/devices/index.ts";
 import { type BackendName, type Ioperm, IopermError, open } from "./lib/index.ts";
@@ -72,7 +74,8 @@ interface Report {
   lpt?: LptEntry[];
   uart?: UartEntry[];
   rtc?: { claimedBy: string | null; present: boolean; time: string | null; bcd: boolean; hour24: boolean; statusB: number } | null;
-  pci?: { claimedBy: string | null; functions: PciFunction[] } | null;
+  pci?: { claimedBy: string | null; functions: (PciFunction & ReturnType<typeof pciNames>)[] } | null;
+  pciPorts?: PciPortEntry[];
   notes: string[];
 }
 
@@ -115,8 +118,13 @@ function withRange<T>(io: Ioperm, from: number, count: number, f: () => T): T {
 }
 
 function surveyLpt(io: Ioperm, claims: Claim[] | undefined, force: boolean, notes: string[]): LptEntry[] {
+  return surveyLptAt(io, LPT_BASES, claims, force, notes);
+}
+
+/** Parallel ports at these bases, under the safety rules. */
+function surveyLptAt(io: Ioperm, bases: readonly number[], claims: Claim[] | undefined, force: boolean, notes: string[]): LptEntry[] {
   const kernel = kernelParports();
-  return LPT_BASES.map((base): LptEntry => {
+  return bases.map((base): LptEntry => {
     const claimedBy = claims ? claimant(claims, base, 3) : null;
     const k = kernel.find((p) => p.base === base) ?? null;
     if (claimedBy && !force) {
@@ -139,9 +147,14 @@ function surveyLpt(io: Ioperm, claims: Claim[] | undefined, force: boolean, note
 }
 
 function surveyUart(io: Ioperm, claims: Claim[] | undefined, force: boolean): UartEntry[] {
+  return UART_BASES.map((base) => uartAt(io, base, claims, force));
+}
+
+/** One UART base, under the safety rules: a claimed range gets the kernel's view unless --force. */
+function uartAt(io: Ioperm, base: number, claims: Claim[] | undefined, force: boolean): UartEntry {
   const text = readText("/proc/tty/driver/serial");
   const kernel = text ? parseSerialDriver(text) : [];
-  return UART_BASES.map((base): UartEntry => {
+  {
     const claimedBy = claims ? claimant(claims, base, 8) : null;
     const k = kernel.find((u) => u.port === base) ?? null;
     if (claimedBy && !force) {
@@ -158,12 +171,53 @@ function surveyUart(io: Ioperm, claims: Claim[] | undefined, force: boolean): Ua
     }
     const probe = withRange(io, base, 8, () => probeUart(io, base));
     return { base, present: probe.present, method: "probe", claimedBy, type: probe.type, probe, kernel: k, note: null };
-  });
+  }
 }
 
+/** A serial or parallel port on a PCI card, found through the card's I/O BAR. */
+interface PciPortEntry {
+  bdf: string;
+  kind: "serial" | "parallel";
+  bar: number;
+  base: number;
+  uart: UartEntry | null;
+  lpt: LptEntry | null;
+}
+
+/**
+ * Ports on PCI serial (class 07 00) and parallel (07 01) cards: each I/O BAR
+ * is probed like a legacy base. A serial BAR holds UARTs 8 ports apart
+ * (pci-serial-2x/4x, Oxford and Moschip cards), as many as its extent in
+ * /proc/ioports holds (four at most; one when that is unreadable), until one is
+ * absent. Same safety rules and /proc/ioports claims as the legacy bases.
+ */
+function surveyPciPorts(io: Ioperm, functions: PciFunction[], claims: Claim[] | undefined, force: boolean, notes: string[]): PciPortEntry[] {
+  const out: PciPortEntry[] = [];
+  for (const f of functions) {
+    const kind = f.classCode >> 8 === 0x0700 ? "serial" : f.classCode >> 8 === 0x0701 ? "parallel" : null;
+    if (kind === null) continue;
+    for (const { index, base } of f.ioBars) {
+      if (kind === "parallel") {
+        const [lpt] = surveyLptAt(io, [base], claims, force, notes);
+        out.push({ bdf: f.bdf, kind, bar: index, base, uart: null, lpt: lpt ?? null });
+        continue;
+      }
+      // The BAR's extent is the PCI core's reservation in /proc/ioports (BARs are never written to size them).
+      const bar = claims?.find((c) => c.from === base && c.name === `0000:${f.bdf}`);
+      const ports = bar ? Math.min(4, Math.floor((bar.to - base + 1) / 8)) : 1;
+      for (let n = 0; n < ports; n++) {
+        const uart = uartAt(io, base + 8 * n, claims, force);
+        if (!uart.present) break;
+        out.push({ bdf: f.bdf, kind, bar: index, base: base + 8 * n, uart, lpt: null });
+      }
+    }
+  }
+  return out;
+}
+
+/** Progress on one self-erasing line of a terminal; nothing when stderr is a file or a pipe. */
 function progress(text: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`);
-  else process.stderr.write(`${text}\n`);
 }
 
 export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: string): Report {
@@ -214,7 +268,11 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: 
       scanPci(io, (bus, n) => progress(`scanned PCI bus ${bus.toString(16).padStart(2, "0")}: ${n} functions so far`)),
     );
     if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
-    report.pci = { claimedBy, functions };
+    const ids = readPciIds();
+    if (!ids) notes.push("no pci.ids (Debian: apt-get install pci.ids): PCI functions are shown by ID only");
+    report.pci = { claimedBy, functions: functions.map((f) => ({ ...f, ...pciNames(ids, f.vendor, f.deviceId, f.classCode) })) };
+    // Serial and parallel ports on PCI cards sit where the firmware put them: found through their I/O BARs.
+    report.pciPorts = claims || force ? surveyPciPorts(io, functions, claims, force, notes) : [];
   }
   report.machine.hypervisor = report.fwcfg?.present || /QEMU/i.test(d.sys_vendor ?? "") ? "QEMU" : null;
   if (!only.has("lpt") && !only.has("uart")) return report;
@@ -288,9 +346,18 @@ function table(r: Report): string {
     line();
     line(`PCI (mechanism #1, 0xCF8)${r.pci.claimedBy ? `, claimed by ${r.pci.claimedBy}: config reads only` : ""}`);
     for (const f of r.pci.functions) {
+      const names = f.vendorName ? `  ${f.vendorName} ${f.deviceName ?? ""}`.trimEnd() : "";
       line(
-        `  ${f.bdf}  ${f.vendor.toString(16).padStart(4, "0")}:${f.deviceId.toString(16).padStart(4, "0")}  ${f.classCode.toString(16).padStart(6, "0")} ${f.className}${f.multiFunction ? " (multi-function)" : ""}${f.headerType === 1 ? " [bridge]" : ""}`,
+        `  ${f.bdf}  ${f.vendor.toString(16).padStart(4, "0")}:${f.deviceId.toString(16).padStart(4, "0")}  ${f.classCode.toString(16).padStart(6, "0")} ${f.classLabel ?? f.className}${f.multiFunction ? " (multi-function)" : ""}${f.headerType === 1 ? " [bridge]" : ""}${names}`,
       );
+    }
+  }
+  if (r.pciPorts?.length) {
+    line();
+    line("ports on PCI cards");
+    for (const p of r.pciPorts) {
+      const what = p.uart ? `${p.uart.present ? "present" : "-"}  ${p.uart.type ?? ""}${p.uart.note ? ` (${p.uart.note})` : ""}` : `${p.lpt?.present ? "present" : "-"}`;
+      line(`  ${hex(p.base)}  ${p.kind.padEnd(8)} ${p.bdf} BAR${p.bar}  ${what}`);
     }
   }
   for (const n of r.notes) line(`note: ${n}`);

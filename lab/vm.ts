@@ -78,6 +78,13 @@ const isaChardevDevices: Record<string, { bases: number[]; nextIndex: number }> 
   "isa-debugcon": { bases: [0xe9], nextIndex: 0 },
 };
 
+/** QEMU's PCI serial cards and the chardev property of each of their ports. */
+const pciSerialChardevs: Record<string, string[]> = {
+  "pci-serial": ["chardev"],
+  "pci-serial-2x": ["chardev1", "chardev2"],
+  "pci-serial-4x": ["chardev1", "chardev2", "chardev3", "chardev4"],
+};
+
 /** QEMU option values escape commas by doubling them. */
 const qemuValue = (s: string) => s.replaceAll(",", ",,");
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
@@ -132,6 +139,19 @@ function extraDevices(specs: string[], runDir: string): { args: string[]; files:
   specs.forEach((spec, i) => {
     const [driver = "", ...rest] = spec.split(",");
     const props = new Map(rest.map((kv) => [kv.split("=")[0] ?? "", kv.slice(kv.indexOf("=") + 1)]));
+    const pciPorts = pciSerialChardevs[driver];
+    if (pciPorts !== undefined && !pciPorts.some((p) => props.has(p))) {
+      // A PCI serial card: <id or driver#n>.out, or .1.out, .2.out… for each port of a multi-port card.
+      const name = props.get("id") ?? `${driver}#${i}`;
+      const extra = pciPorts.map((prop, n) => {
+        const file = pciPorts.length === 1 ? name : `${name}.${n + 1}`;
+        files[file] = join(runDir, `${file}.out`);
+        args.push("-chardev", `file,id=lab${i}p${n},path=${qemuValue(files[file] ?? "")}`);
+        return `${prop}=lab${i}p${n}`;
+      });
+      args.push("-device", [spec, ...extra].join(","));
+      return;
+    }
     const known = isaChardevDevices[driver];
     if (known === undefined || props.has("chardev")) {
       args.push("-device", spec);

@@ -88,3 +88,38 @@ test("UART line settings: divisor and LCR, and refusals", async () => {
   expect(() => uartLineSettings({ dataBits: 9 as 8 })).toThrow(RangeError);
   expect(() => uartLineSettings({ parity: "weird" as "none" })).toThrow(RangeError);
 });
+
+test("pci.ids: vendors, devices and classes parsed; names null where it has none", async () => {
+  const { parsePciIds, pciNames } = await import("../lib/devices/pciids.ts");
+  const ids = parsePciIds(`# comment
+1b36  Red Hat, Inc.
+\t0002  QEMU PCI 16550A Adapter
+\t\t1af4 1100  QEMU Virtual Machine
+8086  Intel Corporation
+\t1237  440FX - 82441FX PMC [Natoma]
+C 06  Bridge
+\t00  Host bridge
+C 07  Communication controller
+\t00  Serial controller
+\t\t02  16550
+`);
+  expect(pciNames(ids, 0x1b36, 0x0002, 0x070002)).toEqual({
+    vendorName: "Red Hat, Inc.",
+    deviceName: "QEMU PCI 16550A Adapter",
+    classLabel: "Serial controller",
+  });
+  expect(pciNames(ids, 0x8086, 0x1237, 0x060000)).toEqual({
+    vendorName: "Intel Corporation",
+    deviceName: "440FX - 82441FX PMC [Natoma]",
+    classLabel: "Host bridge",
+  });
+  expect(pciNames(ids, 0x8086, 0x9999, 0x068000)).toEqual({ vendorName: "Intel Corporation", deviceName: null, classLabel: "Bridge" });
+  expect(pciNames(undefined, 0x8086, 0x1237, 0x060000)).toEqual({ vendorName: null, deviceName: null, classLabel: null });
+});
+
+test("claimant skips a PCI function's own BAR reservation but not the driver inside it", async () => {
+  const { claimant, parseIoports } = await import("../lib/devices/ioports.ts");
+  const claims = parseIoports("c000-cfff : PCI Bus 0000:00\n  c070-c07f : 0000:00:09.0\n    c070-c077 : serial\n");
+  expect(claimant(claims, 0xc070, 8)).toBe("serial");
+  expect(claimant(claims, 0xc078, 8)).toBeNull();
+});

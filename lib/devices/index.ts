@@ -3,5 +3,6 @@ export * from "./fwcfg.ts";
 export * from "./ioports.ts";
 export * from "./lpt.ts";
 export * from "./pci.ts";
+export * from "./pciids.ts";
 export * from "./rtc.ts";
 export * from "./uart.ts";

@@ -45,8 +45,14 @@ export function claimants(claims: readonly Claim[], from: number, count = 1): st
   return claims.filter((c) => c.from <= to && c.to >= from).map((c) => c.name);
 }
 
-/** The most specific claimant, skipping bus-wide entries such as "PCI Bus 0000:00". */
+/**
+ * The most specific claimant that is a driver: skips bus-wide entries ("PCI Bus
+ * 0000:00") and a PCI function's own BAR reservation ("0000:00:09.0"), which the
+ * PCI core makes whether or not any driver took the ports.
+ */
 export function claimant(claims: readonly Claim[], from: number, count = 1): string | null {
-  const names = claimants(claims, from, count).filter((n) => !/^PCI Bus /.test(n));
+  const names = claimants(claims, from, count).filter(
+    (n) => !/^PCI Bus /.test(n) && !/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(n),
+  );
   return names.at(-1) ?? null;
 }

@@ -25,6 +25,8 @@ export interface PciFunction {
   /** 0 general device, 1 PCI-to-PCI bridge, 2 CardBus bridge. */
   headerType: number;
   multiFunction: boolean;
+  /** The I/O-space BARs of a general device (header type 0): where a PCI serial or parallel card's ports are. */
+  ioBars: { index: number; base: number }[];
 }
 
 /** The 0xCF8 value that selects bus/device/function/register (enable bit set, register dword-aligned). */
@@ -85,6 +87,14 @@ function readFunction(io: Ioperm, bus: number, device: number, fn: number): PciF
   if (vendor === 0xffff || vendor === 0x0000) return undefined;
   const cls = pciRead32(io, bus, device, fn, 0x08);
   const hdr = (pciRead32(io, bus, device, fn, 0x0c) >>> 16) & 0xff;
+  const ioBars: { index: number; base: number }[] = [];
+  // BARs are read, never written (sizing one would write it): bit 0 set means I/O space.
+  for (let index = 0; (hdr & 0x7f) === 0 && index < 6; index++) {
+    const bar = pciRead32(io, bus, device, fn, 0x10 + 4 * index);
+    if (bar & 1) {
+      if ((bar & 0xfffc) !== 0) ioBars.push({ index, base: bar & 0xfffc });
+    } else if (((bar >> 1) & 3) === 2) index++; // a 64-bit memory BAR takes the next slot too
+  }
   const h2 = (n: number) => n.toString(16).padStart(2, "0");
   return {
     bus,
@@ -98,6 +108,7 @@ function readFunction(io: Ioperm, bus: number, device: number, fn: number): PciF
     revision: cls & 0xff,
     headerType: hdr & 0x7f,
     multiFunction: (hdr & 0x80) !== 0,
+    ioBars,
   };
 }
 

@@ -59,7 +59,13 @@ case "$cmd" in
       bounded "$logs/reg.log" wine reg delete "$key" /v AllowedPorts /f || true
     else
       list=$(printf '%s\\0' "$@"); list=${list%\\0}
-      bounded "$logs/reg.log" wine reg add "$key" /v AllowedPorts /t REG_MULTI_SZ /d "$list" /f || { cat "$logs/reg.log" >&2; exit 1; }
+      # reg.exe can fail at once, silently, while the previous session is still going
+      # down (seen under load); a second try after the server has exited is reliable.
+      add() { bounded "$logs/reg.log" wine reg add "$key" /v AllowedPorts /t REG_MULTI_SZ /d "$list" /f; }
+      if ! add; then
+        timeout -k 5 30 wineserver -w >/dev/null 2>&1 </dev/null || true
+        add || { echo "wine reg add failed twice:" >&2; cat "$logs/reg.log" >&2; exit 1; }
+      fi
     fi
     ;;
   restart-driver)
