@@ -191,7 +191,13 @@ interface PciPortEntry {
  * /proc/ioports holds (four at most; one when that is unreadable), until one is
  * absent. Same safety rules and /proc/ioports claims as the legacy bases.
  */
-function surveyPciPorts(io: Ioperm, functions: PciFunction[], claims: Claim[] | undefined, force: boolean, notes: string[]): PciPortEntry[] {
+function surveyPciPorts(
+  io: Ioperm,
+  functions: PciFunction[],
+  claims: Claim[] | undefined,
+  force: boolean,
+  notes: string[],
+): PciPortEntry[] {
   const out: PciPortEntry[] = [];
   for (const f of functions) {
     const kind = f.classCode >> 8 === 0x0700 ? "serial" : f.classCode >> 8 === 0x0701 ? "parallel" : null;
@@ -356,7 +362,9 @@ function table(r: Report): string {
     line();
     line("ports on PCI cards");
     for (const p of r.pciPorts) {
-      const what = p.uart ? `${p.uart.present ? "present" : "-"}  ${p.uart.type ?? ""}${p.uart.note ? ` (${p.uart.note})` : ""}` : `${p.lpt?.present ? "present" : "-"}`;
+      const what = p.uart
+        ? `${p.uart.present ? "present" : "-"}  ${p.uart.type ?? ""}${p.uart.note ? ` (${p.uart.note})` : ""}`
+        : `${p.lpt?.present ? "present" : "-"}`;
       line(`  ${hex(p.base)}  ${p.kind.padEnd(8)} ${p.bdf} BAR${p.bar}  ${what}`);
     }
   }
