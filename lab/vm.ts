@@ -23,6 +23,8 @@ export interface LabOptions {
   devices?: string[];
   /** Passed to QEMU as they are, after everything else. */
   qemuArgs?: string[];
+  /** Record the PC speaker (PIT channel 2 through port 0x61) to <run>/pcspk.wav, named `pcspk` in files. */
+  pcspk?: boolean;
   /** Guest RAM; default 2048. The overlay's writable layer lives in it. */
   memoryMiB?: number;
   /** Run dir, the same path in the guest; default .cache/lab/runs/<timestamp>-<pid>. */
@@ -369,7 +371,8 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     if (/[\s"]/.test(p)) throw new Error(`lab: path ${JSON.stringify(p)} contains whitespace or quotes; use another --out/project dir`);
   }
   const extra = extraDevices(opts.devices ?? [], runDir);
-  const files: Record<string, string> = { ...standardFiles(runDir), ...extra.files };
+  const speaker = opts.pcspk ? pcspkRecording(runDir) : { args: [], files: {} };
+  const files: Record<string, string> = { ...standardFiles(runDir), ...extra.files, ...speaker.files };
   await writeFile(join(runDir, "files.json"), `${JSON.stringify(files, null, 2)}\n`);
   const colour = opts.onOutput === undefined && process.stdout.isTTY === true;
   await writeFile(join(runDir, "guest.sh"), guestScript(opts.command, runDir, opts.env ?? {}, colour));
@@ -378,7 +381,7 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     id,
     runDir,
     baseArgs: baseArgs(kernel, initramfs, runDir, id, opts.memoryMiB ?? 2048),
-    tailArgs: [...extra.args, ...(opts.qemuArgs ?? [])],
+    tailArgs: [...extra.args, ...speaker.args, ...(opts.qemuArgs ?? [])],
     deadline,
     timeoutMs,
     onOutput: opts.onOutput ?? ((text) => process.stdout.write(text)),
@@ -393,6 +396,12 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     output: result.output,
     accel,
   };
+}
+
+/** QEMU's PC speaker recorded through the wav audio backend. */
+function pcspkRecording(runDir: string): { args: string[]; files: Record<string, string> } {
+  const wav = join(runDir, "pcspk.wav");
+  return { args: ["-audiodev", `wav,id=labsnd,path=${qemuValue(wav)}`, "-machine", "pcspk-audiodev=labsnd"], files: { pcspk: wav } };
 }
 
 /** The standard machine's host-side witness files. */

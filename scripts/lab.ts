@@ -17,6 +17,7 @@ Options:
   --memory MiB      guest RAM (default 2048)
   --out DIR         run dir (default .cache/lab/runs/<timestamp>-<pid>)
   --kvm             try KVM first; falls back to TCG if it does not boot in ~20 s
+  --pcspk           record the PC speaker to <run>/pcspk.wav
   --timeout SECONDS kill the VM after this long, boot included (default 600)
   --verbose         also show the kernel console and the QEMU command line
   -h, --help        this text
@@ -53,6 +54,7 @@ const options = {
   memory: { type: "string" },
   out: { type: "string" },
   kvm: { type: "boolean" },
+  pcspk: { type: "boolean" },
   timeout: { type: "string" },
   verbose: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -105,6 +107,7 @@ try {
     memoryMiB: positive("memory", values.memory),
     outDir: values.out,
     kvm: values.kvm,
+    pcspk: values.pcspk,
     timeoutMs: timeout === undefined ? undefined : timeout * 1000,
     verbose: values.verbose,
   });

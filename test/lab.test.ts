@@ -30,6 +30,8 @@ for (const f of labFiles) {
   const prepare = [...text.matchAll(/^\/\/ @lab-host-prepare (.+)$/gm)].map((m) => m[1] ?? "");
   // `// @lab-qemu ARG…`: extra QEMU arguments (e.g. -fw_cfg name=opt/x,string=y), split at spaces.
   const qemu = [...text.matchAll(/^\/\/ @lab-qemu (.+)$/gm)].flatMap((m) => (m[1] ?? "").split(" "));
+  // `// @lab-pcspk`: record the PC speaker to the run dir's pcspk.wav.
+  if (/^\/\/ @lab-pcspk$/m.test(text)) qemu.push("@pcspk");
   declared.set(`./test/lab/${f}`, declaredTests(text));
   // `// @lab-own-vm`: a file that changes the guest for good (kernel lockdown) gets a VM of its own.
   const own = /^\/\/ @lab-own-vm$/m.test(text) ? f : undefined;
@@ -82,7 +84,8 @@ async function runGroup(devices: string[], prepare: string[], files: string[], o
     const lab = await runLab({
       command: ["sh", "-c", 'exec bun test --reporter=junit --reporter-outfile="$IOPERM_LAB_RUN/junit.xml" "$@"', "sh", ...files],
       devices,
-      qemuArgs,
+      qemuArgs: qemuArgs.filter((a) => a !== "@pcspk"),
+      pcspk: qemuArgs.includes("@pcspk"),
       onOutput: (t) => chunks.push(t),
     });
     const xml = join(lab.runDir, "junit.xml");

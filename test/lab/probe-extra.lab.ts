@@ -90,3 +90,10 @@ test("PCI: the probe follows the bridge to the card behind it on bus 01 (witness
   expect(found).toEqual(sysPciDevices());
   expect(found).toContain("01:03.0 1b36:0005"); // pci-testdev behind pci-bridge br1
 });
+
+test("examples/fw-cfg.ts lists QEMU's files and dumps the one this VM was given (witness: -fw_cfg name=opt/ioperm.test)", () => {
+  const run = (...args: string[]) => Bun.spawnSync([process.execPath, "examples/fw-cfg.ts", ...args], { stdout: "pipe" }).stdout.toString();
+  const list = run().trim().split("\n");
+  expect(list.some((l) => l.endsWith(" opt/ioperm.test") && l.includes(` ${"ioperm-fw-cfg-witness".length} `))).toBe(true);
+  expect(run("opt/ioperm.test")).toBe("ioperm-fw-cfg-witness");
+});

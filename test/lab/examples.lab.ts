@@ -1,0 +1,58 @@
+// Each script in examples/ run as a user would (bun examples/<name>.ts), checked
+// against its witness. The PC-speaker example is checked on the host, from the
+// WAV QEMU writes once the VM is down (test/pcspk.test.ts); fw-cfg.ts in the
+// VM that has an extra fw_cfg file (probe-extra.lab.ts).
+import { expect, test } from "bun:test";
+import { eventually, hostFile } from "./witness.ts";
+
+function example(name: string, ...args: string[]): string {
+  const r = Bun.spawnSync([process.execPath, `examples/${name}.ts`, ...args], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`examples/${name}.ts exited ${r.exitCode}: ${r.stderr}`);
+  return r.stdout.toString();
+}
+
+test("lpt-strobe.ts: the bytes land in order (witness: the host LPT file)", async () => {
+  const before = hostFile("lpt1").length;
+  const text = `strobe ${process.pid}\n`;
+  example("lpt-strobe", "0x378", text);
+  const file = await eventually(
+    () => hostFile("lpt1"),
+    (f) => f.length >= before + text.length,
+  );
+  expect(file.subarray(before).toString()).toBe(text);
+});
+
+test("trigger-pulse.ts: the code, then 0, and a measured width of at least the one asked for (witness: the host LPT file)", async () => {
+  const before = hostFile("lpt1").length;
+  const out = JSON.parse(example("trigger-pulse", "42", "2000")) as { code: number; requestedUs: number; measuredUs: number };
+  const file = await eventually(
+    () => hostFile("lpt1"),
+    (f) => f.length >= before + 2,
+  );
+  expect([...file.subarray(before)]).toEqual([42, 0]);
+  expect(out.measuredUs).toBeGreaterThanOrEqual(2000);
+  expect(out.measuredUs).toBeLessThan(2000 + 50_000); // a busy-wait, not a sleep: no timer tick of slack
+});
+
+test("cmos-clock.ts: within 2 s of the guest's clock (witness: `date`)", () => {
+  const rtc = Date.parse((JSON.parse(example("cmos-clock")) as { time: string }).time);
+  const date = Number(Bun.spawnSync(["date", "+%s"]).stdout.toString().trim()) * 1000;
+  expect(Math.abs(rtc - date)).toBeLessThanOrEqual(2000);
+});
+
+test("pci-list.ts: what lspci -n prints (witness: pciutils)", () => {
+  expect(example("pci-list").trim()).toBe(Bun.spawnSync(["lspci", "-n"]).stdout.toString().trim());
+});
+
+test("uart-loopback.ts: echoed in loopback with nothing on the line; sent on the line without it (witness: the host COM2 file)", async () => {
+  const before = hostFile("com2").length;
+  expect(JSON.parse(example("uart-loopback", "0x2f8", "ping-loop"))).toEqual({ loopback: true, sent: "ping-loop", echoed: "ping-loop" });
+  await Bun.sleep(200);
+  expect(hostFile("com2").length).toBe(before);
+  expect(JSON.parse(example("uart-loopback", "0x2f8", "ping-line", "--no-loopback"))).toMatchObject({ loopback: false, echoed: "" });
+  const file = await eventually(
+    () => hostFile("com2").toString(),
+    (s) => s.includes("ping-line"),
+  );
+  expect(file.slice(before)).toBe("ping-line");
+});
