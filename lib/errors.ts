@@ -12,6 +12,8 @@ export interface ErrorContext {
   port?: number;
   count?: number;
   backend?: string;
+  /** ppdev: the device the handle claims through. */
+  device?: string;
   /** errno of each backend's attempt at the last grant, when it failed. */
   diagnosis?: { ioperm?: number; devport?: number };
 }
@@ -63,7 +65,7 @@ function diagnosisText(d: ErrorContext["diagnosis"]): string {
  * and their remedies (lib/diagnose.ts), or "" when none shows.
  */
 function causesText(ctx: ErrorContext): string {
-  if (process.platform !== "linux" || !/^grant/.test(ctx.op)) return "";
+  if (process.platform !== "linux" || !/^grant/.test(ctx.op) || ctx.device) return "";
   const last = ctx.port === undefined ? undefined : ctx.port + (ctx.count ?? 1) - 1;
   return explainCauses(causes(readFacts(), { ...ctx.diagnosis, lastPort: last }));
 }
@@ -82,7 +84,10 @@ const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
     `${at}: port ${hex(ctx.port ?? 0)} is not granted to this thread, so the instruction was not run. ` +
     `Call grant(${hex(ctx.port ?? 0)}, <count>) first; grants belong to the calling thread, so a Worker must grant its own`,
   EPERM: (at, ctx, tried) => `${at} was refused (EPERM)${tried}: ${found(ctx, `port I/O needs CAP_SYS_RAWIO; ${ROOT}`)}`,
-  EACCES: (at, ctx, tried) => `${at} was refused (EACCES)${tried}: ${found(ctx, `/dev/port is not open to this user; ${ROOT}`)}`,
+  EACCES: (at, ctx, tried) =>
+    ctx.device
+      ? `${at}: ${ctx.device} is not open to this user (EACCES): join its group, lp on Debian: sudo usermod -aG lp $USER, then log in again`
+      : `${at} was refused (EACCES)${tried}: ${found(ctx, `/dev/port is not open to this user; ${ROOT}`)}`,
   ENOSYS: (at, ctx, tried) =>
     `${at} was refused (ENOSYS)${tried}: ${found(ctx, `this kernel was built without CONFIG_X86_IOPL_IOPERM; try open({ backend: "devport" }) if /dev/port exists, or ${LAB}`)}`,
   NO_BACKEND: (at, _ctx, tried) =>
@@ -95,7 +100,8 @@ const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
   ENXIO: (at, _ctx, tried) => `${at}: no such device (ENXIO)${tried}: the port's device is not there`,
   EBADF: (at, _ctx, tried) => `${at}: the device file was closed under this handle (EBADF)${tried}; open() a new handle`,
   EFAULT: (at) => `${at}: a buffer the kernel could not read or write (EFAULT)`,
-  EBUSY: (at, _ctx, tried) => `${at}: the device is busy (EBUSY)${tried}: another process holds it exclusively; wait for it or stop it`,
+  EBUSY: (at, ctx, tried) =>
+    `${at}: ${ctx.device ?? "the device"} is busy (EBUSY)${tried}: another process holds it exclusively (PPEXCL); wait for it or stop it`,
   ENODEV: (at, _ctx, tried) => `${at}: no such device (ENODEV)${tried}`,
   RANGE: (at) => `${at}: out of range: ports are 0..0xFFFF, a range must not pass 0x10000, and values must fit their width`,
   BAD_WIDTH: (at) => `${at}: width must be 8, 16 or 32 bits`,

@@ -25,6 +25,7 @@ const symbols = {
   ioperm_status_count: { args: [], returns: u32 },
   ioperm_status_at: { args: [u32, ptr], returns: cstring },
   ioperm_open: { args: [u32], returns: i32 },
+  ioperm_ppdev: { args: [ptr, u32, u32], returns: i32 },
   ioperm_grant: { args: [u32, u32], returns: i32 },
   ioperm_grant_all: { args: [], returns: i32 },
   ioperm_release: { args: [u32, u32], returns: i32 },

@@ -12,9 +12,10 @@
  * starts with none and must grant its own. A port that is not granted is
  * refused with IopermError code NOT_GRANTED before any instruction runs.
  */
+import { readFileSync } from "node:fs";
 import { encodeOps, opValues, type BatchOp } from "./batch.ts";
 import { arrayWidth, checkPort, checkRange, checkValue, checkWidth, type PortArray, type Width } from "./check.ts";
-import { errorFor, localError, type ErrorContext } from "./errors.ts";
+import { errorFor, IopermError, localError, type ErrorContext } from "./errors.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
 import { Status } from "./status.ts";
 import { type Access, Port, ReadOnlyPort, WriteOnlyPort, type PortIO } from "./ports.ts";
@@ -39,14 +40,14 @@ export {
  * How ports are reached. `auto`: on Linux ioperm/iopl, then /dev/port; on
  * Windows the driver. `direct` on Windows is the x86-only IOPM grant.
  */
-export type BackendName = "auto" | "direct" | "devport" | "driver";
+export type BackendName = "auto" | "direct" | "devport" | "driver" | "ppdev";
 /**
  * zig/src/grants.zig Backend, by number ("none" doubles as "auto" when opening);
  * test/status.test.ts checks this copy, and ALL_PORTS, against the built library.
  */
-export const backendNames = ["none", "direct", "devport", "driver"] as const;
+export const backendNames = ["none", "direct", "devport", "driver", "ppdev"] as const;
 /** The number ioperm_open takes for each backend name. */
-export const backendKinds: Record<BackendName, number> = { auto: 0, direct: 1, devport: 2, driver: 3 };
+export const backendKinds: Record<BackendName, number> = { auto: 0, direct: 1, devport: 2, driver: 3, ppdev: 4 };
 /** grants.all_ports_flag: set beside the backend number when the thread holds every port. */
 export const ALL_PORTS = 0x100;
 /** The backend a thread's grants go through, or none. */
@@ -56,6 +57,10 @@ export type ActiveBackend = (typeof backendNames)[number];
 export interface OpenOptions {
   /** Default `auto`. Applies to this thread's grants from now on. */
   backend?: BackendName;
+  /** ppdev: the parallel port's device, default /dev/parport0. Its base comes from /proc/sys/dev/parport. */
+  device?: string;
+  /** ppdev: claim the port exclusively (PPEXCL): the kernel's own drivers (lp) and other processes stay off it. */
+  exclusive?: boolean;
 }
 
 /** What the calling thread holds. */
@@ -127,14 +132,23 @@ export class Ioperm implements PortIO, Disposable {
       throw new RangeError(`backend must be one of ${Object.keys(backendKinds).join(", ")}, got ${String(backend)}`);
     }
     this.#n = this.#open = symbols;
+    if (backend === "ppdev") {
+      this.#device = options.device ?? "/dev/parport0";
+      const base = parportBase(this.#device);
+      this.#status(this.#n.ioperm_ppdev(Buffer.from(`${this.#device}\0`), base, options.exclusive ? 1 : 0), { op: "open" });
+    }
     this.#status(this.#n.ioperm_open(backendKinds[backend]), { op: "open" });
   }
+
+  /** ppdev: the device this handle claims through. */
+  readonly #device: string | undefined;
 
   #fail(status: number, ctx: ErrorContext): never {
     if (status === CLOSED_STATUS) throw closedError(ctx.op);
     // The native side records why grants fail (and on Windows, any driver call).
     if (ctx.op === "grant" || ctx.op === "grantAll" || isDriverStatus(status)) ctx.diagnosis = nativeDiagnosis();
     if (status === Status.BACKEND_MISMATCH) ctx.backend = this.grants().backend;
+    if (this.#device !== undefined) ctx.device = this.#device;
     throw errorFor(status, ctx);
   }
 
@@ -344,6 +358,30 @@ function makePort<W extends Width>(io: Ioperm, port: number, width: W, access: A
   if (access === "w") return new WriteOnlyPort(io, port, width);
   if (access === "rw") return new Port(io, port, width);
   throw new RangeError(`access must be "rw", "r" or "w", got ${String(access)}`);
+}
+
+/**
+ * The base address the kernel's parport driver gives a ppdev device
+ * (/proc/sys/dev/parport/parportN/base-addr); IopermError ENODEV when there is none.
+ */
+function parportBase(device: string): number {
+  const name = /parport\d+$/.exec(device)?.[0];
+  let text = "";
+  try {
+    text = name ? readFileSync(`/proc/sys/dev/parport/${name}/base-addr`, "utf8") : "";
+  } catch {
+    // reported below
+  }
+  const base = Number.parseInt(text.trim().split(/\s+/)[0] ?? "", 10);
+  if (!Number.isInteger(base) || base <= 0) {
+    throw new IopermError(
+      "ENODEV",
+      `open(): no parallel port behind ${device} (/proc/sys/dev/parport/${name ?? "?"}/base-addr is missing): load the drivers with sudo modprobe parport_pc ppdev`,
+      { op: "open" },
+      19,
+    );
+  }
+  return base;
 }
 
 /** Opens a handle on this thread's port access. Nothing is granted until grant(). */

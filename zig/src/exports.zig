@@ -41,6 +41,12 @@ export fn ioperm_grant_all() i32 {
     return core.grantAll();
 }
 
+/// The parallel port the next ppdev grant claims: its device (/dev/parportN), its
+/// base address (from /proc/sys/dev/parport), and whether the claim is exclusive.
+export fn ioperm_ppdev(device: ?[*:0]const u8, base: u32, exclusive: u32) i32 {
+    return core.platform.ppdevConfigure(device orelse return status.of(.bad_buffer), base, exclusive != 0);
+}
+
 /// count == 0 releases everything the calling thread holds.
 export fn ioperm_release(from: u32, count: u32) i32 {
     return core.release(from, count);

@@ -16,6 +16,8 @@ pub const Backend = enum(u8) {
     devport = 2,
     /// Windows: DeviceIoControl to ioperm.sys.
     driver = 3,
+    /// Linux: one parallel port through /dev/parportN (ppdev), no capability needed.
+    ppdev = 4,
 };
 
 /// Set beside the backend number in ioperm_thread_backend() when the thread holds every port.

@@ -8,6 +8,7 @@ const grants = @import("grants.zig");
 const status = @import("status.zig");
 const platform = @import("platform.zig");
 const core = @import("core.zig");
+const ppdev = @import("ppdev.zig");
 const Thread = grants.Thread;
 const Backend = grants.Backend;
 
@@ -15,8 +16,11 @@ var devport_fd = std.atomic.Value(i32).init(-1);
 
 /// The backends that exist here besides auto (0): direct, then /dev/port.
 pub fn offers(kind: u32) bool {
-    return kind == @backingInt(Backend.direct) or kind == @backingInt(Backend.devport);
+    return kind == @backingInt(Backend.direct) or kind == @backingInt(Backend.devport) or kind == @backingInt(Backend.ppdev);
 }
+
+/// The device, base and claim mode of the next ppdev grant.
+pub const ppdevConfigure = ppdev.configure;
 
 fn sysErr(rc: usize) linux.E {
     return linux.errno(rc);
@@ -54,6 +58,17 @@ fn acquire(t: *Thread, comptime direct: fn (u32, u32) linux.E, from: u32, count:
     if (t.backend != .none) {
         if (pref != .none and pref != t.backend) return status.of(.backend_mismatch);
         want = t.backend;
+    }
+    if (want == .ppdev) {
+        // Only the configured port's three registers, and never everything (grantAll).
+        if (count == 0 or !ppdev.covers(from, count)) return status.of(.not_granted);
+        const e = ppdev.claim();
+        if (e != .SUCCESS) {
+            platform.diagnosis.ioperm_errno = @backingInt(e);
+            return status.errno(e);
+        }
+        t.backend = .ppdev;
+        return status.ok;
     }
     if (want == .none or want == .direct) {
         const e = direct(from, count);
@@ -105,6 +120,7 @@ pub fn release(t: *Thread, from: u32, count: u32) i32 {
             if (t.all) _ = iopl(0);
             _ = ioperm(0, grants.port_count, false);
         }
+        if (t.backend == .ppdev) ppdev.release();
         t.clear();
         return status.ok;
     }
@@ -114,6 +130,10 @@ pub fn release(t: *Thread, from: u32, count: u32) i32 {
         if (e != .SUCCESS) return status.errno(e);
     }
     t.set(from, count, false);
+    if (t.backend == .ppdev and !t.any()) {
+        ppdev.release();
+        t.clear();
+    }
     return status.ok;
 }
 
@@ -135,6 +155,7 @@ fn devWrite(port: u16, byte: u8) i32 {
 pub inline fn read(backend: Backend, comptime width: u32, port: u16) i64 {
     if (backend == .direct) return cpu.in(width, port);
     if (width != 1) return status.of(.width_unsupported);
+    if (backend == .ppdev) return ppdev.read(port);
     var b: u8 = 0;
     const rc = devRead(port, &b);
     return if (rc == status.ok) b else rc;
@@ -146,6 +167,7 @@ pub inline fn write(backend: Backend, comptime width: u32, port: u16, value: cpu
         return status.ok;
     }
     if (width != 1) return status.of(.width_unsupported);
+    if (backend == .ppdev) return ppdev.write(port, value);
     return devWrite(port, value);
 }
 
@@ -157,8 +179,9 @@ pub fn readString(backend: Backend, comptime width: u32, port: u16, buf: [*]cpu.
     if (width != 1) return status.of(.width_unsupported);
     // One byte per pread: a longer pread would walk consecutive ports, not repeat one.
     for (0..count) |i| {
-        const rc = devRead(port, &buf[i]);
-        if (rc != status.ok) return rc;
+        const v = read(backend, 1, port);
+        if (v < 0) return @intCast(v);
+        buf[i] = @intCast(v);
     }
     return status.ok;
 }
@@ -170,7 +193,7 @@ pub fn writeString(backend: Backend, comptime width: u32, port: u16, buf: [*]con
     }
     if (width != 1) return status.of(.width_unsupported);
     for (0..count) |i| {
-        const rc = devWrite(port, buf[i]);
+        const rc = write(backend, 1, port, buf[i]);
         if (rc != status.ok) return rc;
     }
     return status.ok;

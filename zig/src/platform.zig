@@ -40,6 +40,7 @@ pub fn check(comptime P: type) void {
         .{ "driverInstall", fn ([*:0]const u8, bool) i32 },
         .{ "driverUninstall", fn () i32 },
         .{ "driverStatus", fn () i32 },
+        .{ "ppdevConfigure", fn ([*:0]const u8, u32, bool) i32 },
     };
     inline for (want) |w| {
         if (!@hasDecl(P, w[0])) @compileError(@typeName(P) ++ " lacks " ++ w[0]);

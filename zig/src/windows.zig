@@ -40,6 +40,11 @@ pub const driverInstall = scm.driverInstall;
 pub const driverUninstall = scm.driverUninstall;
 pub const driverStatus = scm.driverStatus;
 
+/// ppdev is Linux's parallel-port driver: there is none here.
+pub fn ppdevConfigure(_: [*:0]const u8, _: u32, _: bool) i32 {
+    return status.of(.unsupported);
+}
+
 // ---- grants -------------------------------------------------------------------
 
 /// Threads of this process holding an IOPM (direct) grant: the bitmap belongs
