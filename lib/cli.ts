@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   watch: () => import("./cli/watch.ts"),
   pci: () => import("./cli/pci.ts"),
   doctor: () => import("./cli/doctor.ts"),
+  run: () => import("./cli/run.ts"),
   driver: () => import("./cli/driver.ts"),
 };
 

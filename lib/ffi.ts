@@ -26,6 +26,7 @@ const symbols = {
   ioperm_status_at: { args: [u32, ptr], returns: cstring },
   ioperm_open: { args: [u32], returns: i32 },
   ioperm_ppdev: { args: [ptr, u32, u32], returns: i32 },
+  ioperm_adopt: { args: [i32], returns: i32 },
   ioperm_grant: { args: [u32, u32], returns: i32 },
   ioperm_grant_all: { args: [], returns: i32 },
   ioperm_release: { args: [u32, u32], returns: i32 },

@@ -132,6 +132,7 @@ export class Ioperm implements PortIO, Disposable {
       throw new RangeError(`backend must be one of ${Object.keys(backendKinds).join(", ")}, got ${String(backend)}`);
     }
     this.#n = this.#open = symbols;
+    adoptInherited(symbols);
     if (backend === "ppdev") {
       this.#device = options.device ?? "/dev/parport0";
       const base = parportBase(this.#device);
@@ -358,6 +359,21 @@ function makePort<W extends Width>(io: Ioperm, port: number, width: W, access: A
   if (access === "w") return new WriteOnlyPort(io, port, width);
   if (access === "rw") return new Port(io, port, width);
   throw new RangeError(`access must be "rw", "r" or "w", got ${String(access)}`);
+}
+
+let adopted = false;
+
+/**
+ * Under `ioperm run` (its IOPERM_GRANTS_FD), the main thread starts with the
+ * ranges the launcher granted before dropping root. Once per process; the
+ * native side checks that root wrote and sealed the list, and ignores it
+ * otherwise (the mirror then stays empty: NOT_GRANTED, never a fault).
+ */
+function adoptInherited(n: Native): void {
+  const fd = process.env.IOPERM_GRANTS_FD;
+  if (adopted || fd === undefined || process.platform !== "linux") return;
+  adopted = true;
+  if (/^\d+$/.test(fd)) n.ioperm_adopt(Number(fd));
 }
 
 /**

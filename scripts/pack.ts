@@ -8,12 +8,13 @@
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { devLibrary, devWindowsDir, packageRoot as root } from "../lib/paths.ts";
+import { devLibrary, devTool, devWindowsDir, packageRoot as root } from "../lib/paths.ts";
 
 /** prebuilt/<platform>/<file> ← the build output it comes from. */
 export function prebuiltSources(): Record<string, string> {
   return {
     "linux-x64/libioperm.so": devLibrary("linux-x64"),
+    "linux-x64/ioperm-run": devTool("ioperm-run"),
     "win32-x64/ioperm.dll": devLibrary("win32-x64"),
     "win32-x64/ioperm.sys": join(devWindowsDir("x64"), "ioperm.sys"),
     "win32-x64/iopermctl.exe": join(devWindowsDir("x64"), "iopermctl.exe"),

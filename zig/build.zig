@@ -66,6 +66,17 @@ pub fn build(b: *std.Build) void {
     b.installArtifact(b.addExecutable(.{ .name = "ioperm-with-iopl", .root_module = with_iopl }));
     test_step.dependOn(&b.addRunArtifact(b.addTest(.{ .root_module = with_iopl })).step);
 
+    // ioperm-run: grant ranges, drop to a user, exec (bunx ioperm run).
+    const run_tool = b.createModule(.{
+        .root_source_file = b.path("src/tools/run.zig"),
+        .target = b.resolveTargetQuery(targets[0]),
+        .optimize = optimize,
+        .link_libc = false,
+        .strip = optimize != .debug,
+    });
+    b.installArtifact(b.addExecutable(.{ .name = "ioperm-run", .root_module = run_tool }));
+    test_step.dependOn(&b.addRunArtifact(b.addTest(.{ .root_module = run_tool })).step);
+
     if (windows) windowsDriver(b, optimize, sign);
 }
 

@@ -47,6 +47,12 @@ export fn ioperm_ppdev(device: ?[*:0]const u8, base: u32, exclusive: u32) i32 {
     return core.platform.ppdevConfigure(device orelse return status.of(.bad_buffer), base, exclusive != 0);
 }
 
+/// Starts the calling (main) thread's mirror with the ranges ioperm-run granted
+/// (`fd` from IOPERM_GRANTS_FD); refused unless root wrote and sealed the list.
+export fn ioperm_adopt(fd: i32) i32 {
+    return core.platform.adopt(grants.current(), fd);
+}
+
 /// count == 0 releases everything the calling thread holds.
 export fn ioperm_release(from: u32, count: u32) i32 {
     return core.release(from, count);

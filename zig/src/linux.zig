@@ -115,6 +115,7 @@ pub fn grantAll(t: *Thread) i32 {
 
 /// count == 0 releases everything this thread holds.
 pub fn release(t: *Thread, from: u32, count: u32) i32 {
+    dropAdopted();
     if (count == 0) {
         if (t.backend == .direct) {
             if (t.all) _ = iopl(0);
@@ -216,4 +217,40 @@ pub fn driverUninstall() i32 {
 }
 pub fn driverStatus() i32 {
     return status.of(.unsupported);
+}
+
+/// The sealed grant list ioperm-run left us (IOPERM_GRANTS_FD), -1 when none or once released.
+var adopted_fd = std.atomic.Value(i32).init(-1);
+const F_GET_SEALS = 1034;
+const required_seals = 1 | 2 | 4 | 8; // SEAL, SHRINK, GROW, WRITE
+
+/// Starts the calling thread's mirror with the ranges ioperm-run granted before
+/// it dropped root (src/tools/run.zig). Trusted only as root wrote it: a memfd
+/// owned by uid 0 and sealed against every change, read on the main thread
+/// (the one that inherited the I/O bitmap across execve). Anything else is refused
+/// and the mirror stays empty, so a forged list gives NOT_GRANTED, never a fault.
+pub fn adopt(t: *Thread, fd: i32) i32 {
+    if (linux.gettid() != linux.getpid()) return status.of(.unsupported);
+    var st: linux.Statx = undefined;
+    if (linux.errno(linux.statx(fd, "", 0x1000, .{ .UID = true }, &st)) != .SUCCESS) return status.of(.bad_buffer);
+    if (st.uid != 0) return status.of(.not_granted);
+    const got = linux.fcntl(fd, F_GET_SEALS, 0);
+    if (linux.errno(got) != .SUCCESS or got & required_seals != required_seals) return status.of(.not_granted);
+    var list: [64][2]u32 = undefined;
+    const rc = linux.pread(fd, @ptrCast(&list), @sizeOf(@TypeOf(list)), 0);
+    if (linux.errno(rc) != .SUCCESS or rc % 8 != 0) return status.of(.bad_buffer);
+    const n = rc / 8;
+    for (list[0..n]) |g| if (!grants.validRange(g[0], g[1])) return status.of(.range);
+    t.clear();
+    for (list[0..n]) |g| t.set(g[0], g[1], true);
+    t.backend = .direct;
+    adopted_fd.store(fd, .release);
+    return status.ok;
+}
+
+/// After any release the inherited list no longer says what the bitmap holds: close
+/// it, so that children spawned from here do not inherit a stale claim.
+fn dropAdopted() void {
+    const fd = adopted_fd.swap(-1, .acq_rel);
+    if (fd >= 0) _ = linux.close(fd);
 }

@@ -41,6 +41,7 @@ pub fn check(comptime P: type) void {
         .{ "driverUninstall", fn () i32 },
         .{ "driverStatus", fn () i32 },
         .{ "ppdevConfigure", fn ([*:0]const u8, u32, bool) i32 },
+        .{ "adopt", fn (*Thread, i32) i32 },
     };
     inline for (want) |w| {
         if (!@hasDecl(P, w[0])) @compileError(@typeName(P) ++ " lacks " ++ w[0]);

@@ -40,6 +40,11 @@ pub const driverInstall = scm.driverInstall;
 pub const driverUninstall = scm.driverUninstall;
 pub const driverStatus = scm.driverStatus;
 
+/// Inherited grants (ioperm-run) are a Linux mechanism.
+pub fn adopt(_: *Thread, _: i32) i32 {
+    return status.of(.unsupported);
+}
+
 /// ppdev is Linux's parallel-port driver: there is none here.
 pub fn ppdevConfigure(_: [*:0]const u8, _: u32, _: bool) i32 {
     return status.of(.unsupported);
