@@ -37,6 +37,7 @@ import {
   readPciIds,
   scanPci,
 } from "./lib/devices/index.ts";
+import { canOpen } from "./lib/diagnose.ts";
 import { type BackendName, type Ioperm, IopermError, open } from "./lib/index.ts";
 
 const SECTIONS = ["fwcfg", "lpt", "uart", "rtc", "pci"] as const;
@@ -47,8 +48,8 @@ export const SCHEMA_ID = "ioperm-probe/1";
 interface LptEntry {
   base: number;
   present: boolean;
-  /** How it was found: "readback" (the probe wrote and read), "kernel" (the driver's view), "skipped". */
-  method: "readback" | "kernel" | "skipped";
+  /** How it was found: "readback" (the probe wrote and read), "ppdev" (readback through /dev/parportN), "kernel" (the driver's view), "skipped". */
+  method: "readback" | "ppdev" | "kernel" | "skipped";
   claimedBy: string | null;
   probe: LptProbe | null;
   kernel: KernelParport | null;
@@ -76,6 +77,8 @@ interface Report {
   rtc?: { claimedBy: string | null; present: boolean; time: string | null; bcd: boolean; hour24: boolean; statusB: number } | null;
   pci?: { claimedBy: string | null; functions: (PciFunction & ReturnType<typeof pciNames>)[] } | null;
   pciPorts?: PciPortEntry[];
+  /** The ppdev devices (/dev/parportN) and whether this user may open them. */
+  parports?: { device: string; usable: boolean }[];
   notes: string[];
 }
 
@@ -104,6 +107,36 @@ function kernelParports(): KernelParport[] {
   return readdirSync(dir)
     .filter((n) => n.startsWith("parport"))
     .map((n) => parseParportEntry(n, readText(join(dir, n, "base-addr")) ?? "0", readText(join(dir, n, "modes")) ?? ""));
+}
+
+/** The ppdev devices (/dev/parportN) and whether this user may open them. */
+function parportDevices(): { device: string; usable: boolean }[] {
+  const names = existsSync("/dev") ? readdirSync("/dev").filter((d) => /^parport\d+$/.test(d)) : [];
+  return names.sort().map((d) => ({ device: `/dev/${d}`, usable: canOpen(`/dev/${d}`) }));
+}
+
+/**
+ * Parallel ports through ppdev, for a process without port access (an ordinary
+ * user in group lp): data-register readback and status through the kernel's
+ * parport driver. The modes are the kernel's (ppdev cannot flip the direction bit).
+ */
+function surveyPpdev(notes: string[]): LptEntry[] {
+  const kernel = kernelParports();
+  const out: LptEntry[] = [];
+  for (const { device } of parportDevices()) {
+    const k = kernel.find((p) => p.name === device.slice("/dev/".length)) ?? null;
+    if (!k) continue;
+    try {
+      using io = open({ backend: "ppdev", device });
+      io.grant(k.base, 3);
+      const probe = { ...probeLpt(io, k.base), modes: null };
+      out.push({ base: k.base, present: probe.present, method: "ppdev", claimedBy: null, probe, kernel: k, note: `through ${device}` });
+    } catch (e) {
+      if (!(e instanceof IopermError)) throw e;
+      notes.push(`${device}: ${e.message}`);
+    }
+  }
+  return out;
 }
 
 /** Grants a range for one step and releases it after, so the probe holds only what it uses. */
@@ -259,6 +292,7 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: 
     report.fwcfg = { claimedBy, present: info !== null, info };
   }
   if (only.has("lpt")) report.lpt = claims || force ? surveyLpt(io, claims, force, notes) : [];
+  if (only.has("lpt")) report.parports = parportDevices();
   if (only.has("uart")) report.uart = claims || force ? surveyUart(io, claims, force) : [];
   if (only.has("rtc")) {
     const claimedBy = claimant(safeClaims, 0x70, 2);
@@ -285,6 +319,27 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: 
   if (!claims && !force)
     notes.push("LPT and UART detection skipped: run as root so /proc/ioports shows the kernel's claims, or pass --force");
   return report;
+}
+
+/** The report of a ppdev-only survey: the host, the machine, the parallel ports and the devices. */
+function ppdevReport(lpt: LptEntry[], notes: string[]): Report {
+  const d = dmi();
+  return {
+    schema: SCHEMA_ID,
+    host: {
+      platform: process.platform,
+      arch: process.arch,
+      kernel: readText("/proc/sys/kernel/osrelease")?.trim() ?? "",
+      uid: process.getuid?.() ?? -1,
+      backend: "ppdev",
+      grant: "ranges",
+      date: new Date().toISOString(),
+    },
+    machine: { hypervisor: /QEMU/i.test(d.sys_vendor ?? "") ? "QEMU" : null, dmi: d },
+    lpt,
+    parports: parportDevices(),
+    notes,
+  };
 }
 
 function table(r: Report): string {
@@ -448,6 +503,13 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (!(e instanceof IopermError) && !(e instanceof RangeError)) throw e;
     const why = e.message;
+    // No port access, but a parallel port the kernel's ppdev offers this user: survey that.
+    if ((backend === "auto" || backend === "ppdev") && parportDevices().some((d) => d.usable)) {
+      const notes = [`no port access (${why.split(":")[0]}); parallel ports surveyed through ppdev`];
+      const report = ppdevReport(surveyPpdev(notes), notes);
+      console.log(values.json ? JSON.stringify(report, null, 2) : table(report));
+      return 0;
+    }
     if (values.json)
       console.log(JSON.stringify({ schema: SCHEMA_ID, error: { code: e instanceof IopermError ? e.code : "RANGE", message: why } }));
     else

@@ -6,6 +6,7 @@
 import { beforeAll, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { schemaErrors, validateProbe } from "../schema.ts";
 import { eventually, hostFile } from "./witness.ts";
 
 const lpGid = Number(readFileSync("/etc/group", "utf8").match(/^lp:x:(\d+):/m)?.[1] ?? "7");
@@ -79,4 +80,25 @@ test("a user outside group lp gets EACCES with the remedy of joining it (witness
   const r = run(asNobody, "try");
   expect(r.grant).toBe("EACCES");
   expect(String(r.message)).toContain("join its group, lp on Debian: sudo usermod -aG lp $USER");
+});
+
+test("the probe, run by that user without port access, lists /dev/parport0 and surveys LPT1 through ppdev (witness: /proc/sys/dev/parport)", () => {
+  const r = Bun.spawnSync([...asLpUser, process.execPath, "probe.ts", "--json"], {
+    env: { ...process.env, HOME: "/tmp" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(r.exitCode, r.stderr.toString()).toBe(0);
+  const doc = JSON.parse(r.stdout.toString()) as {
+    host: { backend: string; uid: number };
+    lpt: { base: number; present: boolean; method: string }[];
+    parports: unknown;
+    notes: string[];
+  };
+  const base = Number(readFileSync("/proc/sys/dev/parport/parport0/base-addr", "utf8").trim().split(/\s+/)[0]);
+  expect(doc.host).toMatchObject({ backend: "ppdev", uid: 65534 });
+  expect(doc.parports).toEqual([{ device: "/dev/parport0", usable: true }]);
+  expect(doc.lpt.map((p) => [p.base, p.present, p.method])).toEqual([[base, true, "ppdev"]]);
+  expect(doc.notes[0]).toContain("surveyed through ppdev");
+  expect(validateProbe(doc) ? "" : schemaErrors()).toBe("");
 });
