@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { open } from "../lib/index.ts";
-import { commandCases, devportCases, directCases, grantTargets, openDevport } from "./lab.ts";
+import { commandCases, devportCases, directCases, grantTargets, openDevport, ppdevCases } from "./lab.ts";
 import { type CaseResult, type RunResult, addRatios } from "./model.ts";
 import { parseBenchArgs, type Settings, say, settingsArgs } from "./options.ts";
 import { baseResult, rebuiltNote, runCases, type Skipped } from "./runner.ts";
@@ -38,6 +38,26 @@ async function lab(settings: Settings, wine: boolean): Promise<RunResult> {
       results.push(...(await runCases(settings, specs, skipped)));
     } finally {
       dev.close();
+    }
+  }
+  {
+    // ppdev: the kernel's parport drivers, loaded here for this path (the direct paths above do not mind them).
+    const release = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
+    for (const m of ["parport/parport.ko", "parport/parport_pc.ko", "char/ppdev.ko"]) {
+      Bun.spawnSync(["busybox", "insmod", `/lib/modules/${release}/kernel/drivers/${m}`]);
+    }
+    for (let i = 0; i < 50 && !existsSync("/dev/parport0"); i++) Bun.sleepSync(100);
+    try {
+      using io = open({ backend: "ppdev", device: "/dev/parport0" });
+      io.grant(0x378, 3);
+      const specs = ppdevCases(io);
+      say(`lab: ppdev, ${specs.length} cases`);
+      results.push(...(await runCases(settings, specs, skipped)));
+    } catch (e) {
+      skipped.push({ name: "ppdev-ts", reason: (e as Error).message });
+    } finally {
+      // Unloaded again: whatever runs next in this VM finds LPT1 unclaimed, as before.
+      for (const m of ["ppdev", "parport_pc", "parport"]) Bun.spawnSync(["busybox", "rmmod", m]);
     }
   }
   if (Bun.which("inb") === null) {

@@ -235,6 +235,25 @@ export function devportCases(io: Ioperm, fd: number): CaseSpec[] {
   return specs;
 }
 
+/**
+ * ppdev cases on LPT1's data register (the one port ppdev reaches): one ioctl
+ * per access through /dev/parport0, what an ordinary user in group lp pays.
+ */
+export function ppdevCases(io: Ioperm): CaseSpec[] {
+  const t = TARGETS.find((x) => x.port === 0x378);
+  if (!t) return [];
+  return t.ops.map((op) => ({
+    port: t.port,
+    width: 8,
+    op,
+    floor: FLOOR,
+    name: `${hex(t.port)} ${op === "read" ? "r" : "w"}8 ppdev-ts`,
+    path: "ppdev-ts",
+    accesses: 1,
+    fn: op === "read" ? () => do_not_optimize(io.inb(t.port)) : () => io.outb(t.port, t.value),
+  }));
+}
+
 /** A process per access: what a shell script driving Debian's ioport tools pays. */
 export function commandCases(): CaseSpec[] {
   const specs: CaseSpec[] = [];

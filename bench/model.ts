@@ -97,6 +97,7 @@ export const PATHS: Record<string, string> = {
   "devport-pread": "node:fs readSync/writeSync of 1 byte at offset=port on /dev/port",
   "devport-pread-range": "node:fs readSync/writeSync of the register block (consecutive ports) at once, per port",
   "ioport-cmd": "a process per access: Debian ioport's inb/outb command (Bun.spawnSync)",
+  "ppdev-ts": 'open({ backend: "ppdev" }): io.inb()/outb() on LPT1 data = one ioctl on /dev/parport0 (no root needed)',
   "driver-ffi": "Windows driver: bare bun:ffi ioperm_inb/outb… in bun.exe under Wine = one DeviceIoControl to ioperm.sys",
   "driver-ts": 'Windows driver: open({ backend: "driver" }) io.inb()/outb()… in bun.exe under Wine, one IOCTL per access',
   "driver-ts-batch64": "Windows driver: io.prepare(64 ops).run() = one BATCH IOCTL, per op",
