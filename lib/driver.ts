@@ -4,7 +4,7 @@
  * Nothing here runs on module load: installing a driver is always explicit.
  * On other platforms every call throws IopermError UNSUPPORTED.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { errorFor, localError } from "./errors.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
@@ -72,18 +72,27 @@ export interface InstallOptions {
   autoStart?: boolean;
 }
 
+/** Where installDriver puts the driver: %SystemRoot%\\System32\\drivers\\ioperm.sys, writable by administrators only. */
+export function installedDriverPath(): string {
+  return `${process.env.SystemRoot ?? process.env.windir ?? "C:\\Windows"}\\System32\\drivers\\ioperm.sys`;
+}
+
 /**
- * Registers ioperm.sys as a kernel service and starts it. Needs an elevated
- * process. `sysPath` defaults to the built driver for this architecture.
+ * Copies ioperm.sys into System32\\drivers, registers that copy as a kernel
+ * service and starts it (never the build output a user could replace). Needs an
+ * elevated process. `sysPath` defaults to the package's driver for this
+ * architecture. Returns the installed file and its SHA-256.
  */
-export function installDriver(sysPath = builtDriverPath(), options: InstallOptions = {}): void {
+export function installDriver(sysPath = builtDriverPath(), options: InstallOptions = {}): { path: string; sha256: string } {
   if (process.platform === "win32" && !existsSync(sysPath)) {
     throw localError("LOAD_FAILED", `installDriver: ${sysPath} does not exist; build it with \`npm run build:windows\``, "installDriver");
   }
   check(native().ioperm_driver_install(Buffer.from(`${sysPath}\0`, "utf8"), options.autoStart ? 1 : 0), "installDriver");
+  const path = installedDriverPath();
+  return { path, sha256: new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex") };
 }
 
-/** Stops and deletes the service. Needs an elevated process. */
+/** Stops and deletes the service, and removes the installed driver file. Needs an elevated process. */
 export function uninstallDriver(): void {
   check(native().ioperm_driver_uninstall(), "uninstallDriver");
 }

@@ -33,6 +33,7 @@ export {
   driverVersion,
   type InstallOptions,
   installDriver,
+  installedDriverPath,
   uninstallDriver,
 } from "./driver.ts";
 

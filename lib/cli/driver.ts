@@ -29,8 +29,10 @@ export const command: Command = {
         case "install": {
           const auto = rest.includes("--auto");
           const path = rest.find((a) => !a.startsWith("--")) ?? builtDriverPath();
-          installDriver(path, { autoStart: auto });
-          console.log(`installed ${path} as service ioperm (${auto ? "auto" : "demand"} start); state: ${driverStatus()}`);
+          const installed = installDriver(path, { autoStart: auto });
+          console.log(
+            `installed ${path} as ${installed.path} (sha256 ${installed.sha256}), service ioperm (${auto ? "auto" : "demand"} start); state: ${driverStatus()}`,
+          );
           return 0;
         }
         case "uninstall":

@@ -2,7 +2,7 @@
 // the ProcessPrng shim Wine 8 lacks): lib/ -> bun:ffi -> ioperm.dll -> driver.
 // The steps run in test/windows/guest/api.ts; only paths that never execute in/out are here.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { h, jsonLines, out, persistentSession, root, setUp, tearDown, wine, winPath } from "./wine.ts";
 
@@ -22,7 +22,8 @@ function states(...steps: string[]): Step[] {
   return jsonLines<Step>(r.lines).filter((s) => s.step.endsWith(":state"));
 }
 
-const installed = "C:\\windows\\system32\\drivers\\ioperm.sys";
+// installDriver copies from here into System32\drivers (and uninstallDriver removes that copy).
+const installed = winPath(out.driver);
 
 describe("the TypeScript API in bun.exe under Wine", () => {
   beforeAll(() => {
@@ -95,7 +96,7 @@ describe("the TypeScript API in bun.exe under Wine", () => {
     expect(JSON.parse(version.lines.find((l) => l.startsWith("{")) ?? "{}")).toMatchObject({ protocol: h.IOPERM_PROTOCOL_VERSION });
   }, 60_000);
 
-  test("CLI: `ioperm driver uninstall` and `ioperm driver install PATH` from bun.exe (witness: the service state the SCM reports after each)", () => {
+  test("CLI: `ioperm driver install PATH` copies the driver into System32\\drivers and registers the copy; `uninstall` removes it (witnesses: ImagePath in the registry, the prefix's files)", () => {
     const cli = winPath(join(root, "lib/cli.ts"));
     // A demand-start service would otherwise stop with the session between commands.
     persistentSession();
@@ -106,9 +107,28 @@ describe("the TypeScript API in bun.exe under Wine", () => {
     expect(say("uninstall")).toEqual({ code: 0, out: ["uninstalled service ioperm"] });
     expect(say("status")).toEqual({ code: 0, out: ["not-installed"] });
     expect(say("uninstall").code).toBe(1); // nothing to uninstall: a typed error, exit 1
-    const installed = say("install", winPath(out.driver));
+    // Installed from a copy of the build output, which the test then overwrites: what the kernel loads must not change.
+    const source = join(root, ".cache/windows/tmp/user-writable-ioperm.sys");
+    copyFileSync(out.driver, source);
+    const installed = say("install", winPath(source));
     expect(installed.code).toBe(0);
-    expect(installed.out.join("\n")).toContain("as service ioperm (demand start); state: running");
+    const sha = new Bun.CryptoHasher("sha256").update(readFileSync(out.driver)).digest("hex");
+    expect(installed.out.join("\n")).toContain(
+      `as C:\\windows\\System32\\drivers\\ioperm.sys (sha256 ${sha}), service ioperm (demand start); state: running`,
+    );
+    expect(say("status")).toEqual({ code: 0, out: ["running"] });
+    const imagePath = wine("reg", ["query", "HKLM\\System\\CurrentControlSet\\Services\\ioperm", "/v", "ImagePath"]).lines.join("\n");
+    expect(imagePath.toLowerCase()).toContain("system32\\drivers\\ioperm.sys");
+    expect(imagePath.toLowerCase()).not.toContain("user-writable");
+    const inPrefix = join(root, ".cache/windows/wineprefix/drive_c/windows/system32/drivers/ioperm.sys");
+    expect(Buffer.compare(readFileSync(inPrefix), readFileSync(out.driver))).toBe(0);
+    writeFileSync(source, "replaced by a process that is not elevated");
+    expect(Buffer.compare(readFileSync(inPrefix), readFileSync(out.driver))).toBe(0);
+    // A source that cannot be read is refused.
+    expect(say("install", winPath(join(root, ".cache/windows/tmp/no-such.sys"))).code).toBe(1);
+    expect(say("uninstall")).toEqual({ code: 0, out: ["uninstalled service ioperm"] });
+    expect(existsSync(inPrefix)).toBe(false); // uninstall removes the installed file
+    expect(say("install", winPath(out.driver)).code).toBe(0);
     expect(say("status")).toEqual({ code: 0, out: ["running"] });
   }, 120_000);
 

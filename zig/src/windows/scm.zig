@@ -25,15 +25,32 @@ fn openScm(access: u32) ?win32.SC_HANDLE {
     return if (scm == 0) null else scm;
 }
 
-/// Registers ioperm.sys (`path`, UTF-8, absolute) as a kernel service, `auto`
-/// starting at boot or on demand, and starts it. An existing service is
-/// pointed at `path`. Needs an elevated caller.
+/// Where the driver is installed: %SystemRoot%\System32\drivers\ioperm.sys, as the
+/// INF puts it, in a directory only administrators can write. Never the user's
+/// build output: a process that is not elevated could replace that file, and the
+/// kernel would load the replacement at the next start.
+fn installedPath(buf: *[520:0]u16) ?[*:0]const u16 {
+    const tail = std.unicode.utf8ToUtf16LeStringLiteral("\\drivers\\" ++ proto.IOPERM_SERVICE_NAME ++ ".sys");
+    const n = win32.GetSystemDirectoryW(buf, buf.len - tail.len - 1);
+    if (n == 0 or n + tail.len >= buf.len) return null;
+    @memcpy(buf[n..][0..tail.len], tail);
+    buf[n + tail.len] = 0;
+    return buf;
+}
+
+/// Copies ioperm.sys (`path`, UTF-8, absolute) to System32\drivers, registers that
+/// copy as a kernel service, `auto` starting at boot or on demand, and starts it.
+/// An existing service is pointed at the copy. A source that cannot be read is
+/// refused. Needs an elevated caller.
 pub fn driverInstall(path: [*:0]const u8, auto: bool) i32 {
     platform.diagnosis = .{};
-    var wide: [1024:0]u16 = undefined;
-    const n = std.unicode.utf8ToUtf16Le(&wide, std.mem.span(path)) catch return status.of(.bad_buffer);
-    if (n >= wide.len) return status.of(.bad_buffer);
-    wide[n] = 0;
+    var source: [1024:0]u16 = undefined;
+    const len = std.unicode.utf8ToUtf16Le(&source, std.mem.span(path)) catch return status.of(.bad_buffer);
+    if (len >= source.len) return status.of(.bad_buffer);
+    source[len] = 0;
+    var wide: [520:0]u16 = undefined;
+    _ = installedPath(&wide) orelse return win32.fail(status.of(.driver_io));
+    if (win32.CopyFileW(&source, &wide, 0) == 0) return scmFailure();
     const start = if (auto) win32.SERVICE_AUTO_START else win32.SERVICE_DEMAND_START;
     const scm = openScm(win32.SC_MANAGER_CONNECT | win32.SC_MANAGER_CREATE_SERVICE) orelse return scmFailure();
     defer _ = win32.CloseServiceHandle(scm);
@@ -54,7 +71,7 @@ pub fn driverInstall(path: [*:0]const u8, auto: bool) i32 {
     return status.ok;
 }
 
-/// Stops and deletes the service. This process's device handle is closed
+/// Stops and deletes the service, and removes the installed driver file. This process's device handle is closed
 /// first (the driver cannot unload while it is open), which ends its grants.
 pub fn driverUninstall() i32 {
     platform.diagnosis = .{};
@@ -67,6 +84,10 @@ pub fn driverUninstall() i32 {
     var st: win32.SERVICE_STATUS = undefined;
     if (win32.ControlService(svc, win32.SERVICE_CONTROL_STOP, &st) == 0 and win32.GetLastError() != win32.err.service_not_active) return scmFailure();
     if (win32.DeleteService(svc) == 0 and win32.GetLastError() != win32.err.service_marked_for_delete) return scmFailure();
+    // The installed copy goes with the service (the driver is stopped, so unloaded).
+    var wide: [520:0]u16 = undefined;
+    const installed = installedPath(&wide) orelse return status.ok;
+    if (win32.DeleteFileW(installed) == 0 and win32.GetLastError() != win32.err.file_not_found) return scmFailure();
     return status.ok;
 }
 

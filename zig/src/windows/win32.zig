@@ -26,6 +26,9 @@ pub extern "kernel32" fn CreateFileW(name: [*:0]const u16, access: u32, share: u
 pub extern "kernel32" fn DeviceIoControl(device: usize, code: u32, in: ?*const anyopaque, in_len: u32, out: ?*anyopaque, out_len: u32, returned: ?*u32, overlapped: ?*anyopaque) callconv(.winapi) BOOL;
 pub extern "kernel32" fn CloseHandle(h: usize) callconv(.winapi) BOOL;
 pub extern "kernel32" fn GetLastError() callconv(.winapi) u32;
+pub extern "kernel32" fn CopyFileW(from: [*:0]const u16, to: [*:0]const u16, fail_if_exists: BOOL) callconv(.winapi) BOOL;
+pub extern "kernel32" fn DeleteFileW(path: [*:0]const u16) callconv(.winapi) BOOL;
+pub extern "kernel32" fn GetSystemDirectoryW(buf: [*]u16, size: u32) callconv(.winapi) u32;
 
 pub const SC_HANDLE = usize;
 pub const SERVICE_KERNEL_DRIVER: u32 = 1;
