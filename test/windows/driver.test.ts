@@ -9,6 +9,7 @@ import {
   ctl,
   ctlCommand,
   defaultAllowlist,
+  denylist,
   deviceSddl,
   h,
   installDriver,
@@ -195,6 +196,30 @@ describe("ioperm.sys under Wine", () => {
     expect(allowed).toEqual(want);
     for (const p of [0x60, 0x64, 0x70, 0xcf8, 0xcf9, 0xcfc, 0xcff]) expect(allowed).not.toContain(p);
   }, 60_000);
+
+  test("the compiled-in denylist wins over an allowlist of every port, and the ALLOWLIST IOCTL reports it", () => {
+    expect(denylist.length).toBeGreaterThanOrEqual(10);
+    try {
+      expect(setAllowlist(["0x0-0xFFFF"])).toBe(true);
+      const [, l, cf8, dma] = ctl([
+        "open rw",
+        ioctl("ALLOWLIST", null, 8192),
+        ioctl("READ", op(0xcf8, 4), 8),
+        ioctl("READ", op(0x10, 1), 8),
+        version,
+      ]);
+      const bits = Buffer.from(l!.out!, "hex");
+      const refused: number[] = [];
+      for (let p = 0; p < 0x10000; p++) if (!(bits[p >> 3]! & (1 << (p & 7)))) refused.push(p);
+      expect(refused).toEqual(denylist.flatMap(([a, b]) => Array.from({ length: b - a + 1 }, (_, i) => a + i)));
+      for (const p of [0x00, 0x60, 0x64, 0x92, 0xb2, 0xb3, 0xc0, 0x1f0, 0x3f6, 0x170, 0x376, 0xcf8, 0xcf9, 0xcfc])
+        expect(refused).toContain(p);
+      // Refused before anything runs (Wine holds no iopl here: a run in/out would kill winedevice).
+      expect([verdict(cf8!), verdict(dma!)]).toEqual([h.IOPERM_RESULT_NOT_ALLOWED!, h.IOPERM_RESULT_NOT_ALLOWED!]);
+    } finally {
+      setAllowlist([]);
+    }
+  }, 120_000);
 
   test("Parameters\\AllowedPorts replaces the default; a malformed value stops the driver", () => {
     try {

@@ -104,11 +104,17 @@ export const h: Record<string, number> = Object.fromEntries(
 
 export const deviceSddl = /#define IOPERM_DEVICE_SDDL\s+L"([^"]+)"/.exec(headerText)![1]!;
 
+/** The X(from, to) ranges of one range-list macro of the header, inclusive. */
+function macroRanges(name: string): [number, number][] {
+  const body = new RegExp(`#define ${name}\\(X\\)([\\s\\S]*?)(?:\\n\\n|\\n#)`).exec(headerText)?.[1] ?? "";
+  return [...body.matchAll(/X\((0x[0-9A-Fa-f]+), (0x[0-9A-Fa-f]+)\)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+}
+
 /** IOPERM_DEFAULT_ALLOWLIST as inclusive ranges. */
-export const defaultAllowlist: [number, number][] = [...headerText.matchAll(/X\((0x[0-9A-Fa-f]+), (0x[0-9A-Fa-f]+)\)/g)].map((m) => [
-  Number(m[1]),
-  Number(m[2]),
-]);
+export const defaultAllowlist = macroRanges("IOPERM_DEFAULT_ALLOWLIST");
+
+/** IOPERM_DENYLIST: ports the driver never runs, whatever the allowlist says. */
+export const denylist = macroRanges("IOPERM_DENYLIST");
 
 // ---- request encoding ------------------------------------------------------------
 

@@ -143,4 +143,23 @@ typedef struct IOPERM_RANGE {
   X(0x03E8, 0x03EF) /* COM3 */                                                                                         \
   X(0x03F8, 0x03FF) /* COM1 */
 
+/* Ports the driver never runs, whatever AllowedPorts says: applied after the
+ * allowlist, so the ALLOWLIST IOCTL reports them as refused. Each can take the
+ * machine or its data: DMA controllers (program a transfer anywhere), the
+ * keyboard controller and port 0x92 (resets, A20), SMI (0xB2-0xB3), the ATA
+ * ports (raw disk), and PCI configuration mechanism #1 (rewrite a BAR, then DMA;
+ * 0xCF9 resets). PCI configuration reads have their own IOCTL instead. */
+#define IOPERM_DENYLIST(X)                                                                                             \
+  X(0x0000, 0x001F) /* DMA controller 1 (8237) */                                                                      \
+  X(0x0060, 0x0060) /* keyboard controller data */                                                                     \
+  X(0x0064, 0x0064) /* keyboard controller command: reset, A20 */                                                      \
+  X(0x0092, 0x0092) /* system control port A: fast reset, A20 */                                                       \
+  X(0x00B2, 0x00B3) /* APM/SMI command and status */                                                                   \
+  X(0x00C0, 0x00DF) /* DMA controller 2 */                                                                             \
+  X(0x0170, 0x0177) /* ATA secondary */                                                                                \
+  X(0x01F0, 0x01F7) /* ATA primary */                                                                                  \
+  X(0x0376, 0x0376) /* ATA secondary control */                                                                        \
+  X(0x03F6, 0x03F6) /* ATA primary control */                                                                          \
+  X(0x0CF8, 0x0CFF) /* PCI configuration mechanism #1, and 0xCF9 reset */
+
 #endif /* IOPERM_IOCTL_H */

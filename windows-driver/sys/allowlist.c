@@ -72,7 +72,25 @@ static void ioperm_default_allowlist(IOPERM_DEVICE *d) {
  * cannot be read as a list stops the driver from starting: an administrator
  * who wrote one meant something, and guessing would be worse than refusing.
  */
+/* Clears the compiled-in denylist from whatever the allowlist admitted. */
+static void ioperm_apply_denylist(IOPERM_DEVICE *d) {
+#define IOPERM_DENY_RANGE(from, to)                                                                                    \
+  for (ULONG p = (from); p <= (to); p++)                                                                               \
+    d->allowed.bits[p >> 3] &= (UCHAR) ~(1u << (p & 7));
+  IOPERM_DENYLIST(IOPERM_DENY_RANGE)
+#undef IOPERM_DENY_RANGE
+}
+
+static NTSTATUS ioperm_read_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry_path);
+
+/* The allowlist (the registry's, else the default), minus the denylist. */
 NTSTATUS ioperm_load_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry_path) {
+  NTSTATUS status = ioperm_read_allowlist(d, registry_path);
+  if (NT_SUCCESS(status)) ioperm_apply_denylist(d);
+  return status;
+}
+
+static NTSTATUS ioperm_read_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry_path) {
   UNICODE_STRING params_name = RTL_CONSTANT_STRING(IOPERM_PARAMETERS_KEY);
   UNICODE_STRING value_name = RTL_CONSTANT_STRING(IOPERM_ALLOWLIST_VALUE);
   OBJECT_ATTRIBUTES oa;
