@@ -76,3 +76,14 @@ test("an unprivileged user gets EPERM naming the remedy, and the process goes on
   expect(report.message).toContain("run as root");
   expect(report.after).toBe("NOT_GRANTED");
 });
+
+test("children inherit the I/O bitmap, and release() before spawning stops that (witness: the child's `in` survives, then SIGSEGV)", () => {
+  using io = open({ backend: "direct" });
+  io.grant(0x80, 1);
+  const inherited = Bun.spawnSync([process.execPath, "test/fixtures/raw-in.ts", "0x80"], { stdout: "pipe", stderr: "pipe" });
+  expect({ signal: inherited.signalCode, out: inherited.stdout.toString().startsWith("in executed") }).toEqual({ signal: undefined, out: true });
+  io.release();
+  const after = Bun.spawnSync([process.execPath, "test/fixtures/raw-in.ts", "0x80"], { stdout: "pipe", stderr: "pipe" });
+  expect(after.stdout.toString()).not.toContain("in executed");
+  expect(after.signalCode).toBe("SIGSEGV");
+});
