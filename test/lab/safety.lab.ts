@@ -81,7 +81,10 @@ test("children inherit the I/O bitmap, and release() before spawning stops that 
   using io = open({ backend: "direct" });
   io.grant(0x80, 1);
   const inherited = Bun.spawnSync([process.execPath, "test/fixtures/raw-in.ts", "0x80"], { stdout: "pipe", stderr: "pipe" });
-  expect({ signal: inherited.signalCode, out: inherited.stdout.toString().startsWith("in executed") }).toEqual({ signal: undefined, out: true });
+  expect({ signal: inherited.signalCode, out: inherited.stdout.toString().startsWith("in executed") }).toEqual({
+    signal: undefined,
+    out: true,
+  });
   io.release();
   const after = Bun.spawnSync([process.execPath, "test/fixtures/raw-in.ts", "0x80"], { stdout: "pipe", stderr: "pipe" });
   expect(after.stdout.toString()).not.toContain("in executed");
