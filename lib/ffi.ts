@@ -48,6 +48,7 @@ const symbols = {
   ioperm_outsw: { args: [u32, ptr, u32], returns: i32 },
   ioperm_outsl: { args: [u32, ptr, u32], returns: i32 },
   ioperm_batch: { args: [ptr, u32, ptr], returns: i32 },
+  ioperm_batch_values: { args: [ptr, u32, ptr, ptr], returns: i32 },
   ioperm_driver_version: { args: [ptr], returns: i32 },
   ioperm_driver_install: { args: [ptr, u32], returns: i32 },
   ioperm_driver_uninstall: { args: [], returns: i32 },
@@ -56,6 +57,7 @@ const symbols = {
   ioperm_bench_in: { args: [u32, u32, u32], returns: i64_fast },
   ioperm_bench_out: { args: [u32, u32, u32, u32], returns: i32 },
   ioperm_nop_batch: { args: [ptr, u32, ptr], returns: i32 },
+  ioperm_nop_batch_values: { args: [ptr, u32, ptr, ptr], returns: i32 },
 } as const;
 
 /** Every export the library must have (a test builds stand-ins from this list). */

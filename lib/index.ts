@@ -99,21 +99,28 @@ function badAccess(port: number, bytes: number, value?: number): never {
 
 /** A prepared batch: encoded once, run many times. */
 export class PreparedBatch {
+  /** Number of ops. */
   readonly length: number;
   readonly #buf: Uint8Array;
   readonly #done = new Uint32Array(1);
+  readonly #values: Uint32Array;
   readonly #io: Ioperm;
 
   constructor(io: Ioperm, list: readonly BatchOp[]) {
     this.#io = io;
     this.#buf = encodeOps(list);
     this.length = list.length;
+    this.#values = new Uint32Array(list.length);
   }
 
-  /** Runs every op; returns each op's value (reads: what was read). */
+  /**
+   * Runs every op and returns each op's value (reads: what was read). The native
+   * side copies the list, checks the copy and runs it, and writes the values
+   * straight into one array, which the next run() reuses: copy it to keep it.
+   */
   run(): Uint32Array {
-    this.#io.runEncoded(this.#buf, this.#done);
-    return opValues(this.#buf);
+    this.#io.runEncoded(this.#buf, this.#done, this.#values);
+    return this.#values;
   }
 }
 
@@ -299,11 +306,11 @@ export class Ioperm implements PortIO, Disposable {
     return new PreparedBatch(this, list);
   }
 
-  /** @internal Runs an encoded op list; `done` receives the failing index. */
-  runEncoded(buf: Uint8Array, done: Uint32Array): void {
+  /** @internal Runs an encoded op list; `done` receives the failing index, `values` (when given) each op's value. */
+  runEncoded(buf: Uint8Array, done: Uint32Array, values?: Uint32Array): void {
     const n = this.#live("batch");
     const count = buf.length / 8;
-    const s = n.ioperm_batch(buf, count, done);
+    const s = values ? n.ioperm_batch_values(buf, count, done, values) : n.ioperm_batch(buf, count, done);
     if (s < 0) {
       const i = done[0] ?? 0;
       const view = new DataView(buf.buffer, buf.byteOffset);

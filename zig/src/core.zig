@@ -103,7 +103,7 @@ pub fn checkOp(t: *const grants.Thread, op: Op) i32 {
     return admit(t, op.port, op.width);
 }
 
-fn runOp(backend: grants.Backend, op: *Op) i32 {
+inline fn runOp(backend: grants.Backend, op: *Op) i32 {
     const w = op.flags & Op.write_flag != 0;
     return switch (op.width) {
         inline 1, 2, 4 => |width| if (w)
@@ -118,13 +118,30 @@ fn runOp(backend: grants.Backend, op: *Op) i32 {
     };
 }
 
-/// Runs a list of ops in order. The whole list is checked first, so a refused op
-/// means none ran; `done` receives the index of the op that failed (or `count`).
+/// Ops copied from the caller this many at a time onto the stack; longer lists go to the heap.
+const stack_ops = 256;
+
+/// Runs a list of ops in order. The list is copied into memory only this call
+/// sees, then the whole copy is checked, then the copy runs: a caller's buffer
+/// that another thread rewrites meanwhile (a SharedArrayBuffer) cannot slip in an
+/// op that was never checked. A refused op means none ran; `done` receives the
+/// index of the op that failed (or `count`). Values read are copied back.
 pub fn batch(ops: ?[*]Op, count: u32, done: ?*u32) i32 {
+    return batchInto(ops, count, done, null);
+}
+
+/// batch, with each op's value written to `values[i]` instead of back into the
+/// caller's list (which is then only read): what a prepared batch replays.
+pub fn batchInto(ops: ?[*]Op, count: u32, done: ?*u32, values: ?[*]u32) i32 {
     const out = done orelse return status.of(.bad_buffer);
     out.* = 0;
     if (count == 0) return status.ok;
-    const list = (ops orelse return status.of(.bad_buffer))[0..count];
+    const caller = (ops orelse return status.of(.bad_buffer))[0..count];
+    var local: [stack_ops]Op = undefined;
+    const heap = count > stack_ops;
+    const list: []Op = if (heap) std.heap.page_allocator.alloc(Op, count) catch return status.of(.bad_buffer) else local[0..count];
+    defer if (heap) std.heap.page_allocator.free(list);
+    @memcpy(list, caller);
     const t = grants.current();
     for (list, 0..) |op, i| {
         const rc = checkOp(t, op);
@@ -133,12 +150,25 @@ pub fn batch(ops: ?[*]Op, count: u32, done: ?*u32) i32 {
             return rc;
         }
     }
-    return platform.batch(t, list, out);
+    const rc = platform.batch(t, list, out);
+    if (values) |v| {
+        for (list, 0..) |op, i| v[i] = op.value;
+    } else for (caller, list) |*c, op| {
+        c.value = op.value;
+    }
+    return rc;
 }
 
 /// Runs checked ops in order through the thread's backend, one access each;
 /// `out` receives the index of an op that failed, or the count.
 pub fn runEach(backend: grants.Backend, list: []Op, out: *u32) i32 {
+    // The backend is fixed for the whole list: chosen once here, not per op.
+    return switch (backend) {
+        inline else => |b| runEachOn(b, list, out),
+    };
+}
+
+fn runEachOn(comptime backend: grants.Backend, list: []Op, out: *u32) i32 {
     for (list, 0..) |*op, i| {
         const rc = runOp(backend, op);
         if (rc != status.ok) {
@@ -159,6 +189,22 @@ test "checkOp order: flags, width, value, range, grants" {
     try std.testing.expectEqual(status.of(.range), checkOp(&t, .{ .port = 0xFFFF, .width = 2, .flags = 0, .value = 0 }));
     try std.testing.expectEqual(status.of(.not_granted), checkOp(&t, .{ .port = 0x37A, .width = 2, .flags = 0, .value = 0 }));
     try std.testing.expectEqual(status.ok, checkOp(&t, .{ .port = 0x379, .width = 2, .flags = 1, .value = 0xFFFF }));
+}
+
+test "batch checks and runs its own copy: the caller's list is read once" {
+    // A refused op in the caller's list is reported by index, and the list is not written.
+    var t_ops = [_]Op{
+        .{ .port = 0x80, .width = 3, .flags = 0, .value = 7 },
+    };
+    var done: u32 = 99;
+    try std.testing.expectEqual(status.of(.bad_width), batch(&t_ops, 1, &done));
+    try std.testing.expectEqual(@as(u32, 0), done);
+    try std.testing.expectEqual(@as(u32, 7), t_ops[0].value);
+    // Longer than the stack copy: the heap copy is checked the same way.
+    var many: [stack_ops + 1]Op = @splat(.{ .port = 0x80, .width = 1, .flags = 0, .value = 0 });
+    many[1] = .{ .port = 0x80, .width = 1, .flags = 8, .value = 0 };
+    try std.testing.expectEqual(status.of(.not_granted), batch(&many, many.len, &done));
+    try std.testing.expectEqual(@as(u32, 0), done);
 }
 
 test "refused accesses never reach the instruction" {

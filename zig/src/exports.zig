@@ -141,6 +141,13 @@ export fn ioperm_batch(ops: ?[*]core.Op, count: u32, done: ?*u32) i32 {
     return core.batch(ops, count, done);
 }
 
+/// ioperm_batch that leaves `ops` untouched and writes each op's value to
+/// `values` (count u32s): a prepared batch replays the same list every run.
+export fn ioperm_batch_values(ops: ?[*]core.Op, count: u32, done: ?*u32, values: ?[*]u32) i32 {
+    if (values == null and count != 0) return status.of(.bad_buffer);
+    return core.batchInto(ops, count, done, values);
+}
+
 /// Windows: the running driver's version block, six u32 in the order of
 /// IOPERM_VERSION_INFO (windows-driver/include/ioperm_ioctl.h): protocol,
 /// driver_version, capabilities, max_batch, op_size, pointer_bits. Opens the
@@ -178,6 +185,12 @@ export fn ioperm_nop_batch(ops: ?[*]core.Op, count: u32, done: ?*u32) i32 {
     std.mem.doNotOptimizeAway(ops);
     if (done) |d| d.* = count;
     return 0;
+}
+
+/// Benchmark baseline: ioperm_batch_values's signature; checks and runs nothing.
+export fn ioperm_nop_batch_values(ops: ?[*]core.Op, count: u32, done: ?*u32, values: ?[*]u32) i32 {
+    std.mem.doNotOptimizeAway(values);
+    return ioperm_nop_batch(ops, count, done);
 }
 
 /// Benchmark native floor for writes: `count` single writes of `value` to one
