@@ -9,8 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { binaryProblem } from "../lib/binary.ts";
 import { symbolNames } from "../lib/ffi.ts";
-import { devLibrary } from "../lib/paths.ts";
-import { packageRoot as root } from "../lib/paths.ts";
+import { devLibrary, devWindowsDir, packageRoot as root } from "../lib/paths.ts";
 import { asNobody } from "./nobody.ts";
 
 const zig = join(root, ".cache", "bin", "zig");
@@ -170,8 +169,8 @@ describe("binaryProblem reads the headers the loader would trust", () => {
     expect(binaryProblem(readFileSync(bad.notElf!), "linux", "x64")).toBe("not an ELF shared library");
     expect(binaryProblem(readFileSync(real), "linux", "arm64")).toContain("needs an x86 CPU");
   });
-  const dll = join(root, "zig/zig-out/bin/ioperm.dll");
-  const x86dll = join(root, "zig/zig-out/windows/x86/ioperm.dll");
+  const dll = devLibrary("win32-x64");
+  const x86dll = join(devWindowsDir("x86"), "ioperm.dll");
   test("PE: the built ioperm.dll passes for win32-x64; the x86 one is the wrong CPU there; a truncated one says so", () => {
     expect(binaryProblem(readFileSync(dll), "win32", "x64")).toBe("");
     expect(binaryProblem(readFileSync(x86dll), "win32", "x64")).toBe("built for x86 (32-bit), not this CPU");

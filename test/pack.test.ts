@@ -30,7 +30,9 @@ test("it holds no test, bench result, lab or build script, cache, Zig or driver 
   const forbidden = listing.filter(
     (f) =>
       /^package\/(test|bench|scripts|zig|windows-driver|\.cache|\.ci|node_modules|dist)\//.test(f) ||
-      /\.(test|lab)\.ts$|\.pdb$|\.log$/.test(f),
+      // a cache, build output or result set anywhere, e.g. lib/lab/.cache/ once the lab ships in lib/
+      /\/(\.cache|\.zig-cache|zig-out|node_modules|results|runs)\//.test(f) ||
+      /\.(test|lab)\.ts$|\.pdb$|\.log$|\.tmp$/.test(f),
   );
   expect(forbidden).toEqual([]);
 });

@@ -6,9 +6,10 @@
 import { expect, test } from "bun:test";
 import { copyFileSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { packageRoot } from "../../lib/paths.ts";
 import { eventually, hostFile, sysPciDevices } from "./witness.ts";
 
-const pack = join(process.cwd(), ".cache", "lab-pack");
+const pack = join(packageRoot, ".cache", "lab-pack");
 /** A PATH with Bun and the system's directories only: no Zig, no repo tools, no node_modules/.bin. */
 const bunDir = mkdtempSync("/tmp/ioperm-bun-");
 symlinkSync(process.execPath, join(bunDir, "bun"));
