@@ -269,15 +269,7 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: 
   const d = dmi();
   const report: Report = {
     schema: SCHEMA_ID,
-    host: {
-      platform: process.platform,
-      arch: process.arch,
-      kernel: readText("/proc/sys/kernel/osrelease")?.trim() ?? "",
-      uid: process.getuid?.() ?? -1,
-      backend,
-      grant,
-      date: new Date().toISOString(),
-    },
+    host: hostFacts(backend, grant),
     machine: { hypervisor: null, dmi: d },
     notes,
   };
@@ -321,20 +313,25 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: 
   return report;
 }
 
+/** The report's host block: this process, its kernel, and how ports were reached. */
+function hostFacts(backend: string, grant: "ranges" | "iopl"): Report["host"] {
+  return {
+    platform: process.platform,
+    arch: process.arch,
+    kernel: readText("/proc/sys/kernel/osrelease")?.trim() ?? "",
+    uid: process.getuid?.() ?? -1,
+    backend,
+    grant,
+    date: new Date().toISOString(),
+  };
+}
+
 /** The report of a ppdev-only survey: the host, the machine, the parallel ports and the devices. */
 function ppdevReport(lpt: LptEntry[], notes: string[]): Report {
   const d = dmi();
   return {
     schema: SCHEMA_ID,
-    host: {
-      platform: process.platform,
-      arch: process.arch,
-      kernel: readText("/proc/sys/kernel/osrelease")?.trim() ?? "",
-      uid: process.getuid?.() ?? -1,
-      backend: "ppdev",
-      grant: "ranges",
-      date: new Date().toISOString(),
-    },
+    host: hostFacts("ppdev", "ranges"),
     machine: { hypervisor: /QEMU/i.test(d.sys_vendor ?? "") ? "QEMU" : null, dmi: d },
     lpt,
     parports: parportDevices(),
