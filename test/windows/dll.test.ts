@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { h, jsonLines, out, persistentSession, root, setUp, tearDown, wine, winPath } from "./wine.ts";
+import { bunWindowsExe, h, jsonLines, out, persistentSession, root, setUp, tearDown, wine, winPath } from "./wine.ts";
 
 let bunExe = "";
 type Step = { step: string; rc: number | string; win32?: number; [k: string]: unknown };
@@ -28,9 +28,7 @@ const installed = winPath(out.driver);
 describe("the TypeScript API in bun.exe under Wine", () => {
   beforeAll(() => {
     setUp();
-    const r = Bun.spawnSync(["sh", join(root, "scripts/windows/bun-windows.sh")], { cwd: root, stdout: "pipe", stderr: "pipe" });
-    if (r.exitCode !== 0) throw new Error(`bun-windows.sh: ${r.stderr}`);
-    bunExe = r.stdout.toString().trim();
+    bunExe = bunWindowsExe();
   }, 300_000);
   afterAll(tearDown);
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { jsonLines, root, setUp, tearDown, wine, winPath, h } from "./wine.ts";
+import { bunWindowsExe, h, jsonLines, root, setUp, tearDown, wine, winPath } from "./wine.ts";
 
 const project = mkdtempSync(join(root, ".cache", "windows", "user-"));
 let bunExe = "";
@@ -13,9 +13,7 @@ let bunExe = "";
 describe("the packed package in bun.exe under Wine", () => {
   beforeAll(() => {
     setUp();
-    const b = Bun.spawnSync(["sh", join(root, "scripts/windows/bun-windows.sh")], { cwd: root, stdout: "pipe", stderr: "pipe" });
-    if (b.exitCode !== 0) throw new Error(`bun-windows.sh: ${b.stderr}`);
-    bunExe = b.stdout.toString().trim();
+    bunExe = bunWindowsExe();
     const p = Bun.spawnSync([process.execPath, "scripts/pack.ts", "--out", join(project, "dist")], {
       cwd: root,
       stdout: "pipe",

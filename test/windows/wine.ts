@@ -33,6 +33,13 @@ export function setUp(): void {
   installDriver();
 }
 
+/** Bun for Windows at the pinned version, with the Wine shim beside it (scripts/windows/bun-windows.sh); its path. */
+export function bunWindowsExe(): string {
+  const r = Bun.spawnSync(["sh", join(root, "scripts/windows/bun-windows.sh")], { cwd: root, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`bun-windows.sh: ${r.stderr}`);
+  return r.stdout.toString().trim();
+}
+
 export function installDriver(): void {
   sh([wineSh, "install-driver", out.driver], "install-driver");
 }
