@@ -467,15 +467,16 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.vm) {
-    const lab = await import("./lab/vm.ts").catch(() => null);
-    if (lab === null) {
-      console.error("probe: --vm needs the lab VM, which is part of a checkout of the ioperm repository (npm run probe -- --vm there)");
-      return 64;
-    }
-    const { runLab } = lab;
+    const { LabError, runLab } = await import("./lib/lab/index.ts");
     const rest = argv.filter((a, i) => a !== "--vm" && a !== "--device" && argv[i - 1] !== "--device" && !a.startsWith("--device="));
-    const r = await runLab({ command: ["bun", "probe.ts", ...rest], devices: values.device ?? [] });
-    return r.exitCode;
+    try {
+      const r = await runLab({ command: [process.execPath, join(import.meta.dir, "probe.ts"), ...rest], devices: values.device ?? [] });
+      return r.exitCode;
+    } catch (e) {
+      if (!(e instanceof LabError)) throw e;
+      console.error(e.message);
+      return 125;
+    }
   }
   const only = new Set<Section>();
   for (const s of (values.only ?? SECTIONS.join(","))

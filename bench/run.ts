@@ -78,7 +78,7 @@ async function host(settings: Settings): Promise<RunResult> {
 }
 
 async function vm(settings: Settings, wine: boolean): Promise<RunResult> {
-  const { runLab } = await import("../lab/vm.ts");
+  const { runLab } = await import("../lib/lab/index.ts");
   if (wine) {
     say("host: preparing the lab's Wine prefix (scripts/windows/lab-prefix.sh)");
     const prep = Bun.spawnSync(["sh", join(root, "scripts/windows/lab-prefix.sh")], { cwd: root, stdout: "inherit", stderr: "inherit" });

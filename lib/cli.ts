@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   doctor: () => import("./cli/doctor.ts"),
   run: () => import("./cli/run.ts"),
   driver: () => import("./cli/driver.ts"),
+  lab: () => import("./cli/lab.ts"),
 };
 
 async function usage(): Promise<string> {

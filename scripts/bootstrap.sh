@@ -2,9 +2,10 @@
 # Installs whatever this project needs and is missing, quietly and idempotently.
 # Pins live elsewhere, once each: Bun in package.json (devDependencies), Zig in
 # zig/build.zig.zon (minimum_zig_version), Debian package names and the QEMU and
-# kernel series in package.json ("toolchain"). Everything lands in .cache/.
+# kernel series in package.json ("toolchain"). Everything lands in .cache/, except
+# the lab's kernel: that goes to the per-user lab cache, as for users (lib/lab).
 #   sh scripts/bootstrap.sh            Bun, npm packages, Zig
-#   sh scripts/bootstrap.sh --lab      also QEMU, busybox, cpio and the Debian kernel
+#   sh scripts/bootstrap.sh --lab      also QEMU, busybox, the lab's witness tools and the Debian kernel
 #   sh scripts/bootstrap.sh --windows  also Wine and osslsigncode (the Windows tests)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,24 +75,9 @@ qemu_series=$(json toolchain.qemuSeries)
 qemu-system-x86_64 --version | head -1 | grep -q "version $qemu_series" \
   || { say "QEMU is not the pinned $qemu_series series: $(qemu-system-x86_64 --version | head -1)"; exit 1; }
 
-kdir="$cache/kernel"
-if [ ! -f "$kdir/current" ] || [ ! -f "$(cat "$kdir/current")/vmlinuz" ]; then
-  meta=$(json toolchain.kernelPackage)
-  series=$(json toolchain.kernelSeries)
-  pkg=$(apt-cache depends "$meta" 2>/dev/null | sed -n 's/ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
-  if [ -z "$pkg" ]; then
-    apt-get update -qq >"$cache/apt.log" 2>&1
-    pkg=$(apt-cache depends "$meta" | sed -n 's/ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
-  fi
-  case "$pkg" in linux-image-"$series".*) ;; *) say "kernel package '$pkg' is not the pinned $series series"; exit 1;; esac
-  say "downloading the Debian kernel ($pkg)"
-  mkdir -p "$kdir/debs" && rm -rf "$kdir/$pkg.tmp"
-  (cd "$kdir/debs" && apt-get download -qq "$pkg" >"$cache/apt.log" 2>&1) || { cat "$cache/apt.log" >&2; exit 1; }
-  dpkg-deb -x "$kdir/debs/${pkg}_"*.deb "$kdir/$pkg.tmp"
-  kver=${pkg#linux-image-}
-  mkdir -p "$kdir/$pkg.tmp/lab"
-  cp "$kdir/$pkg.tmp/boot/vmlinuz-$kver" "$kdir/$pkg.tmp/vmlinuz"
-  rm -rf "$kdir/$pkg" && mv "$kdir/$pkg.tmp" "$kdir/$pkg"
-  echo "$kdir/$pkg" >"$kdir/current"
-  rm -f "$kdir/debs/"*.deb
-fi
+# The kernel and busybox come the way users' labs get theirs (lib/lab/toolchain.ts),
+# into the per-user cache; here we only check the kernel is the pinned series.
+series=$(json toolchain.kernelSeries)
+prepared=$("$cache/bin/bun" "$root/lib/cli.ts" lab --prepare 2>"$cache/lab-prepare.log") || { cat "$cache/lab-prepare.log" >&2; exit 1; }
+printf '%s\n' "$prepared" | grep -q "^lab: kernel $series\." \
+  || { say "the lab's kernel is not the pinned $series series: $(printf '%s\n' "$prepared" | grep '^lab: kernel')"; exit 1; }

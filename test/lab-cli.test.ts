@@ -1,5 +1,6 @@
-// The lab command's contract (bun scripts/lab.ts): its exit codes and the names
-// of the files extra devices write. Each case boots (or fails to boot) QEMU.
+// The lab command's contract (`ioperm lab`, lib/cli/lab.ts): its exit codes, the
+// names of the files extra devices write, and a clear error, with no QEMU left
+// running, for each kind of bad input. Each case boots (or refuses to boot) QEMU.
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +11,7 @@ const out = mkdtempSync(join(tmpdir(), "ioperm-labcli-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 function lab(args: string[]) {
-  const r = Bun.spawnSync([process.execPath, "scripts/lab.ts", ...args], { cwd: root, stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync([process.execPath, "lib/cli.ts", "lab", ...args], { cwd: root, stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
@@ -21,12 +22,89 @@ test("exit 124 when the run outlives --timeout, and QEMU is killed", () => {
   expect(r.stderr).toContain("QEMU was killed");
 }, 60_000);
 
-test("exit 125 when the lab itself fails (QEMU refuses its arguments)", () => {
+/** QEMU processes whose command line contains `marker` (witness: pgrep over every process's argv). */
+function qemuWith(marker: string): string[] {
+  const r = Bun.spawnSync(["pgrep", "-af", "qemu-system"], { stdout: "pipe" });
+  return r.stdout
+    .toString()
+    .split("\n")
+    .filter((l) => l.includes(marker) && !l.includes("pgrep"));
+}
+
+test("exit 125 when QEMU refuses the machine (a bad option), naming QEMU's complaint; nothing booted", () => {
   const r = lab(["--qemu", "-no-such-option", "--out", join(out, "bad"), "--", "true"]);
   expect(r.code).toBe(125);
-  expect(r.stderr).toContain("QEMU exited");
-  expect(r.stderr).toContain("-no-such-option");
+  expect(r.stderr).toContain("lab: QEMU refused the machine: qemu-system-x86_64: -no-such-option: invalid option");
+  expect(existsSync(join(out, "bad", "console.log"))).toBe(false);
+  expect(qemuWith("-no-such-option")).toEqual([]);
 }, 60_000);
+
+test("an unknown --device: exit 125, its name, the nearest real one, and no QEMU left running", () => {
+  const r = lab(["--device", "isa-parallell,iobase=0x2bc", "--", "true"]);
+  expect(r.code).toBe(125);
+  expect(r.stderr).toContain('lab: unknown device "isa-parallell"');
+  expect(r.stderr).toContain('Did you mean "isa-parallel"?');
+  expect(r.stderr).toContain("-device help");
+  expect(qemuWith("isa-parallell")).toEqual([]);
+}, 60_000);
+
+test("an I/O address clash with the standard machine or between two --device: exit 125, both ranges named, no QEMU left", () => {
+  const withLpt1 = lab(["--device", "isa-parallel,iobase=0x37a,irq=5", "--", "true"]);
+  expect(withLpt1.code).toBe(125);
+  expect(withLpt1.stderr).toContain(
+    "lab: I/O address clash: --device isa-parallel,iobase=0x37a,irq=5 (parallel, 0x37a-0x381) overlaps the standard machine's LPT1 (0x378-0x37f)",
+  );
+  const twoCards = lab(["--device", "isa-serial,iobase=0x2e8,index=2", "--device", "isa-parallel,iobase=0x2ec,index=1", "--", "true"]);
+  expect(twoCards.code).toBe(125);
+  expect(twoCards.stderr).toContain(
+    "--device isa-parallel,iobase=0x2ec,index=1 (parallel, 0x2ec-0x2f3) overlaps --device isa-serial,iobase=0x2e8,index=2 (serial, 0x2e8-0x2ef)",
+  );
+  expect(qemuWith("iobase=0x37a")).toEqual([]);
+  expect(qemuWith("iobase=0x2ec")).toEqual([]);
+}, 60_000);
+
+test("a command the guest does not have: exit 127 and a message naming it; a command that exits 127 itself gets no such message", () => {
+  const missing = lab(["--out", join(out, "missing"), "--", "no-such-command-here", "x"]);
+  expect(missing.code).toBe(127);
+  expect(missing.stderr).toContain('lab: command not found in the guest: "no-such-command-here"');
+  const itself = lab(["--out", join(out, "itself"), "--", "sh", "-c", "exit 127"]);
+  expect(itself.code).toBe(127);
+  expect(itself.stderr).not.toContain("command not found in the guest");
+}, 120_000);
+
+const isRoot = process.getuid?.() === 0;
+test.skipIf(!isRoot && existsSync("/dev/kvm"))(
+  "--kvm without /dev/kvm: exit 125 and what to do, before any QEMU starts (here /dev is hidden in a private mount namespace)",
+  () => {
+    const run = join(out, "nokvm");
+    // A /dev without kvm: copies of the nodes Bun needs, bind-mounted over /dev in a namespace of its own.
+    const script = `d=$(mktemp -d) && cp -a /dev/null /dev/zero /dev/random /dev/urandom /dev/full "$d"/ && ln -s /proc/self/fd "$d/fd" && mount --bind "$d" /dev && exec "$@"`;
+    const cmd = [process.execPath, "lib/cli.ts", "lab", "--kvm", "--out", run, "--", "true"];
+    const r = existsSync("/dev/kvm")
+      ? Bun.spawnSync(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", ...cmd], {
+          cwd: root,
+          stdout: "pipe",
+          stderr: "pipe",
+        })
+      : Bun.spawnSync(cmd, { cwd: root, stdout: "pipe", stderr: "pipe" });
+    expect(r.stderr.toString()).toContain("lab: --kvm asked for KVM, but /dev/kvm is missing");
+    expect(r.exitCode).toBe(125);
+    expect(qemuWith(run)).toEqual([]);
+  },
+  60_000,
+);
+
+test("--kernel: a path that is missing or not a bzImage is refused; an unpacked kernel package boots (witness: uname -r in the guest)", async () => {
+  expect(lab(["--kernel", "/no/such/kernel", "--", "true"]).stderr).toContain("lab: --kernel /no/such/kernel: no such file or directory");
+  const notImage = lab(["--kernel", "package.json", "--", "true"]);
+  expect(notImage.code).toBe(125);
+  expect(notImage.stderr).toContain("is not an x86 bzImage");
+  const { prepareLab } = await import("../lib/lab/index.ts");
+  const { kernel } = await prepareLab();
+  const r = lab(["--kernel", kernel.dir, "--out", join(out, "kernel"), "--", "uname", "-r"]);
+  expect(r.code).toBe(0);
+  expect(r.stdout.trim()).toBe(kernel.release);
+}, 120_000);
 
 test("the command's own exit code comes back, and an extra isa-parallel writes <run>/isa-parallel@0x278.out (witness: the byte strobed out through Debian's outb)", () => {
   const run = join(out, "lpt2");

@@ -10,7 +10,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { runLab } from "../lab/vm.ts";
+import { runLab } from "../lib/lab/index.ts";
 import { type CaseResult, declaredTests, parseJunit, verdict } from "./junit.ts";
 import { packageRoot as root } from "../lib/paths.ts";
 

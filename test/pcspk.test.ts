@@ -3,7 +3,7 @@
 // recording once QEMU has closed it, is the one asked for within 2%.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { runLab } from "../lab/vm.ts";
+import { runLab } from "../lib/lab/index.ts";
 
 /** Frequency of the tone in a 16-bit PCM WAV: rising zero crossings of the first channel over the non-silent span. */
 function toneHz(wav: Buffer): { hz: number; seconds: number } {

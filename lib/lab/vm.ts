@@ -1,21 +1,30 @@
 // The lab VM: a QEMU PC whose root filesystem is the host's own (9p, read-only,
 // under a tmpfs overlay), so a command runs as root at the same paths as on the
-// host, against real x86 I/O ports. See lab/init.sh for the guest side.
+// host, in the caller's directory, against real x86 I/O ports. See init.sh for
+// the guest side, toolchain.ts for what it needs on the host.
 //
 // Standard machine on every run (QEMU 7.2, -M pc): COM1 = console (streamed),
 // COM2 at 0x2f8 -> <run>/com2.out, LPT1 at 0x378 -> <run>/lpt1.out, isa-debugcon
 // at 0xe9 -> <run>/debugcon.out, isa-debug-exit at 0xf4, std VGA (Bochs VBE at
 // 0x1ce/0x1cf), RTC, i440FX/PIIX, fw_cfg.
 import type { Subprocess } from "bun";
-import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ConsoleSplitter, type Phase } from "./console.ts";
-import { ensureInitramfs, findKernel, type Kernel, labCache, projectRoot } from "./initramfs.ts";
+import { LabError } from "./errors.ts";
+import { ensureInitramfs } from "./initramfs.ts";
+import { checkDeviceNames, checkMachine } from "./preflight.ts";
+import { checkKvm, type Kernel, type LabTools, prepareLab } from "./toolchain.ts";
+
+export { LabError, type LabErrorReason } from "./errors.ts";
 
 export interface LabOptions {
-  /** Run as root in the project root inside the guest, e.g. `["bun", "test", "test/lab"]`. */
+  /** Run as root inside the guest, e.g. `["bun", "script.ts"]`. */
   command: string[];
+  /** Where the command runs, the same path in the guest; default process.cwd(). */
+  cwd?: string;
+  /** Boot this kernel instead of the cached Debian one: a bzImage, or an unpacked kernel package directory. */
+  kernel?: string;
   /**
    * Extra `-device` specs. An isa-serial, isa-parallel or isa-debugcon without
    * `chardev=` gets a host file `<run>/<driver>@<iobase>.out`, e.g. `isa-parallel@0x278.out`.
@@ -27,9 +36,13 @@ export interface LabOptions {
   pcspk?: boolean;
   /** Guest RAM; default 2048. The overlay's writable layer lives in it. */
   memoryMiB?: number;
-  /** Run dir, the same path in the guest; default .cache/lab/runs/<timestamp>-<pid>. */
+  /** Run dir, the same path in the guest; default <cache>/runs/<timestamp>-<pid> (see labCacheDir). */
   outDir?: string;
-  /** Try KVM first (it hangs under nested virtualization here); falls back to TCG after ~20 s. */
+  /**
+   * Use KVM (a LabError "no-kvm" when /dev/kvm is missing or not ours). If the
+   * guest does not reach the command in ~20 s (nested KVM can hang), the run
+   * falls back to TCG.
+   */
   kvm?: boolean;
   /** Whole run, boot included; default 10 min. QEMU is killed after it. */
   timeoutMs?: number;
@@ -39,6 +52,8 @@ export interface LabOptions {
   onOutput?: (text: string) => void;
   /** Also show the kernel console before and after the command, and the QEMU command line (stderr). */
   verbose?: boolean;
+  /** Progress lines (installing, booting, boot time); default stderr when it is a terminal, else none. */
+  onProgress?: (line: string) => void;
 }
 
 export interface LabResult {
@@ -46,26 +61,16 @@ export interface LabResult {
   exitCode: number;
   /** Host path of the run dir, mounted read-write at the same path in the guest. */
   runDir: string;
-  /** Chardev name -> host file: com2, lpt1, debugcon and one per extra device (e.g. "isa-parallel@0x278"). */
+  /**
+   * Witness name -> host file: com2, lpt1, debugcon, one per extra device
+   * (e.g. "isa-parallel@0x278", or a PCI serial card's id) and pcspk (a WAV) when asked for.
+   */
   files: Record<string, string>;
   /** QEMU start -> command start. */
   bootMs: number;
   /** The command's console output, CR stripped. */
   output: string;
   accel: "tcg" | "kvm";
-}
-
-/** Why a run produced no exit code. `tail` holds the last console lines and QEMU's stderr. */
-export class LabError extends Error {
-  constructor(
-    message: string,
-    readonly reason: "timeout" | "boot" | "no-exit-code",
-    readonly runDir: string,
-    readonly tail: string,
-  ) {
-    super(tail ? `${message}\n${tail}` : message);
-    this.name = "LabError";
-  }
 }
 
 const defaultTimeoutMs = 10 * 60_000;
@@ -90,7 +95,9 @@ const pciSerialChardevs: Record<string, string[]> = {
 /** QEMU option values escape commas by doubling them. */
 const qemuValue = (s: string) => s.replaceAll(",", ",,");
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-const progress = (line: string) => process.stderr.write(`${line}\n`);
+const toStderrIfTty = (line: string) => {
+  if (process.stderr.isTTY) process.stderr.write(`${line}\n`);
+};
 
 // QEMU children die with us, whatever way we go (Ctrl-C in the CLI ends in exit()).
 const running = new Set<Subprocess>();
@@ -111,16 +118,16 @@ async function pruneRuns(dir: string): Promise<void> {
   }
 }
 
-async function makeRunDir(outDir: string | undefined): Promise<string> {
+async function makeRunDir(outDir: string | undefined, cache: string): Promise<string> {
   if (outDir !== undefined) {
     const dir = resolve(outDir);
     await mkdir(dir, { recursive: true });
     return dir;
   }
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").replace(/\..*/, "");
-  const base = join(labCache, "runs", `${stamp}-${process.pid}`);
-  await mkdir(join(labCache, "runs"), { recursive: true });
-  await pruneRuns(join(labCache, "runs"));
+  const base = join(cache, "runs", `${stamp}-${process.pid}`);
+  await mkdir(join(cache, "runs"), { recursive: true });
+  await pruneRuns(join(cache, "runs"));
   // Two runs from one process in the same second get -2, -3, …; mkdir is the lock.
   for (let n = 1; ; n++) {
     const dir = n === 1 ? base : `${base}-${n}`;
@@ -174,12 +181,23 @@ function extraDevices(specs: string[], runDir: string): { args: string[]; files:
   return { args, files };
 }
 
-function guestScript(command: string[], runDir: string, env: Record<string, string>, colour: boolean): string {
-  const path = [
-    join(projectRoot, ".cache", "bin"),
-    join(projectRoot, "node_modules", ".bin"),
-    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-  ].join(":");
+/**
+ * The guest's PATH: the project's node_modules/.bin, the directory of the Bun
+ * running us, then the host's own PATH (the guest sees the host's files at the
+ * same paths), then the system directories.
+ */
+function guestPath(cwd: string): string {
+  const dirs = [
+    join(cwd, "node_modules", ".bin"),
+    dirname(process.execPath),
+    ...(process.env.PATH ?? "").split(":"),
+    ..."/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".split(":"),
+  ];
+  return [...new Set(dirs.filter((d) => d.startsWith("/")))].join(":");
+}
+
+function guestScript(command: string[], cwd: string, runDir: string, env: Record<string, string>, colour: boolean): string {
+  const path = guestPath(cwd);
   const vars: Record<string, string> = {
     HOME: "/root",
     USER: "root",
@@ -193,12 +211,18 @@ function guestScript(command: string[], runDir: string, env: Record<string, stri
     IOPERM_LAB_RUN: runDir,
     ...env,
   };
-  const lines = ["# Written by lab/vm.ts; the lab's /init runs it as root with an empty environment."];
+  const lines = ["# Written by lib/lab/vm.ts; the lab's /init runs it as root with an empty environment."];
   for (const [k, v] of Object.entries(vars)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`lab: invalid environment variable name ${JSON.stringify(k)}`);
     lines.push(`export ${k}=${shellQuote(v)}`);
   }
-  lines.push(`cd ${shellQuote(projectRoot)} || exit 125`, `exec ${command.map(shellQuote).join(" ")}`, "");
+  // A missing command leaves a note, so the host can tell it from a command that exits 127 itself.
+  lines.push(
+    `cd ${shellQuote(cwd)} || exit 125`,
+    `command -v ${shellQuote(command[0] ?? "")} >/dev/null 2>&1 || { printf '%s' "$PATH" >${shellQuote(join(runDir, "not-found"))}; exit 127; }`,
+    `exec ${command.map(shellQuote).join(" ")}`,
+    "",
+  );
   return lines.join("\n");
 }
 
@@ -210,6 +234,7 @@ interface Plan {
   deadline: number;
   timeoutMs: number;
   onOutput: (text: string) => void;
+  progress: (line: string) => void;
   verbose: boolean;
 }
 
@@ -275,7 +300,7 @@ async function readConsole(proc: Subprocess<"ignore", "pipe", "pipe">, plan: Pla
       if (phase !== "command") return;
       onBoot();
       seen.bootMs = performance.now() - t0;
-      progress(`lab: running after ${(seen.bootMs / 1000).toFixed(1)} s boot`);
+      plan.progress(`lab: running after ${(seen.bootMs / 1000).toFixed(1)} s boot`);
     },
   });
   const decoder = new TextDecoder();
@@ -300,8 +325,8 @@ async function readStderr(proc: Subprocess<"ignore", "pipe", "pipe">, verbose: b
 /** One QEMU boot. `bootLimitMs` bounds the time to the start marker (for KVM). */
 async function attempt(plan: Plan, accel: "tcg" | "kvm", bootLimitMs: number | null): Promise<Attempt> {
   const cmd = qemuCommand(plan, accel);
-  if (plan.verbose) progress(`lab: ${cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ")}`);
-  progress(`lab: booting (${accel})…`);
+  if (plan.verbose) plan.progress(`lab: ${cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ")}`);
+  plan.progress(`lab: booting (${accel})…`);
   await rm(join(plan.runDir, "exit-code"), { force: true });
   const t0 = performance.now();
   const proc = Bun.spawn({ cmd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -360,34 +385,44 @@ function verdictOf(
  * const { exitCode, files } = await runLab({ command: ["bun", "test", "test/lab"] });
  */
 export async function runLab(opts: LabOptions): Promise<LabResult> {
-  if (opts.command.length === 0) throw new Error("lab: no command given");
+  if (opts.command.length === 0 || opts.command[0] === "") throw new TypeError("lab: no command given");
   const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
   const deadline = Date.now() + timeoutMs;
-  const kernel = await findKernel();
-  const initramfs = await ensureInitramfs(kernel, progress);
-  const runDir = await makeRunDir(opts.outDir);
+  const progress = opts.onProgress ?? (opts.verbose ? (line: string) => process.stderr.write(`${line}\n`) : toStderrIfTty);
+  if (opts.kvm) checkKvm();
+  const cwd = resolve(opts.cwd ?? process.cwd());
+  const tools = await prepareLab({ kernel: opts.kernel, progress });
+  await checkDeviceNames(tools.qemu, opts.devices ?? []);
+  const initramfs = await ensureInitramfs(tools, progress);
+  const runDir = await makeRunDir(opts.outDir, tools.cache);
   // Both paths travel on the kernel command line, which splits at whitespace.
-  for (const p of [runDir, kernel.modulesDir]) {
-    if (/[\s"]/.test(p)) throw new Error(`lab: path ${JSON.stringify(p)} contains whitespace or quotes; use another --out/project dir`);
+  for (const p of [runDir, tools.kernel.modulesDir ?? ""]) {
+    if (/[\s"]/.test(p))
+      throw new TypeError(`lab: path ${JSON.stringify(p)} contains whitespace or quotes; use another run dir (outDir, --out)`);
   }
   const extra = extraDevices(opts.devices ?? [], runDir);
   const speaker = opts.pcspk ? pcspkRecording(runDir) : { args: [], files: {} };
   const files: Record<string, string> = { ...standardFiles(runDir), ...extra.files, ...speaker.files };
   await writeFile(join(runDir, "files.json"), `${JSON.stringify(files, null, 2)}\n`);
   const colour = opts.onOutput === undefined && process.stdout.isTTY === true;
-  await writeFile(join(runDir, "guest.sh"), guestScript(opts.command, runDir, opts.env ?? {}, colour));
+  await writeFile(join(runDir, "guest.sh"), guestScript(opts.command, cwd, runDir, opts.env ?? {}, colour));
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
   const plan: Plan = {
     id,
     runDir,
-    baseArgs: baseArgs(kernel, initramfs, runDir, id, opts.memoryMiB ?? 2048),
+    baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "stdio"),
     tailArgs: [...extra.args, ...speaker.args, ...(opts.qemuArgs ?? [])],
     deadline,
     timeoutMs,
     onOutput: opts.onOutput ?? ((text) => process.stdout.write(text)),
+    progress,
     verbose: opts.verbose ?? false,
   };
+  // The same machine, paused and with a silent console, must satisfy QEMU and share no I/O ports.
+  const paused = { ...plan, baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "null") };
+  await checkMachine(qemuCommand(paused, "tcg"), opts.devices ?? []);
   const { accel, result } = await boot(plan, opts.kvm ?? false, timeoutMs);
+  await commandFound(opts.command[0] ?? "", cwd, runDir);
   return {
     exitCode: await recordedExitCode(runDir, result.tail),
     runDir,
@@ -396,6 +431,18 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     output: result.output,
     accel,
   };
+}
+
+/** A LabError "not-found" when the guest's script noted that the command does not exist there. */
+async function commandFound(name: string, cwd: string, runDir: string): Promise<void> {
+  const path = await readFile(join(runDir, "not-found"), "utf8").catch(() => null);
+  if (path === null) return;
+  throw new LabError(
+    `lab: command not found in the guest: ${JSON.stringify(name)} (cwd ${cwd}, PATH ${path}). The guest sees the host's files read-only at the same paths: install it on the host, or give its path.`,
+    "not-found",
+    runDir,
+    "",
+  );
 }
 
 /** QEMU's PC speaker recorded through the wav audio backend. */
@@ -410,11 +457,14 @@ function standardFiles(runDir: string): { com2: string; lpt1: string; debugcon: 
 }
 
 /** QEMU's arguments for the standard machine (the accelerator and -cpu go in after argv[0], see qemuCommand). */
-function baseArgs(kernel: Kernel, initramfs: string, runDir: string, id: string, memoryMiB: number): string[] {
+function baseArgs(tools: LabTools, initramfs: string, runDir: string, id: string, memoryMiB: number, console: "stdio" | "null"): string[] {
   const { com2, lpt1, debugcon } = standardFiles(runDir);
-  const append = ["console=ttyS0 quiet loglevel=3 panic=-1", `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir}`].join(" ");
+  const kernel: Kernel = tools.kernel;
+  const append = ["console=ttyS0 quiet loglevel=3 panic=-1", `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir ?? ""}`].join(
+    " ",
+  );
   return [
-    "qemu-system-x86_64",
+    tools.qemu,
     ...["-M", "pc", "-m", String(memoryMiB), "-smp", "1"],
     ...["-nodefaults", "-no-reboot", "-display", "none", "-vga", "std", "-nic", "none"],
     ...["-kernel", kernel.vmlinuz, "-initrd", initramfs, "-append", append],
@@ -423,7 +473,7 @@ function baseArgs(kernel: Kernel, initramfs: string, runDir: string, id: string,
     "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
     "-virtfs",
     `local,path=${qemuValue(runDir)},mount_tag=labrun,security_model=none,multidevs=remap`,
-    ...["-chardev", "stdio,id=com1,signal=off", "-serial", "chardev:com1"],
+    ...["-chardev", console === "stdio" ? "stdio,id=com1,signal=off" : "null,id=com1", "-serial", "chardev:com1"],
     ...["-chardev", `file,id=com2,path=${qemuValue(com2)}`, "-serial", "chardev:com2"],
     ...["-chardev", `file,id=lpt1,path=${qemuValue(lpt1)}`, "-parallel", "chardev:lpt1"],
     ...["-chardev", `file,id=debugcon,path=${qemuValue(debugcon)}`],
@@ -438,11 +488,10 @@ async function boot(
   kvm: boolean,
   timeoutMs: number,
 ): Promise<{ accel: "tcg" | "kvm"; result: Extract<Attempt, { kind: "finished" }> }> {
-  if (kvm && !existsSync("/dev/kvm")) progress("lab: /dev/kvm is missing; using TCG");
-  if (kvm && existsSync("/dev/kvm")) {
+  if (kvm) {
     const first = await attempt(plan, "kvm", Math.min(kvmBootLimitMs, timeoutMs));
     if (first.kind === "finished") return { accel: "kvm", result: first };
-    progress(`lab: KVM failed: ${first.why}; falling back to TCG (console in console-kvm.log)`);
+    plan.progress(`lab: KVM failed: ${first.why}; falling back to TCG (console in console-kvm.log)`);
   }
   const result = await attempt(plan, "tcg", null);
   if (result.kind === "no-start") throw new LabError(`lab: ${result.why}`, "boot", plan.runDir, result.tail);

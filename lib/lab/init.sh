@@ -1,6 +1,6 @@
 #!/bin/busybox sh
-# /init of the lab initramfs, built by lab/initramfs.ts and booted by
-# lab/vm.ts. It turns the host's root filesystem (9p, read-only) into the
+# /init of the lab initramfs, built by lib/lab/initramfs.ts and booted by
+# lib/lab/vm.ts. It turns the host's root filesystem (9p, read-only) into the
 # guest's root with a throwaway tmpfs layer on top, so every host tool and the
 # project tree sit at the same paths as on the host, then runs the run dir's
 # guest.sh as root and reports the exit code through the run dir.
@@ -47,11 +47,11 @@ done
 # nothing in a lab run depends on seeing host edits made during the run.
 mkdir -p /lower /layer /newroot
 mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000,cache=loose hostroot /lower \
-  || die "cannot mount the host root (9p tag hostroot)"
+  || die "cannot mount the host root (9p tag hostroot): the kernel needs virtio-pci, 9p and 9pnet_virtio"
 mount -t tmpfs -o mode=755 layer /layer
 mkdir /layer/upper /layer/work
 mount -t overlay -o lowerdir=/lower,upperdir=/layer/upper,workdir=/layer/work overlay /newroot \
-  || die "cannot mount the overlay root"
+  || die "cannot mount the overlay root: the kernel needs overlayfs"
 
 mount -t proc proc /newroot/proc
 mount -t sysfs sysfs /newroot/sys

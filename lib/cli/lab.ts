@@ -1,0 +1,164 @@
+/**
+ * `ioperm lab [options] -- CMD…`: runs CMD as root in the lab VM (lib/lab), in
+ * this directory, and exits with CMD's exit code. See `ioperm lab --help`.
+ */
+import { parseArgs } from "node:util";
+import { LabError, labCacheDir, prepareLab, runLab } from "../lab/index.ts";
+import type { Command } from "./command.ts";
+
+const usage = `usage: ioperm lab [options] [-- <command> [args…]]
+
+Boots a QEMU PC whose root filesystem is this host's, read-only under a
+throwaway overlay, and runs <command> as root in the current directory (the
+same path in the guest) against real x86 I/O ports. Its output streams here;
+this exits with its exit code. Without a command, runs a short self-check.
+
+On first use, installs what it needs into ${labCacheDir()}
+($IOPERM_CACHE, else $XDG_CACHE_HOME/ioperm, else ~/.cache/ioperm): QEMU (apt-get,
+as root), a static busybox and Debian's kernel (apt-get download, no root needed).
+
+Options:
+  --device SPEC     extra QEMU -device (repeatable); an isa-serial, isa-parallel
+                    or isa-debugcon without chardev= writes <run>/<driver>@<iobase>.out,
+                    a pci-serial card <run>/<id>.out
+  --kvm             use KVM (needs /dev/kvm); falls back to TCG if the guest hangs
+  --kernel PATH     boot this kernel: a bzImage (modules from /lib/modules/<release>,
+                    or built in) or an unpacked kernel package directory
+  --pcspk           record the PC speaker to <run>/pcspk.wav
+  --out DIR         run dir, shared with the guest (default <cache>/runs/<time>-<pid>)
+  --qemu ARG        extra QEMU argument, passed as is (repeatable)
+  --memory MiB      guest RAM (default 2048)
+  --timeout SECONDS kill the VM after this long, boot included (default 600)
+  --prepare         only install what the lab needs, and say what it found
+  --verbose         also show the kernel console and the QEMU command line
+  -h, --help        this text
+
+The standard machine: COM1 is the console; COM2 (0x2f8) -> <run>/com2.out,
+LPT1 (0x378) -> <run>/lpt1.out, debugcon (0xe9) -> <run>/debugcon.out; also
+isa-debug-exit 0xf4, std VGA, RTC, i440FX, fw_cfg. In the guest IOPERM_LAB=1 and
+IOPERM_LAB_RUN=<run dir>; its files.json names every witness file.
+
+Exit status: the command's; 124 on timeout; 127 when the command is not found
+in the guest; 125 when the lab could not run it (unknown device, I/O address
+clash, QEMU refused the machine, no /dev/kvm with --kvm, nothing to boot);
+64 on a usage error.
+
+Examples:
+  ioperm lab -- bun rig.ts
+  ioperm lab --device isa-parallel,iobase=0x278,irq=5 -- bun test
+`;
+
+const selfCheck = ["sh", "-c", "uname -r; id -u; ls -l /dev/port; head -20 /proc/ioports"];
+
+const options = {
+  device: { type: "string", multiple: true },
+  qemu: { type: "string", multiple: true },
+  memory: { type: "string" },
+  out: { type: "string" },
+  kvm: { type: "boolean" },
+  kernel: { type: "string" },
+  pcspk: { type: "boolean" },
+  timeout: { type: "string" },
+  prepare: { type: "boolean" },
+  verbose: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * Our options end at `--` or at the first word that is not one, so the
+ * command's own options (`sh -c`) are never ours.
+ */
+export function splitArgv(argv: string[]): { ours: string[]; command: string[] } {
+  const ours: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    if (arg === "--") return { ours, command: argv.slice(i + 1) };
+    if (!arg.startsWith("-")) return { ours, command: argv.slice(i) };
+    const takesValue = Object.entries(options).some(([long, o]) => arg === `--${long}` && o.type === "string");
+    // Joined as --name=value, since parseArgs rejects values that start with "-" (--qemu -no-hpet).
+    if (takesValue && i + 1 < argv.length) ours.push(`${arg}=${argv[++i]}`);
+    else ours.push(arg);
+  }
+  return { ours, command: [] };
+}
+
+class UsageError extends Error {}
+
+function positive(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`ioperm lab: --${name} wants a positive number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+const exitFor = (e: LabError) => (e.reason === "timeout" ? 124 : e.reason === "not-found" ? 127 : 125);
+
+async function prepareOnly(kernel: string | undefined): Promise<number> {
+  const t = await prepareLab({ kernel, progress: (line) => process.stderr.write(`${line}\n`) });
+  console.log(`lab: cache ${t.cache}`);
+  console.log(`lab: qemu ${t.qemuVersion} (${t.qemu})`);
+  console.log(`lab: busybox ${t.busybox}`);
+  console.log(`lab: kernel ${t.kernel.release} (${t.kernel.vmlinuz})`);
+  return 0;
+}
+
+/** Parses and runs one `ioperm lab` command line; resolves with the exit code. */
+async function lab(args: string[]): Promise<number> {
+  const { ours, command } = splitArgv(args);
+  const { values } = parseArgs({ args: ours, options, allowPositionals: false });
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  if (values.prepare) return prepareOnly(values.kernel);
+  const timeout = positive("timeout", values.timeout);
+  const started = performance.now();
+  const result = await runLab({
+    command: command.length > 0 ? command : selfCheck,
+    devices: values.device,
+    qemuArgs: values.qemu,
+    memoryMiB: positive("memory", values.memory),
+    outDir: values.out,
+    kvm: values.kvm,
+    kernel: values.kernel,
+    pcspk: values.pcspk,
+    timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+    verbose: values.verbose,
+  });
+  if (process.stderr.isTTY || values.verbose) {
+    const total = (performance.now() - started) / 1000;
+    process.stderr.write(
+      `lab: exit ${result.exitCode} (${result.accel}, boot ${(result.bootMs / 1000).toFixed(1)} s, total ${total.toFixed(1)} s; run dir ${result.runDir})\n`,
+    );
+  }
+  return result.exitCode;
+}
+
+export const command: Command = {
+  summary: "run a command as root in a QEMU PC with real legacy ports, here, and check what its devices got",
+  async run(args) {
+    // The exit handler in lib/lab/vm.ts kills QEMU; these make signals go through it.
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+      process.on(signal, () => process.exit(128 + { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 }[signal]));
+    }
+    try {
+      return await lab(args);
+    } catch (e) {
+      if (e instanceof LabError) {
+        process.stderr.write(`${e.message}\n${e.runDir ? `lab: run dir ${e.runDir}\n` : ""}`);
+        return exitFor(e);
+      }
+      if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+        process.stderr.write(
+          `${(e as Error).message.startsWith("ioperm lab") ? "" : "ioperm lab: "}${(e as Error).message}\n(see ioperm lab --help)\n`,
+        );
+        return 64;
+      }
+      if (e instanceof TypeError) {
+        process.stderr.write(`${e.message}\n`);
+        return 64;
+      }
+      throw e;
+    }
+  },
+};
