@@ -82,6 +82,7 @@ async function runGroup(devices: string[], prepare: string[], files: string[], o
     const unprepared = await prepareHost(prepare);
     if (unprepared) return { devices, files, own, prepare, results: [], failure: unprepared, output: "" };
     const lab = await runLab({
+      cwd: root,
       command: ["sh", "-c", 'exec bun test --reporter=junit --reporter-outfile="$IOPERM_LAB_RUN/junit.xml" "$@"', "sh", ...files],
       devices,
       qemuArgs: qemuArgs.filter((a) => a !== "@pcspk"),

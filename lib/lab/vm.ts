@@ -56,6 +56,18 @@ export interface LabOptions {
   onProgress?: (line: string) => void;
 }
 
+/** The host files QEMU's devices write: always the standard machine's three, plus one per extra device. */
+export interface LabFiles extends Record<string, string | undefined> {
+  /** COM2 (0x2f8): every byte the UART transmitted. */
+  com2: string;
+  /** LPT1 (0x378): every byte latched by a STROBE pulse. */
+  lpt1: string;
+  /** debugcon (0xe9): every byte written to the port. */
+  debugcon: string;
+  /** The PC speaker as a WAV file, with `pcspk: true`. */
+  pcspk?: string;
+}
+
 export interface LabResult {
   /** The guest command's exact exit code. */
   exitCode: number;
@@ -65,7 +77,7 @@ export interface LabResult {
    * Witness name -> host file: com2, lpt1, debugcon, one per extra device
    * (e.g. "isa-parallel@0x278", or a PCI serial card's id) and pcspk (a WAV) when asked for.
    */
-  files: Record<string, string>;
+  files: LabFiles;
   /** QEMU start -> command start. */
   bootMs: number;
   /** The command's console output, CR stripped. */
@@ -402,7 +414,7 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
   }
   const extra = extraDevices(opts.devices ?? [], runDir);
   const speaker = opts.pcspk ? pcspkRecording(runDir) : { args: [], files: {} };
-  const files: Record<string, string> = { ...standardFiles(runDir), ...extra.files, ...speaker.files };
+  const files: LabFiles = { ...extra.files, ...speaker.files, ...standardFiles(runDir) };
   await writeFile(join(runDir, "files.json"), `${JSON.stringify(files, null, 2)}\n`);
   const colour = opts.onOutput === undefined && process.stdout.isTTY === true;
   await writeFile(join(runDir, "guest.sh"), guestScript(opts.command, cwd, runDir, opts.env ?? {}, colour));
