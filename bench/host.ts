@@ -27,7 +27,7 @@ export function hostCases(io: Ioperm): { cases: HostCase[]; skipped: { name: str
   const n = native();
   // Handles whose outb / batch is the empty export: the TypeScript path alone.
   const nopOut = new Ioperm({}, { ...n, ioperm_outb: n.ioperm_nop });
-  const nopBatch = new Ioperm({}, { ...n, ioperm_batch: n.ioperm_nop_batch, ioperm_batch_values: n.ioperm_nop_batch_values });
+  const nopBatch = new Ioperm({}, { ...n, ioperm_batch: n.ioperm_nop_batch, ioperm_prepared_run: n.ioperm_nop_prepared_run });
   const base = { port: PORT, width: 8, op: "write", accesses: 1, floor: "ffi-nop" } as const;
   const skipped: { name: string; reason: string }[] = [];
   const cases: HostCase[] = [

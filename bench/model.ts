@@ -84,7 +84,7 @@ export const PATHS: Record<string, string> = {
   "ts-api": "io.outb() with the native call pointed at ioperm_nop: every TS step, no instruction",
   "ts-port8": "Port<8>.write() (typed port) with the native call pointed at ioperm_nop",
   "ts-refused": "io.outb() on an ungranted port, IopermError caught",
-  "ts-batch64-nop": "prepare(64 ops).run() with the native call pointed at ioperm_nop_batch, per op",
+  "ts-batch64-nop": "prepare(64 ops).run() with the native call pointed at ioperm_nop_prepared_run, per op",
   ffi: "bare bun:ffi call to the export (ioperm_inb/outb…), one access per call",
   ts: "io.inb()/io.outb()…, one access per call",
   "ts-batch64": "io.prepare(64 ops).run(), per op",

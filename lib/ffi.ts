@@ -16,9 +16,9 @@ import { localError } from "./errors.ts";
 import { devLibrary, libraryFile, prebuiltDir } from "./paths.ts";
 
 /** Must equal `abi_version` in zig/src/exports.zig. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
-const { u32, i32, i64_fast, ptr, cstring, void: none } = FFIType;
+const { u32, i32, i64, i64_fast, ptr, cstring, void: none } = FFIType;
 
 const symbols = {
   ioperm_abi_version: { args: [], returns: u32 },
@@ -49,6 +49,9 @@ const symbols = {
   ioperm_outsl: { args: [u32, ptr, u32], returns: i32 },
   ioperm_batch: { args: [ptr, u32, ptr], returns: i32 },
   ioperm_batch_values: { args: [ptr, u32, ptr, ptr], returns: i32 },
+  ioperm_prepare: { args: [ptr, u32, ptr], returns: i64_fast },
+  ioperm_prepared_run: { args: [i64, ptr, ptr], returns: i32 },
+  ioperm_prepared_free: { args: [i64], returns: i32 },
   ioperm_driver_version: { args: [ptr], returns: i32 },
   ioperm_driver_install: { args: [ptr, u32], returns: i32 },
   ioperm_driver_uninstall: { args: [], returns: i32 },
@@ -58,6 +61,7 @@ const symbols = {
   ioperm_bench_out: { args: [u32, u32, u32, u32], returns: i32 },
   ioperm_nop_batch: { args: [ptr, u32, ptr], returns: i32 },
   ioperm_nop_batch_values: { args: [ptr, u32, ptr, ptr], returns: i32 },
+  ioperm_nop_prepared_run: { args: [i64, ptr, ptr], returns: i32 },
 } as const;
 
 /** Every export the library must have (a test builds stand-ins from this list). */

@@ -97,7 +97,16 @@ function badAccess(port: number, bytes: number, value?: number): never {
   throw new RangeError(`port 0x${port.toString(16)} or value ${String(value)} is out of range`);
 }
 
-/** A prepared batch: encoded once, run many times. */
+/** Frees the native copy of a prepared batch once its PreparedBatch is garbage. */
+const preparedCopies = new FinalizationRegistry<{ free: (handle: number) => number; handle: number }>(({ free, handle }) => {
+  free(handle);
+});
+
+/**
+ * A prepared batch: encoded and copied into the native library once, its op
+ * fields checked once, its grants checked again only when this thread's grants
+ * have changed since its last run. Run it many times.
+ */
 export class PreparedBatch {
   /** Number of ops. */
   readonly length: number;
@@ -105,21 +114,23 @@ export class PreparedBatch {
   readonly #done = new Uint32Array(1);
   readonly #values: Uint32Array;
   readonly #io: Ioperm;
+  readonly #handle: number;
 
   constructor(io: Ioperm, list: readonly BatchOp[]) {
     this.#io = io;
     this.#buf = encodeOps(list);
     this.length = list.length;
     this.#values = new Uint32Array(list.length);
+    this.#handle = io.prepareEncoded(this.#buf, this.#done, this);
   }
 
   /**
-   * Runs every op and returns each op's value (reads: what was read). The native
-   * side copies the list, checks the copy and runs it, and writes the values
-   * straight into one array, which the next run() reuses: copy it to keep it.
+   * Runs every op and returns each op's value (reads: what was read). If the
+   * thread's grants no longer cover an op, none runs and the error names it.
+   * The values go into one array, which the next run() reuses: copy it to keep it.
    */
   run(): Uint32Array {
-    this.#io.runEncoded(this.#buf, this.#done, this.#values);
+    this.#io.runPrepared(this.#handle, this.#buf, this.#done, this.#values);
     return this.#values;
   }
 }
@@ -311,13 +322,29 @@ export class Ioperm implements PortIO, Disposable {
     const n = this.#live("batch");
     const count = buf.length / 8;
     const s = values ? n.ioperm_batch_values(buf, count, done, values) : n.ioperm_batch(buf, count, done);
-    if (s < 0) {
-      const i = done[0] ?? 0;
-      const view = new DataView(buf.buffer, buf.byteOffset);
-      const port = view.getUint16(i * 8, true);
-      const err = errorFor(s, { op: `batch[${i}]`, port });
-      throw err;
-    }
+    if (s < 0) this.#batchFailed(s, buf, done);
+  }
+
+  /** @internal Copies an encoded list into the library; the copy is freed when `owner` is garbage. */
+  prepareEncoded(buf: Uint8Array, done: Uint32Array, owner: object): number {
+    const n = this.#live("prepare");
+    const handle = n.ioperm_prepare(buf, buf.length / 8, done);
+    if (handle < 0) this.#batchFailed(Number(handle), buf, done);
+    preparedCopies.register(owner, { free: this.#open.ioperm_prepared_free, handle: Number(handle) });
+    return Number(handle);
+  }
+
+  /** @internal Runs a prepared copy (see PreparedBatch.run). */
+  runPrepared(handle: number, buf: Uint8Array, done: Uint32Array, values: Uint32Array): void {
+    const s = this.#n.ioperm_prepared_run(handle, done, values);
+    if (s < 0) this.#batchFailed(s, buf, done);
+  }
+
+  #batchFailed(s: number, buf: Uint8Array, done: Uint32Array): never {
+    if (s === CLOSED_STATUS) throw closedError("batch");
+    const i = done[0] ?? 0;
+    const port = i * 8 + 2 <= buf.length ? new DataView(buf.buffer, buf.byteOffset).getUint16(i * 8, true) : undefined;
+    throw errorFor(s, { op: `batch[${i}]`, port });
   }
 
   /** A typed 8-bit port. */

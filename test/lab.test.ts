@@ -81,9 +81,16 @@ async function runGroup(devices: string[], prepare: string[], files: string[], o
   try {
     const unprepared = await prepareHost(prepare);
     if (unprepared) return { devices, files, own, prepare, results: [], failure: unprepared, output: "" };
+    // --timeout: guest tests start processes under TCG, and on a busy host that can pass bun's 5 s default.
     const lab = await runLab({
       cwd: root,
-      command: ["sh", "-c", 'exec bun test --reporter=junit --reporter-outfile="$IOPERM_LAB_RUN/junit.xml" "$@"', "sh", ...files],
+      command: [
+        "sh",
+        "-c",
+        'exec bun test --timeout=60000 --reporter=junit --reporter-outfile="$IOPERM_LAB_RUN/junit.xml" "$@"',
+        "sh",
+        ...files,
+      ],
       devices,
       qemuArgs: qemuArgs.filter((a) => a !== "@pcspk"),
       pcspk: qemuArgs.includes("@pcspk"),

@@ -75,6 +75,27 @@ test("batch: if any op is refused, none runs (witness: the LPT data register, re
   expect(inbElsewhere(0x378)).toBe(0x99);
 });
 
+test("prepare: a grant change makes the next run re-check, so a released port refuses the whole list before any op runs (witness: Debian's inb in another process)", () => {
+  io.grant(0x378, 3);
+  const prepared = io.prepare([ops.outb(0x378, 0x21), ops.inb(0x379)]);
+  prepared.run();
+  expect(inbElsewhere(0x378)).toBe(0x21);
+  io.release(0x379, 1);
+  io.outb(0x378, 0x33);
+  let caught: unknown;
+  try {
+    prepared.run();
+  } catch (e) {
+    caught = e;
+  }
+  expect(errorCode(() => prepared.run())).toBe("NOT_GRANTED");
+  expect((caught as Error).message).toContain("batch[1]");
+  expect(inbElsewhere(0x378)).toBe(0x33); // op 0, the write, never ran
+  io.grant(0x379, 1);
+  expect(prepared.run()[1]).toBe(inbElsewhere(0x379));
+  expect(inbElsewhere(0x378)).toBe(0x21);
+});
+
 test("/dev/port refuses inl, outw and outl and nothing reaches the device (witness: host debugcon file unchanged)", async () => {
   using dev = openOtherThreadless("devport");
   dev.grant(0xe9, 4);

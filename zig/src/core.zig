@@ -96,10 +96,22 @@ pub fn writeString(comptime width: u32, port: u32, buf: ?[*]const cpu.Int(width)
 
 /// Checks one op without running it.
 pub fn checkOp(t: *const grants.Thread, op: Op) i32 {
+    const rc = checkFields(op);
+    if (rc != status.ok) return rc;
+    return checkGrants(t, op);
+}
+
+/// The checks of an op that do not depend on grants: flags, width, a written value's size.
+pub fn checkFields(op: Op) i32 {
     if (op.flags & ~Op.write_flag != 0) return status.of(.bad_op);
     if (!grants.validWidth(op.width)) return status.of(.bad_width);
     if (op.flags & Op.write_flag != 0 and op.width != 4 and op.value >> @intCast(op.width * 8) != 0)
         return status.of(.range);
+    return status.ok;
+}
+
+/// The checks of an op that depend on the thread: range, then grants.
+pub fn checkGrants(t: *const grants.Thread, op: Op) i32 {
     return admit(t, op.port, op.width);
 }
 

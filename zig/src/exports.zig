@@ -7,9 +7,16 @@ const core = @import("core.zig");
 const grants = @import("grants.zig");
 const status = @import("status.zig");
 const platform = @import("platform.zig");
+const prepared = @import("prepared.zig");
+
+/// The result of a call that may change the thread's grants, after marking them changed.
+fn changed(rc: i32) i32 {
+    grants.touch(grants.current());
+    return rc;
+}
 
 /// Bumped when any signature or struct layout below changes.
-pub const abi_version: u32 = 1;
+pub const abi_version: u32 = 2;
 
 export fn ioperm_abi_version() u32 {
     return abi_version;
@@ -29,33 +36,33 @@ export fn ioperm_status_at(i: u32, code: *i32) ?[*:0]const u8 {
 /// Backend for this thread's grants from now on: a grants.Backend number, where
 /// 0 ("none") asks for auto (see ioperm_backend_name for the table).
 export fn ioperm_open(kind: u32) i32 {
-    return platform.setPreference(core.platform, kind);
+    return changed(platform.setPreference(core.platform, kind));
 }
 
 export fn ioperm_grant(from: u32, count: u32) i32 {
-    return core.grant(from, count);
+    return changed(core.grant(from, count));
 }
 
 /// Every port (iopl(3) on Linux). Opt-in only.
 export fn ioperm_grant_all() i32 {
-    return core.grantAll();
+    return changed(core.grantAll());
 }
 
 /// The parallel port the next ppdev grant claims: its device (/dev/parportN), its
 /// base address (from /proc/sys/dev/parport), and whether the claim is exclusive.
 export fn ioperm_ppdev(device: ?[*:0]const u8, base: u32, exclusive: u32) i32 {
-    return core.platform.ppdevConfigure(device orelse return status.of(.bad_buffer), base, exclusive != 0);
+    return changed(core.platform.ppdevConfigure(device orelse return status.of(.bad_buffer), base, exclusive != 0));
 }
 
 /// Starts the calling (main) thread's mirror with the ranges ioperm-run granted
 /// (`fd` from IOPERM_GRANTS_FD); refused unless root wrote and sealed the list.
 export fn ioperm_adopt(fd: i32) i32 {
-    return core.platform.adopt(grants.current(), fd);
+    return changed(core.platform.adopt(grants.current(), fd));
 }
 
 /// count == 0 releases everything the calling thread holds.
 export fn ioperm_release(from: u32, count: u32) i32 {
-    return core.release(from, count);
+    return changed(core.release(from, count));
 }
 
 /// The calling thread's backend (grants.Backend), plus grants.all_ports_flag when it holds every port.
@@ -148,6 +155,22 @@ export fn ioperm_batch_values(ops: ?[*]core.Op, count: u32, done: ?*u32, values:
     return core.batchInto(ops, count, done, values);
 }
 
+/// Copies and checks an op list for repeated runs (see prepared.zig). Returns a
+/// handle (> 0), or a negative status with `done` set to the refused op's index.
+export fn ioperm_prepare(ops: ?[*]const core.Op, count: u32, done: ?*u32) i64 {
+    return prepared.prepare(ops, count, done);
+}
+
+/// Runs a prepared list on the calling thread, each op's value to `values`.
+export fn ioperm_prepared_run(handle: i64, done: ?*u32, values: ?[*]u32) i32 {
+    return prepared.run(handle, done, values);
+}
+
+/// Frees a prepared list; its handle is refused from then on.
+export fn ioperm_prepared_free(handle: i64) i32 {
+    return prepared.free(handle);
+}
+
 /// Windows: the running driver's version block, six u32 in the order of
 /// IOPERM_VERSION_INFO (windows-driver/include/ioperm_ioctl.h): protocol,
 /// driver_version, capabilities, max_batch, op_size, pointer_bits. Opens the
@@ -193,6 +216,14 @@ export fn ioperm_nop_batch_values(ops: ?[*]core.Op, count: u32, done: ?*u32, val
     return ioperm_nop_batch(ops, count, done);
 }
 
+/// Benchmark baseline: ioperm_prepared_run's signature; checks and runs nothing.
+export fn ioperm_nop_prepared_run(handle: i64, done: ?*u32, values: ?[*]u32) i32 {
+    std.mem.doNotOptimizeAway(handle);
+    std.mem.doNotOptimizeAway(values);
+    if (done) |d| d.* = 0;
+    return 0;
+}
+
 /// Benchmark native floor for writes: `count` single writes of `value` to one
 /// port inside one call, checked once. Returns 0 or a negative status.
 export fn ioperm_bench_out(port: u32, width: u32, value: u32, count: u32) i32 {
@@ -228,4 +259,5 @@ test {
     _ = @import("grants.zig");
     _ = @import("status.zig");
     _ = @import("core.zig");
+    _ = @import("prepared.zig");
 }

@@ -28,6 +28,10 @@ pub const Thread = struct {
     /// Every port: iopl(3), an open /dev/port granted wholesale, or the driver.
     all: bool = false,
     backend: Backend = .none,
+    /// Changed (see touch) whenever this thread's grants or backend may have
+    /// changed; 0 until the first change. Prepared batches compare it to skip
+    /// re-checking their grants.
+    generation: u64 = 0,
 
     pub fn covers(t: *const Thread, port: u32, width: u32) bool {
         if (t.all) return true;
@@ -66,6 +70,15 @@ pub const Thread = struct {
 };
 
 threadlocal var state: Thread = .{};
+
+/// Source of generations: unique across threads, so a stamp taken on one
+/// thread never matches another thread's grants.
+var generations = std.atomic.Value(u64).init(0);
+
+/// Marks a thread's grants as changed (call after anything that may change them).
+pub fn touch(t: *Thread) void {
+    t.generation = generations.fetchAdd(1, .monotonic) + 1;
+}
 
 pub fn current() *Thread {
     return &state;
