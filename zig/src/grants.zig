@@ -28,9 +28,12 @@ pub const Thread = struct {
     /// Every port: iopl(3), an open /dev/port granted wholesale, or the driver.
     all: bool = false,
     backend: Backend = .none,
-    /// Changed (see touch) whenever this thread's grants or backend may have
-    /// changed; 0 until the first change. Prepared batches compare it to skip
-    /// re-checking their grants.
+    /// With `generation`, names this thread's grants as they are now: set by
+    /// touch() whenever they (or the backend) may have changed. Prepared
+    /// batches compare both to skip re-checking their grants. `id` is unique
+    /// to a thread (taken from a process-wide counter; 0: never touched), so a
+    /// stamp from one thread never matches another's.
+    id: u32 = 0,
     generation: u64 = 0,
 
     pub fn covers(t: *const Thread, port: u32, width: u32) bool {
@@ -71,13 +74,13 @@ pub const Thread = struct {
 
 threadlocal var state: Thread = .{};
 
-/// Source of generations: unique across threads, so a stamp taken on one
-/// thread never matches another thread's grants.
-var generations = std.atomic.Value(u64).init(0);
+/// Source of thread ids (32-bit: x86 has no 64-bit atomic add).
+var thread_ids = std.atomic.Value(u32).init(0);
 
 /// Marks a thread's grants as changed (call after anything that may change them).
 pub fn touch(t: *Thread) void {
-    t.generation = generations.fetchAdd(1, .monotonic) + 1;
+    if (t.id == 0) t.id = thread_ids.fetchAdd(1, .monotonic) +% 1;
+    t.generation +%= 1;
 }
 
 pub fn current() *Thread {

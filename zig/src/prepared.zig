@@ -1,6 +1,7 @@
 //! Prepared batches: an op list copied once into memory only this library
 //! sees, its op fields checked once, and its grants checked again only when the
-//! running thread's grants have changed since the last run (grants.generation).
+//! running thread's grants have changed since the last run (grants.Thread's
+//! id and generation).
 //! A replay then costs one comparison before the ops run.
 //!
 //! Callers hold a handle, never a pointer: (slot index << 32) | tag, where the
@@ -15,8 +16,9 @@ const Slot = struct {
     ops: []core.Op = &.{},
     /// Odd while the slot holds a batch; bumped on every allocation and free.
     tag: u32 = 0,
-    /// grants.Thread.generation at the last successful grant check; 0: never checked.
-    checked: u64 = 0,
+    /// The grants.Thread id and generation at the last successful grant check; id 0: never checked.
+    checked_id: u32 = 0,
+    checked_generation: u64 = 0,
 };
 
 const chunk_len = 256;
@@ -94,7 +96,7 @@ pub fn prepare(ops: ?[*]const core.Op, count: u32, done: ?*u32) i64 {
     };
     const slot = slotAt(index).?;
     slot.ops = list;
-    slot.checked = 0;
+    slot.checked_id = 0;
     slot.tag +%= 1; // odd: in use
     out.* = count;
     return (@as(i64, index) << 32) | slot.tag;
@@ -112,7 +114,7 @@ pub fn run(handle: i64, done: ?*u32, values: ?[*]u32) i32 {
     if (list.len == 0) return status.ok;
     const v = values orelse return status.of(.bad_buffer);
     const t = grants.current();
-    if (t.generation == 0 or slot.checked != t.generation) {
+    if (t.id == 0 or slot.checked_id != t.id or slot.checked_generation != t.generation) {
         for (list, 0..) |op, i| {
             const rc = core.checkGrants(t, op);
             if (rc != status.ok) {
@@ -120,7 +122,8 @@ pub fn run(handle: i64, done: ?*u32, values: ?[*]u32) i32 {
                 return rc;
             }
         }
-        slot.checked = t.generation;
+        slot.checked_id = t.id;
+        slot.checked_generation = t.generation;
     }
     const rc = core.platform.batch(t, list, out);
     for (list, 0..) |op, i| v[i] = op.value;
