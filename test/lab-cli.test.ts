@@ -2,7 +2,7 @@
 // names of the files extra devices write, and a clear error, with no QEMU left
 // running, for each kind of bad input. Each case boots (or refuses to boot) QEMU.
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { packageRoot as root } from "../lib/paths.ts";
@@ -21,6 +21,8 @@ test("exit 124 when the run outlives --timeout, and QEMU is killed", () => {
   expect(r.stderr).toContain("timed out after 3 s");
   expect(r.stderr).toContain("QEMU was killed");
 }, 60_000);
+
+const isRoot = process.getuid?.() === 0;
 
 /** QEMU processes whose command line contains `marker` (witness: pgrep over every process's argv). */
 function qemuWith(marker: string): string[] {
@@ -72,7 +74,6 @@ test("a command the guest does not have: exit 127 and a message naming it; a com
   expect(itself.stderr).not.toContain("command not found in the guest");
 }, 120_000);
 
-const isRoot = process.getuid?.() === 0;
 test.skipIf(!isRoot && existsSync("/dev/kvm"))(
   "--kvm without /dev/kvm: exit 125 and what to do, before any QEMU starts (here /dev is hidden in a private mount namespace)",
   () => {
@@ -92,6 +93,56 @@ test.skipIf(!isRoot && existsSync("/dev/kvm"))(
     expect(qemuWith(run)).toEqual([]);
   },
   60_000,
+);
+
+/**
+ * Runs `ioperm lab ARGS` as on a machine without apt: PATH holds only Bun and
+ * QEMU, the lab cache is new and empty, and /boot is an empty tmpfs in a mount
+ * namespace of its own, after `setup` (shell) has run there.
+ */
+function labWithoutApt(args: string[], setup = "") {
+  const dir = mkdtempSync(join(out, "noapt-"));
+  const bin = join(dir, "bin");
+  Bun.spawnSync(["mkdir", "-p", bin]);
+  symlinkSync(process.execPath, join(bin, "bun"));
+  symlinkSync(Bun.which("qemu-system-x86_64") ?? "qemu-system-x86_64", join(bin, "qemu-system-x86_64"));
+  const script = `mount -t tmpfs none /boot && ${setup || "true"} && PATH="$1" IOPERM_CACHE="$2" && export PATH IOPERM_CACHE && shift 2 && exec bun lib/cli.ts lab "$@"`;
+  const r = Bun.spawnSync(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", bin, join(dir, "cache"), ...args], {
+    cwd: root,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+test.skipIf(!isRoot)(
+  "without apt and without a readable kernel image of this machine: exit 125 and what to pass (needs root for a mount namespace)",
+  () => {
+    const r = labWithoutApt(["--", "true"]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain("lab: apt-get and dpkg-deb are not on PATH, so the lab cannot fetch its Debian kernel");
+    expect(r.stderr).toContain("Pass a kernel with --kernel PATH");
+  },
+  60_000,
+);
+
+test.skipIf(!isRoot)(
+  "without apt, the lab boots this machine's own kernel from /boot and /lib/modules (here Debian's, bind-mounted there; witness: uname -r in the guest)",
+  async () => {
+    const { prepareLab } = await import("../lib/lab/index.ts");
+    const { kernel } = await prepareLab();
+    const madeModulesDir = !existsSync("/lib/modules");
+    const modules = `/lib/modules/${kernel.release}`;
+    const setup = `touch /boot/vmlinuz-$(uname -r) && mount --bind '${kernel.vmlinuz}' /boot/vmlinuz-$(uname -r) && mkdir -p /lib/modules && mount -t tmpfs none /lib/modules && mkdir ${modules} && mount --bind '${kernel.modulesDir}' ${modules}`;
+    try {
+      const r = labWithoutApt(["--", "uname", "-r"], setup);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe(kernel.release);
+    } finally {
+      if (madeModulesDir) rmSync("/lib/modules", { recursive: true, force: true });
+    }
+  },
+  120_000,
 );
 
 test("--kernel: a path that is missing or not a bzImage is refused; an unpacked kernel package boots (witness: uname -r in the guest)", async () => {

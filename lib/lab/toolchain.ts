@@ -8,7 +8,7 @@
  */
 import { accessSync, constants, existsSync, readdirSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
+import { homedir, release as osRelease } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { LabError } from "./errors.ts";
 
@@ -214,17 +214,38 @@ function readdirIfDir(path: string): string[] | null {
   }
 }
 
+/**
+ * The running kernel's image and modules, when this user can read the image
+ * (Ubuntu and Fedora install /boot/vmlinuz-<release> and /lib/modules/<release>).
+ */
+async function hostKernel(): Promise<Kernel | null> {
+  const image = join("/boot", `vmlinuz-${osRelease()}`);
+  try {
+    accessSync(image, constants.R_OK);
+  } catch {
+    return null;
+  }
+  return userKernel(image).catch(() => null);
+}
+
 /** The Debian kernel in the cache, fetched on first use: the package `linux-image-amd64` currently depends on. */
 async function debianKernel(progress: Progress, cache: string): Promise<Kernel> {
   const kdir = join(cache, "kernel");
   const current = join(kdir, "current");
   const named = (await readFile(current, "utf8").catch(() => "")).trim();
   if (named && existsSync(join(kdir, named, "vmlinuz"))) return userKernel(join(kdir, named));
-  const noKernel = (why: string) =>
-    setupError(
-      `lab: ${why}, so the lab cannot fetch its Debian kernel. Pass your own with --kernel PATH (a bzImage with virtio-pci, 9p and overlayfs built in or as modules under /lib/modules/<release>), or use a Debian/Ubuntu host with Debian's ${kernelMetaPackage} in its apt sources.`,
+  // Without Debian's kernel, this machine's own kernel will do, if its image is readable.
+  const noKernel = async (why: string) => {
+    const host = await hostKernel();
+    if (host !== null) {
+      progress(`lab: ${why}; booting this machine's kernel ${host.release} (${host.vmlinuz})`);
+      return host;
+    }
+    throw setupError(
+      `lab: ${why}, so the lab cannot fetch its Debian kernel, and this machine's own kernel image (/boot/vmlinuz-${osRelease()}) is not readable. Pass a kernel with --kernel PATH (a bzImage with virtio-pci, 9p and overlayfs built in or as modules under /lib/modules/<release>), or use a Debian host (${kernelMetaPackage} in its apt sources).`,
     );
-  if (!hasApt()) throw noKernel("apt-get and dpkg-deb are not on PATH");
+  };
+  if (!hasApt()) return noKernel("apt-get and dpkg-deb are not on PATH");
   const depends = async () =>
     /Depends: (linux-image-[0-9]\S*)/.exec(
       await run(["apt-cache", "depends", kernelMetaPackage], `apt-cache depends ${kernelMetaPackage}`).catch(() => ""),
@@ -234,7 +255,7 @@ async function debianKernel(progress: Progress, cache: string): Promise<Kernel> 
     await run(["apt-get", "update", "-qq"], "apt-get update").catch(() => "");
     pkg = await depends();
   }
-  if (pkg === undefined) throw noKernel(`apt knows no package ${kernelMetaPackage}`);
+  if (pkg === undefined) return noKernel(`apt knows no package ${kernelMetaPackage}`);
   progress(`lab: fetching the Debian kernel ${pkg} (apt-get download)…`);
   await unpackDebian(pkg, join(kdir, pkg));
   const release = pkg.replace(/^linux-image-/, "");
