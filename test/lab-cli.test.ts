@@ -167,3 +167,24 @@ test("the command's own exit code comes back, and an extra isa-parallel writes <
   expect(existsSync(join(run, "isa-parallel@0x278.out"))).toBe(true);
   expect([...readFileSync(join(run, "isa-parallel@0x278.out"))]).toEqual([0x5a]);
 }, 120_000);
+
+const hasScript = Bun.which("script") !== null;
+test.skipIf(!hasScript)(
+  "progress and boot time show on a terminal (a pty from util-linux `script`), and not when stderr is a pipe",
+  () => {
+    const tty = Bun.spawnSync(["script", "-qec", `${process.execPath} lib/cli.ts lab --out ${join(out, "tty")} -- true`, "/dev/null"], {
+      cwd: root,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const shown = tty.stdout.toString();
+    expect(tty.exitCode).toBe(0);
+    expect(shown).toContain("lab: booting (tcg)…");
+    expect(shown).toMatch(/lab: running after \d+\.\d s boot/);
+    expect(shown).toMatch(/lab: exit 0 \(tcg, boot \d+\.\d s, total \d+\.\d s; run dir /);
+    const piped = lab(["--out", join(out, "piped"), "--", "true"]);
+    expect(piped.code).toBe(0);
+    expect(piped.stderr).toBe("");
+  },
+  120_000,
+);
