@@ -17,9 +17,8 @@ export const REG = { SZ: 1, EXPAND_SZ: 2, BINARY: 3, DWORD: 4, MULTI_SZ: 7 } as 
 
 /**
  * Largest AllowedPorts the driver reads: 64 KiB including the 12-byte
- * KEY_VALUE_PARTIAL_INFORMATION header. The README does not say so; the
- * generator keeps well clear of this edge (see `huge`) so that only "far
- * below" and "far above" are pinned.
+ * KEY_VALUE_PARTIAL_INFORMATION header. The README does not say so (yet); the
+ * random values keep clear of this edge and `sizeEdges()` pins it exactly.
  */
 export const MAX_DATA_BYTES = 0x10000 - 12;
 
@@ -211,4 +210,17 @@ function huge(below: (n: number) => number): Value {
     type: REG.MULTI_SZ,
     data: multiSz([`0x${"0".repeat(zeros)}1f`]),
   };
+}
+
+/** One valid entry (port 0x80, padded with leading zeros) in values of exactly MAX_DATA_BYTES - 2, MAX_DATA_BYTES and MAX_DATA_BYTES + 2 bytes. */
+export function sizeEdges(): Value[] {
+  return [-2, 0, 2].map((delta) => {
+    const chars = (MAX_DATA_BYTES + delta) / 2 - 2; // the entry, then its NUL and the list's
+    const data = multiSz([`0x${"0".repeat(chars - 4)}80`]);
+    return {
+      kind: `size edge: ${delta < 0 ? "2 bytes under" : delta > 0 ? "2 bytes over" : "exactly"} the limit`,
+      type: REG.MULTI_SZ,
+      data,
+    };
+  });
 }

@@ -1,7 +1,7 @@
 // The reference AllowedPorts parser (allowedports.ts) on its own: pure logic,
 // no Wine. fuzz.test.ts then holds the driver to it.
 import { describe, expect, test } from "bun:test";
-import { effective, generator, MAX_DATA_BYTES, multiSz, parseAllowedPorts, REG } from "./allowedports.ts";
+import { effective, generator, MAX_DATA_BYTES, multiSz, parseAllowedPorts, REG, sizeEdges } from "./allowedports.ts";
 import { denylist } from "./wine.ts";
 
 const parse = (entries: string[]) => parseAllowedPorts(REG.MULTI_SZ, multiSz(entries));
@@ -54,6 +54,15 @@ describe("reference AllowedPorts parser", () => {
     const many = Array.from({ length: Math.ceil(MAX_DATA_BYTES / 10) }, () => "0x80");
     expect(parse(many).ok).toBe(false);
     expect(parse(many.slice(0, 1000)).ok).toBe(true);
+  });
+
+  test("sizeEdges(): values of exactly the limit and 2 bytes either side, one entry each", () => {
+    expect(sizeEdges().map((v) => [v.data.length - MAX_DATA_BYTES, parseAllowedPorts(v.type, v.data).ok])).toEqual([
+      [-2, true],
+      [0, true],
+      [2, false],
+    ]);
+    expect(parseAllowedPorts(REG.MULTI_SZ, sizeEdges()[1]!.data)).toEqual({ ok: true, ranges: [[0x80, 0x80]] });
   });
 
   test("effective(): the ranges minus the denylist, as iopermfuzz prints them", () => {

@@ -15,7 +15,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { effective, generator, parseAllowedPorts, type Value } from "./allowedports.ts";
+import { effective, generator, parseAllowedPorts, sizeEdges, type Value } from "./allowedports.ts";
 import {
   ctl,
   defaultAllowlist,
@@ -169,7 +169,8 @@ describe("fuzzing ioperm.sys under Wine", () => {
 
   test(`${valueCount} random AllowedPorts values, each followed by a restart: the driver reads each as the documented grammar does, minus the denylist`, () => {
     const next = generator(seed);
-    const values: Value[] = Array.from({ length: valueCount }, next);
+    // The random values, then the size limit pinned exactly (the random ones keep clear of it).
+    const values: Value[] = [...Array.from({ length: valueCount }, next), ...sizeEdges()];
     const file = join(root, `.cache/windows/tmp/allowedports-${process.pid}.txt`);
     const line = (v: Value) => (v.type < 0 ? "delete" : `${v.type} ${Buffer.from(v.data).toString("hex") || "-"}`);
     writeFileSync(file, `${[...values.map(line), "delete"].join("\n")}\n`);
@@ -187,7 +188,7 @@ describe("fuzzing ioperm.sys under Wine", () => {
       allowed: string;
     }
     const replies = jsonLines<Reply>(run.lines);
-    expect({ code: run.code, replies: replies.length }).toEqual({ code: 0, replies: valueCount + 1 });
+    expect({ code: run.code, replies: replies.length }).toEqual({ code: 0, replies: values.length + 1 });
 
     const defaults = effective(defaultAllowlist, denylist);
     const registryCap = h.IOPERM_CAP_REGISTRY_LIST!;
@@ -216,14 +217,14 @@ describe("fuzzing ioperm.sys under Wine", () => {
     }
     console.log(
       [
-        `${valueCount} AllowedPorts values and restarts in ${seconds.toFixed(1)} s (seed ${seed}), ${wrong.length} differ from the reference`,
+        `${values.length} AllowedPorts values and restarts in ${seconds.toFixed(1)} s (seed ${seed}), ${wrong.length} differ from the reference`,
         ...[...tally].sort().map(([k, n]) => `  ${k}: ${n}`),
       ].join("\n"),
     );
     expect(wrong.slice(0, 5)).toEqual([]);
     // Both outcomes and every kind of value occurred, and the last line put the default back.
     expect([...tally.keys()].some((k) => k.endsWith("refused")) && [...tally.keys()].some((k) => k.endsWith("started"))).toBe(true);
-    expect(replies[valueCount]).toMatchObject({ start: 0, ok: true, caps: h.IOPERM_CAP_PORT_IO!, allowed: defaults });
+    expect(replies[values.length]).toMatchObject({ start: 0, ok: true, caps: h.IOPERM_CAP_PORT_IO!, allowed: defaults });
   }, 300_000);
 
   // Calibrates the rules the IOCTL fuzz checks: without steering, some
