@@ -84,6 +84,10 @@ interface Counts {
   reopened: number;
   huge: number;
   alive: boolean;
+  /** Bytes that ran as outb 0xE9 (the lab's debugcon witness; 0 when steered). */
+  e9_bytes: number;
+  /** Successful READ/WRITE/BATCH replies by verdict: OK, NOT_ALLOWED, BAD_WIDTH, BAD_OP, RANGE. */
+  verdicts: number[];
   rows: Row[];
 }
 interface Broken {
@@ -127,6 +131,7 @@ describe("fuzzing ioperm.sys under Wine", () => {
       [
         `${counts!.n} IOCTLs in ${seconds.toFixed(1)} s (seed ${seed}): ${counts!.steered} well-formed port requests steered onto refused ports, ` +
           `${counts!.huge} with a length >= 1 MiB, ${counts!.reopened} handles reopened, ${counts!.broken} broke a rule`,
+        `  port requests answered, by verdict: ${["OK", "NOT_ALLOWED", "BAD_WIDTH", "BAD_OP", "RANGE"].map((v, i) => `${v} ${counts!.verdicts[i]}`).join(", ")}`,
         ...["ours", "near", "random"].map((c) => `  ${c}: ${sum(rows.filter((r) => r.class === c))}`),
         ...[...byReply].map(([k, n]) => `  ${k}: ${n}`),
         ...[...byCode].map(([k, v]) => `  ${k}: ${v.join(", ")}`),
@@ -153,6 +158,9 @@ describe("fuzzing ioperm.sys under Wine", () => {
         ok: true,
       });
     expect(counts!.steered).toBeGreaterThan(0);
+    // Every refusal verdict occurred (each checked against the op's fields), and nothing ran.
+    expect({ ran: counts!.verdicts[0], e9: counts!.e9_bytes }).toEqual({ ran: 0, e9: 0 });
+    for (const [i, n] of counts!.verdicts.entries()) if (i > 0) expect(n).toBeGreaterThan(0);
     expect(counts!.huge).toBeGreaterThan(0);
     expect(counts!.alive).toBe(true);
 

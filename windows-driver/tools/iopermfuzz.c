@@ -11,7 +11,9 @@
  *       counts and the first requests whose reply broke the rules below.
  *   iopermfuzz ioctl-unsteered SEED N
  *       the same without steering, so well-formed requests do reach the ports:
- *       the test's calibration that a dead winedevice breaks the rules.
+ *       on the host, the test's calibration that a dead winedevice breaks the
+ *       rules; in the lab VM (winedevice holds iopl), a fuzz whose allowed
+ *       requests really run (e9_bytes: how many bytes went to debugcon).
  *   iopermfuzz registry FILE
  *       for each line of FILE, `TYPE HEX` (a value type and its raw bytes) or
  *       `delete`: writes Parameters\AllowedPorts, restarts the service through
@@ -73,15 +75,25 @@ static int is_allowed(uint32_t p) {
   return p < IOPERM_PORT_COUNT && (allowed.bits[p >> 3] >> (p & 7)) & 1;
 }
 
-/* Whether the driver would run this op: the checks of ioperm_ioctl.h, in order. */
-static int would_run(const IOPERM_OP *op) {
-  if (op->flags & ~IOPERM_OP_WRITE) return 0;
-  if (op->width != 1 && op->width != 2 && op->width != 4) return 0;
-  if ((op->flags & IOPERM_OP_WRITE) && op->width != 4 && (op->value >> (op->width * 8))) return 0;
-  if ((uint32_t)op->port + op->width > IOPERM_PORT_COUNT) return 0;
+/* The verdict the driver owes an op: README's order (flags, width, value fits
+ * the width, range, allowlist), the order of checkOp in zig/src/core.zig. */
+static int32_t verdict_of(const IOPERM_OP *op) {
+  if (op->flags & ~IOPERM_OP_WRITE) return IOPERM_RESULT_BAD_OP;
+  if (op->width != 1 && op->width != 2 && op->width != 4) return IOPERM_RESULT_BAD_WIDTH;
+  if ((op->flags & IOPERM_OP_WRITE) && op->width != 4 && (op->value >> (op->width * 8))) return IOPERM_RESULT_RANGE;
+  if ((uint32_t)op->port + op->width > IOPERM_PORT_COUNT) return IOPERM_RESULT_RANGE;
   for (uint32_t p = op->port; p < (uint32_t)op->port + op->width; p++)
-    if (!is_allowed(p)) return 0;
-  return 1;
+    if (!is_allowed(p)) return IOPERM_RESULT_NOT_ALLOWED;
+  return IOPERM_RESULT_OK;
+}
+
+/* READ and WRITE also refuse an op whose flags are not the IOCTL's own. */
+static int32_t single_verdict(int write, const IOPERM_OP *op) {
+  return op->flags != (write ? IOPERM_OP_WRITE : 0) ? IOPERM_RESULT_BAD_OP : verdict_of(op);
+}
+
+static int would_run(const IOPERM_OP *op) {
+  return verdict_of(op) == IOPERM_RESULT_OK;
 }
 
 /* ---- handles ------------------------------------------------------------ */
@@ -183,9 +195,9 @@ static DWORD random_length(DWORD exact) {
   }
 }
 
-static const uint16_t interesting_ports[] = {0x0000, 0x0060, 0x0064, 0x0070, 0x0080, 0x0092, 0x00B2, 0x0201,
-                                             0x0278, 0x027F, 0x0377, 0x0378, 0x037F, 0x0380, 0x03F8, 0x03FF,
-                                             0x0CF8, 0x0CF9, 0x0CFC, 0xFFFC, 0xFFFE, 0xFFFF};
+static const uint16_t interesting_ports[] = {0x0000, 0x0060, 0x0064, 0x0070, 0x0080, 0x0092, 0x00B2, 0x00E9,
+                                             0x0201, 0x0278, 0x027F, 0x0377, 0x0378, 0x037F, 0x0380, 0x03F8,
+                                             0x03FF, 0x0CF8, 0x0CF9, 0x0CFC, 0xFFFC, 0xFFFE, 0xFFFF};
 
 static void random_op(IOPERM_OP *op, int write_hint) {
   static const uint8_t widths[] = {1, 2, 4, 1, 2, 4, 0, 3, 8, 255};
@@ -294,7 +306,18 @@ static uint64_t expected(int h, DWORD code, int kind, DWORD in_len, DWORD out_le
   return in_len == want_in && out_len == want_out ? SET(E_OK) : SET(E_BAD_LENGTH);
 }
 
-/* A successful reply's contents: the right size, and a refusal where one was steered. */
+/*
+ * A successful reply's contents: the right size, and for port requests the
+ * verdict the op's fields call for (refused ones with no value and the ops
+ * returned as sent; with steering, no verdict is ever OK).
+ */
+static unsigned long verdicts[IOPERM_RESULT_RANGE + 1]; /* successful port replies, by verdict */
+static unsigned long e9_bytes; /* bytes that ran as outb 0xE9: the lab's debugcon file must grow by as many */
+
+static void count_op(int32_t verdict, const IOPERM_OP *op) {
+  if (verdict == IOPERM_RESULT_OK && (op->flags & IOPERM_OP_WRITE) && op->port == 0xE9 && op->width == 1) e9_bytes++;
+}
+
 static const char *check_reply(int kind, DWORD out_len, DWORD got) {
   if (got != out_len) return "reply size is not the output length";
   if (kind == K_VERSION) {
@@ -305,16 +328,31 @@ static const char *check_reply(int kind, DWORD out_len, DWORD got) {
     if (memcmp(out_buf, &allowed, sizeof allowed)) return "ALLOWLIST reply changed";
   } else if (kind == K_READ || kind == K_WRITE) {
     const IOPERM_PORT_REPLY *r = (const IOPERM_PORT_REPLY *)out_buf;
-    if (r->result < IOPERM_RESULT_NOT_ALLOWED || r->result > IOPERM_RESULT_RANGE)
-      return "READ/WRITE verdict not a refusal";
-    if (r->value != 0) return "refused READ/WRITE returned a value";
+    int32_t want = single_verdict(kind == K_WRITE, (const IOPERM_OP *)in_buf);
+    if (r->result != want) return "READ/WRITE verdict is not the one its op calls for";
+    verdicts[want]++;
+    count_op(want, (const IOPERM_OP *)in_buf);
+    if ((want != IOPERM_RESULT_OK || kind == K_WRITE) && r->value != 0)
+      return "READ/WRITE returned a value it should not";
   } else if (kind == K_BATCH) {
     const IOPERM_BATCH_HEADER *h = (const IOPERM_BATCH_HEADER *)out_buf;
     const IOPERM_BATCH_HEADER *sent = (const IOPERM_BATCH_HEADER *)in_buf;
-    if (h->result < IOPERM_RESULT_NOT_ALLOWED || h->result > IOPERM_RESULT_RANGE) return "BATCH verdict not a refusal";
-    if (h->index >= sent->count) return "BATCH refused index out of range";
+    const IOPERM_OP *ops = (const IOPERM_OP *)(sent + 1), *back = (const IOPERM_OP *)(h + 1);
+    uint32_t i = 0;
+    int32_t want = IOPERM_RESULT_OK;
+    while (i < sent->count && (want = verdict_of(&ops[i])) == IOPERM_RESULT_OK)
+      i++;
+    if (h->result != want || h->index != i) return "BATCH verdict or index is not the one its ops call for";
     if (h->count != sent->count) return "BATCH count changed";
-    if (memcmp(h + 1, sent + 1, (size_t)sent->count * sizeof(IOPERM_OP))) return "refused BATCH changed its ops";
+    verdicts[want]++;
+    for (uint32_t j = 0; j < sent->count; j++)
+      count_op(want, &ops[j]);
+    for (uint32_t j = 0; j < sent->count; j++) {
+      int read_back = want == IOPERM_RESULT_OK && !(ops[j].flags & IOPERM_OP_WRITE);
+      if (back[j].port != ops[j].port || back[j].width != ops[j].width || back[j].flags != ops[j].flags ||
+          (!read_back && back[j].value != ops[j].value))
+        return "BATCH changed an op it should have returned as sent";
+    }
   }
   return NULL;
 }
@@ -409,8 +447,9 @@ static int run_ioctls(uint64_t seed, unsigned long n, const DWORD *avoid, int n_
                !memcmp(&after, &allowed, sizeof after);
 
   printf("{\"op\":\"counts\",\"n\":%lu,\"broken\":%lu,\"steered\":%lu,\"reopened\":%lu,\"huge\":%lu,\"alive\":%s,"
-         "\"rows\":[",
-         n, broken, steered, reopened, huge, alive ? "true" : "false");
+         "\"e9_bytes\":%lu,\"verdicts\":[%lu,%lu,%lu,%lu,%lu],\"rows\":[",
+         n, broken, steered, reopened, huge, alive ? "true" : "false", e9_bytes, verdicts[0], verdicts[1], verdicts[2],
+         verdicts[3], verdicts[4]);
   int first = 1;
   for (int c = 0; c < 3; c++)
     for (int k = 0; k <= K_COUNT; k++)
