@@ -4,8 +4,9 @@
 // iopermfuzz.c) in one persistent Wine session, so 20,000 requests and 500
 // restarts take seconds, not a Wine start each.
 //
-// Witnesses: every reply is success or one of the documented errors below (and
-// the one each request's shape calls for, checked in iopermfuzz); winedevice
+// Witnesses: every reply is success or one of the documented errors below, and
+// iopermfuzz checks it is the one each request's shape calls for, down to each
+// port reply's verdict and refused index (README's check order); winedevice
 // is alive at the end (a VERSION and ALLOWLIST from a fresh iopermctl process);
 // after each restart the ALLOWLIST reply equals the reference parser's reading
 // of the value (allowedports.ts) minus the header's denylist.

@@ -196,16 +196,31 @@ static DWORD random_length(DWORD exact) {
 }
 
 static const uint16_t interesting_ports[] = {0x0000, 0x0060, 0x0064, 0x0070, 0x0080, 0x0092, 0x00B2, 0x00E9,
-                                             0x0201, 0x0278, 0x027F, 0x0377, 0x0378, 0x037F, 0x0380, 0x03F8,
-                                             0x03FF, 0x0CF8, 0x0CF9, 0x0CFC, 0xFFFC, 0xFFFE, 0xFFFF};
+                                             0x00F4, 0x0201, 0x0278, 0x027F, 0x0377, 0x0378, 0x037F, 0x0380,
+                                             0x03F8, 0x03FF, 0x0CF8, 0x0CF9, 0x0CFC, 0xFFFC, 0xFFFE, 0xFFFF};
+
+/* The ports the driver allows (its own ALLOWLIST reply), so that ops hit them often. */
+static uint16_t allowed_ports[IOPERM_PORT_COUNT];
+static uint32_t n_allowed;
 
 static void random_op(IOPERM_OP *op, int write_hint) {
   static const uint8_t widths[] = {1, 2, 4, 1, 2, 4, 0, 3, 8, 255};
   static const uint32_t values[] = {0, 1, 0xFF, 0x100, 0xFFFF, 0x10000, 0xFFFFFFFFu};
-  op->port = below(2) ? interesting_ports[below(sizeof interesting_ports / 2)] + (uint16_t)below(3) : (uint16_t)rnd();
+  uint32_t where = below(8);
+  op->port = where < 2 && n_allowed ? allowed_ports[below(n_allowed)]
+             : where < 5            ? interesting_ports[below(sizeof interesting_ports / 2)] + (uint16_t)below(3)
+                                    : (uint16_t)rnd();
   op->width = widths[below(sizeof widths)];
   op->flags = below(8) ? (uint8_t)(write_hint ? IOPERM_OP_WRITE : 0) : (uint8_t)rnd();
   op->value = below(2) ? values[below(sizeof values / sizeof values[0])] : rnd();
+}
+
+/* An op the driver accepts: an allowed port, one byte, a value that fits. */
+static void valid_op(IOPERM_OP *op, int write) {
+  op->port = n_allowed ? allowed_ports[below(n_allowed)] : 0;
+  op->width = 1;
+  op->flags = write ? IOPERM_OP_WRITE : 0;
+  op->value = write ? below(256) : rnd();
 }
 
 /* Fills `len` bytes of input: structured for our codes most of the time, else random. */
@@ -214,8 +229,12 @@ static void fill_input(int kind, DWORD len, uint32_t *batch_count) {
   for (DWORD i = 0; i < fill; i++)
     in_buf[i] = (unsigned char)rnd();
   if (below(5) == 0) return;
+  int valid = below(3) == 0; /* a third: ops the driver accepts, a batch perhaps with one random op among them */
   if ((kind == K_READ || kind == K_WRITE) && len >= sizeof(IOPERM_OP)) {
-    random_op((IOPERM_OP *)in_buf, kind == K_WRITE);
+    if (valid)
+      valid_op((IOPERM_OP *)in_buf, kind == K_WRITE);
+    else
+      random_op((IOPERM_OP *)in_buf, kind == K_WRITE);
   } else if (kind == K_BATCH && len >= sizeof(IOPERM_BATCH_HEADER)) {
     IOPERM_BATCH_HEADER *h = (IOPERM_BATCH_HEADER *)in_buf;
     DWORD room = (DWORD)((len - sizeof *h) / sizeof(IOPERM_OP));
@@ -224,8 +243,13 @@ static void fill_input(int kind, DWORD len, uint32_t *batch_count) {
     h->index = rnd();
     h->reserved = below(10) ? 0 : rnd();
     IOPERM_OP *ops = (IOPERM_OP *)(h + 1);
-    for (DWORD i = 0; i < room && i < 0x2000; i++)
-      random_op(&ops[i], (int)below(2));
+    DWORD n = room < 0x2000 ? room : 0x2000;
+    for (DWORD i = 0; i < n; i++)
+      if (valid)
+        valid_op(&ops[i], (int)below(2));
+      else
+        random_op(&ops[i], (int)below(2));
+    if (valid && n && below(2)) random_op(&ops[below(n < h->count ? n : h->count)], (int)below(2));
   } else if (kind == K_GRANT && len >= sizeof(IOPERM_RANGE)) {
     IOPERM_RANGE *r = (IOPERM_RANGE *)in_buf;
     r->from = below(2) ? interesting_ports[below(sizeof interesting_ports / 2)] : rnd();
@@ -383,6 +407,8 @@ static int run_ioctls(uint64_t seed, unsigned long n, const DWORD *avoid, int n_
     return 1;
   }
   pointer_bits = (int)v.pointer_bits;
+  for (uint32_t p = 0; p < IOPERM_PORT_COUNT; p++)
+    if (is_allowed(p)) allowed_ports[n_allowed++] = (uint16_t)p;
   for (refused_port = 0; is_allowed(refused_port) || is_allowed(refused_port + 1u) || is_allowed(refused_port + 2u) ||
                          is_allowed(refused_port + 3u);
        refused_port++)
