@@ -142,7 +142,7 @@ describe("fuzzing ioperm.sys under Wine", () => {
     expect(broken).toEqual([]);
     expect(counts!.broken).toBe(0);
     expect(sum(rows)).toBe(ioctlCount);
-    expect(ioctlCount).toBeGreaterThanOrEqual(20_000);
+    if (process.env.IOPERM_FUZZ_IOCTLS === undefined) expect(ioctlCount).toBeGreaterThanOrEqual(20_000); // issue #9's floor
     const undocumented = rows.filter((r) => r.reply === "other" || !(r.error in documented));
     expect(undocumented).toEqual([]);
     // The fuzz reached what it set out to: all three kinds of code, all four
