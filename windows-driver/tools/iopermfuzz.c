@@ -23,9 +23,10 @@
  * Wine runs the driver without iopl, so a port instruction that ran would end
  * winedevice: every well-formed READ, WRITE or BATCH is steered onto ports the
  * driver's own ALLOWLIST reply refuses, and a dead winedevice shows up as
- * replies outside the rules. The rules (the expected reply of each request)
- * follow ioperm_ioctl.h and windows-driver/README.md; the test holds the list
- * of documented errors and checks the counts against it.
+ * replies outside the rules. The rules (the reply each request calls for, down
+ * to a port reply's verdict and a batch's refused index) follow ioperm_ioctl.h
+ * and windows-driver/README.md; the test holds the list of documented errors
+ * and checks the counts against it.
  */
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
