@@ -242,6 +242,16 @@ fn windowsDriver(b: *std.Build, optimize: std.builtin.OptimizeMode, sign: bool) 
         ctl.root_module.addIncludePath(b.path("../windows-driver/include"));
         ctl.root_module.linkSystemLibrary("advapi32", .{});
         install.dependOn(&b.addInstallArtifact(ctl, .{ .dest_dir = .{ .override = .{ .custom = dir } } }).step);
+
+        // The fuzzing client of test/windows/fuzz.test.ts: thousands of requests in one Wine process.
+        const fuzz = b.addExecutable(.{
+            .name = "iopermfuzz",
+            .root_module = b.createModule(.{ .target = target, .optimize = .ReleaseSmall, .link_libc = true }),
+        });
+        fuzz.root_module.addCSourceFile(.{ .file = b.path("../windows-driver/tools/iopermfuzz.c"), .flags = &.{ "-std=c11", "-Wall", "-Wextra", "-Werror" } });
+        fuzz.root_module.addIncludePath(b.path("../windows-driver/include"));
+        fuzz.root_module.linkSystemLibrary("advapi32", .{});
+        install.dependOn(&b.addInstallArtifact(fuzz, .{ .dest_dir = .{ .override = .{ .custom = dir } } }).step);
     }
 
     // ProcessPrng for Bun under Wine 8, which lacks it (test/windows/shim/).

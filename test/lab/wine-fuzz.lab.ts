@@ -1,0 +1,91 @@
+// ioperm.sys fuzzed with real port I/O: Wine in the lab VM, winedevice holding
+// iopl(3) (scripts/windows/lab-wine.ts), and iopermfuzz without steering, so
+// every request the driver accepts runs against QEMU's devices. The host-side
+// fuzz (test/windows/fuzz.test.ts) can only send requests that must be refused.
+//
+// Witnesses: the host debugcon file grows by exactly the number of outb 0xE9
+// the driver reported as run (iopermfuzz counts them from the verdicts); an
+// op the driver ran outside the allowlist could reach isa-debug-exit (0xF4,
+// among the fuzzed ports) and end the VM; a marker BATCH sent afterwards from
+// another process arrives in the debugcon file.
+// Same host preparation as wine.lab.ts, so the same VM:
+// @lab-host-prepare sh scripts/windows/lab-prefix.sh
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { iopermctl, labWine, WineSession, wineDir, winPath } from "../../scripts/windows/lab-wine.ts";
+import { batch, type CtlResult, h, ioctl, jsonLines, op, reply } from "../windows/wine.ts";
+import { eventually, hostFile } from "./witness.ts";
+
+const info = labWine();
+const why = typeof info === "string" ? info : null;
+const fuzzExe = join(dirname(iopermctl), "iopermfuzz.exe");
+const seed = Number(process.env.IOPERM_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const count = Number(process.env.IOPERM_FUZZ_IOCTLS ?? 5000); // Wine under TCG: ~15 s, not twenty thousand
+const W = h.IOPERM_OP_WRITE!;
+
+interface Counts {
+  op: "counts";
+  n: number;
+  broken: number;
+  alive: boolean;
+  e9_bytes: number;
+  verdicts: number[];
+}
+
+let session: WineSession;
+
+describe.skipIf(why !== null)(`ioperm.sys fuzzed with real port I/O in the lab VM${why ? ` (skipped: ${why})` : ""}`, () => {
+  beforeAll(() => {
+    if (typeof info === "string") return;
+    session = new WineSession(info);
+    session.start();
+  }, 180_000);
+  afterAll(() => session?.stop());
+
+  test(`${count} random IOCTLs, unsteered: every accepted request runs, and debugcon received exactly the bytes the driver said it wrote`, async () => {
+    const before = hostFile("debugcon").length;
+    const t0 = performance.now();
+    const run = session.run(fuzzExe, ["ioctl-unsteered", String(seed), String(count)]);
+    const seconds = (performance.now() - t0) / 1000;
+    const counts = jsonLines<Counts | { op: string }>(run.lines).find((l): l is Counts => l.op === "counts");
+    expect({ exit: run.code, counts: counts !== undefined }).toEqual({ exit: 0, counts: true });
+    const c = counts!;
+    console.log(
+      `lab fuzz: ${c.n} IOCTLs in ${seconds.toFixed(1)} s (seed ${seed}; replay: IOPERM_FUZZ_SEED=${seed}), ${c.broken} broke a rule; ` +
+        `verdicts OK ${c.verdicts[0]}, NOT_ALLOWED ${c.verdicts[1]}, BAD_WIDTH ${c.verdicts[2]}, BAD_OP ${c.verdicts[3]}, RANGE ${c.verdicts[4]}; ` +
+        `${c.e9_bytes} bytes to debugcon`,
+    );
+    expect({ broken: c.broken, alive: c.alive }).toEqual({ broken: 0, alive: true });
+    expect(c.verdicts[0]).toBeGreaterThan(0); // some requests did run
+    expect(c.e9_bytes).toBeGreaterThan(0); // and the witness below has something to count
+    const grown = await eventually(
+      () => hostFile("debugcon").length - before,
+      (n) => n >= c.e9_bytes,
+    );
+    expect(grown).toBe(c.e9_bytes);
+  }, 600_000);
+
+  test("afterwards a valid BATCH from another process still runs (witness: the host debugcon file), and LPT1's control register is put back", async () => {
+    const marker = `after the fuzz ${process.pid}\n`;
+    const ops = [...new TextEncoder().encode(marker)].map((ch) => op(0xe9, 1, W, ch));
+    const file = join(wineDir(), "fuzz-after.txt");
+    // The fuzz wrote random values to LPT1's control register (0x37A); 0x0C is its idle value (wine.lab.ts strobes around it).
+    writeFileSync(
+      file,
+      `${["open rw", ioctl("BATCH", batch(ops), 16 + 8 * ops.length), ioctl("WRITE", op(0x37a, 1, W, 0x0c), 8)].join("\n")}\n`,
+    );
+    const [opened, b, lpt] = jsonLines<CtlResult>(session.run(iopermctl, ["script", winPath(file)]).lines);
+    expect(opened?.ok).toBe(true);
+    expect({ result: reply(b!).getInt32(4, true), index: reply(b!).getUint32(8, true) }).toEqual({
+      result: h.IOPERM_RESULT_OK!,
+      index: ops.length,
+    });
+    expect(reply(lpt!).getInt32(0, true)).toBe(h.IOPERM_RESULT_OK!);
+    const debugcon = await eventually(
+      () => hostFile("debugcon").toString("latin1"),
+      (s) => s.includes(marker),
+    );
+    expect(debugcon).toContain(marker);
+  }, 120_000);
+});
