@@ -205,7 +205,7 @@ _Use_decl_annotations_ static NTSTATUS ioperm_create(PDEVICE_OBJECT device, PIRP
   (void)device;
   if (file && file->FileName.Length != 0) return ioperm_complete(irp, STATUS_OBJECT_NAME_NOT_FOUND, 0);
 #if IOPERM_HAS_IOPM
-  IOPERM_HANDLE *h = ExAllocatePoolWithTag(NonPagedPool, sizeof *h, IOPERM_TAG);
+  IOPERM_HANDLE *h = ioperm_alloc(sizeof *h);
   if (!h) return ioperm_complete(irp, STATUS_INSUFFICIENT_RESOURCES, 0);
   RtlZeroMemory(h, sizeof *h);
   file->FsContext2 = h;
@@ -231,7 +231,7 @@ _Use_decl_annotations_ static NTSTATUS ioperm_close(PDEVICE_OBJECT device, PIRP 
   (void)device;
 #if IOPERM_HAS_IOPM
   PFILE_OBJECT file = IoGetCurrentIrpStackLocation(irp)->FileObject;
-  if (file->FsContext2) ExFreePoolWithTag(file->FsContext2, IOPERM_TAG);
+  if (file->FsContext2) ioperm_free(file->FsContext2);
   file->FsContext2 = NULL;
 #endif
   return ioperm_complete(irp, STATUS_SUCCESS, 0);
@@ -267,7 +267,7 @@ static NTSTATUS ioperm_create_device_secure(PDRIVER_OBJECT driver, PDEVICE_OBJEC
   PACL acl;
   NTSTATUS status;
 
-  acl = ExAllocatePoolWithTag(PagedPool, acl_size, IOPERM_TAG);
+  acl = ioperm_alloc(acl_size);
   if (!acl) return STATUS_INSUFFICIENT_RESOURCES;
   status = RtlCreateAcl(acl, acl_size, ACL_REVISION);
   if (NT_SUCCESS(status)) status = RtlAddAccessAllowedAce(acl, ACL_REVISION, GENERIC_ALL, system);
@@ -285,7 +285,7 @@ static NTSTATUS ioperm_create_device_secure(PDRIVER_OBJECT driver, PDEVICE_OBJEC
     status = ZwSetSecurityObject(handle, DACL_SECURITY_INFORMATION, &sd);
     ZwClose(handle);
   }
-  ExFreePoolWithTag(acl, IOPERM_TAG);
+  ioperm_free(acl);
   if (!NT_SUCCESS(status)) {
     DbgPrint("ioperm: cannot create a secured device (0x%08lx)\n", status);
     if (device) IoDeleteDevice(device);
@@ -301,13 +301,13 @@ _Use_decl_annotations_ static void ioperm_unload(PDRIVER_OBJECT driver) {
   if (driver->DeviceObject) {
 #if IOPERM_HAS_IOPM
     IOPERM_DEVICE *d = driver->DeviceObject->DeviceExtension;
-    if (d->map) ExFreePoolWithTag(d->map, IOPERM_TAG);
+    if (d->map) ioperm_free(d->map);
 #endif
     IoDeleteDevice(driver->DeviceObject);
   }
 }
 
-_Use_decl_annotations_ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path) {
+static NTSTATUS ioperm_start(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path) {
   UNICODE_STRING link = RTL_CONSTANT_STRING(IOPERM_DOS_DEVICE_NAME);
   UNICODE_STRING name = RTL_CONSTANT_STRING(IOPERM_NT_DEVICE_NAME);
   PDEVICE_OBJECT device;
@@ -321,14 +321,14 @@ _Use_decl_annotations_ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRI
   d->capabilities |= IOPERM_CAP_IOPM;
   ExInitializeFastMutex(&d->iopm_lock);
   InitializeListHead(&d->handles);
-  d->map = ExAllocatePoolWithTag(NonPagedPool, IOPM_SIZE, IOPERM_TAG);
+  d->map = ioperm_alloc(IOPM_SIZE);
   if (!d->map) status = STATUS_INSUFFICIENT_RESOURCES;
 #endif
   if (NT_SUCCESS(status)) status = ioperm_load_allowlist(d, registry_path);
   if (NT_SUCCESS(status)) status = IoCreateSymbolicLink(&link, &name);
   if (!NT_SUCCESS(status)) {
 #if IOPERM_HAS_IOPM
-    if (d->map) ExFreePoolWithTag(d->map, IOPERM_TAG);
+    if (d->map) ioperm_free(d->map);
 #endif
     IoDeleteDevice(device);
     return status;
@@ -341,4 +341,12 @@ _Use_decl_annotations_ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRI
   device->Flags |= DO_BUFFERED_IO;
   device->Flags &= ~DO_DEVICE_INITIALIZING;
   return STATUS_SUCCESS;
+}
+
+/* Unprotected, so that seeding the guard cannot trip its own canary check;
+ * everything else runs in ioperm_start, protected with the seeded guard. */
+_Use_decl_annotations_ __attribute__((no_stack_protector)) NTSTATUS DriverEntry(PDRIVER_OBJECT driver,
+                                                                                PUNICODE_STRING registry_path) {
+  ioperm_seed_guard(driver);
+  return ioperm_start(driver, registry_path);
 }

@@ -45,6 +45,11 @@ typedef struct IOPERM_DEVICE {
 #endif
 } IOPERM_DEVICE;
 
+/* runtime.c: non-executable pool (HVCI), and the stack-protector guard. */
+PVOID ioperm_alloc(SIZE_T size);
+void ioperm_free(PVOID p);
+void ioperm_seed_guard(PVOID salt);
+
 /* allowlist.c */
 BOOLEAN ioperm_allowed(const IOPERM_DEVICE *d, ULONG port, ULONG count);
 NTSTATUS ioperm_load_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry_path);

@@ -9,7 +9,7 @@
 #if IOPERM_HAS_IOPM
 /* Rebuilds map 1 as the union of every handle's grant and reads it back. Lock held. */
 static NTSTATUS ioperm_iopm_apply(IOPERM_DEVICE *d) {
-  KIO_ACCESS_MAP *check = ExAllocatePoolWithTag(NonPagedPool, IOPM_SIZE, IOPERM_TAG);
+  KIO_ACCESS_MAP *check = ioperm_alloc(IOPM_SIZE);
   NTSTATUS status = STATUS_SUCCESS;
   if (!check) return STATUS_INSUFFICIENT_RESOURCES;
   RtlFillMemory(d->map, IOPM_SIZE, 0xFF);
@@ -21,7 +21,7 @@ static NTSTATUS ioperm_iopm_apply(IOPERM_DEVICE *d) {
   if (!Ke386SetIoAccessMap(1, d->map) || !Ke386QueryIoAccessMap(1, check) ||
       RtlCompareMemory(check, d->map, IOPM_SIZE) != IOPM_SIZE)
     status = STATUS_UNSUCCESSFUL;
-  ExFreePoolWithTag(check, IOPERM_TAG);
+  ioperm_free(check);
   return status;
 }
 

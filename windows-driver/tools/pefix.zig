@@ -1,13 +1,17 @@
 //! pefix IN OUT: finishes a linked kernel driver image. The linker leaves the
 //! optional header's CheckSum at 0, which the kernel loader refuses for a
-//! driver, and marks the image terminal-server aware, which means nothing for
-//! the native subsystem. This writes OUT with both fixed and refuses anything
-//! that is not a native-subsystem PE. The independent check is
+//! driver, marks the image terminal-server aware, which means nothing for
+//! the native subsystem, and has no flag for FORCE_INTEGRITY, which Memory
+//! Integrity (HVCI) wants set with NX_COMPAT (the kernel then checks the
+//! signature of this image whatever the boot options say). This writes OUT
+//! with all three fixed and refuses anything that is not a native-subsystem PE. The independent check is
 //! scripts/windows/check_pe.py (pefile), which recomputes the checksum itself.
 const std = @import("std");
 
 const image_subsystem_native = 1;
 const dll_terminal_server_aware: u16 = 0x8000;
+const dll_force_integrity: u16 = 0x0080;
+const dll_nx_compat: u16 = 0x0100;
 
 pub fn main(init: std.process.Init) !void {
     const args = try init.minimal.args.toSlice(init.arena.allocator());
@@ -43,7 +47,7 @@ fn layout(image: []const u8) error{ NotPe, NotNative }!Layout {
 fn fix(image: []u8) !void {
     const l = try layout(image);
     const dc = std.mem.readInt(u16, image[l.dll_characteristics..][0..2], .little);
-    std.mem.writeInt(u16, image[l.dll_characteristics..][0..2], dc & ~dll_terminal_server_aware, .little);
+    std.mem.writeInt(u16, image[l.dll_characteristics..][0..2], (dc & ~dll_terminal_server_aware) | dll_force_integrity | dll_nx_compat, .little);
     std.mem.writeInt(u32, image[l.checksum..][0..4], checksum(image, l.checksum), .little);
 }
 
