@@ -50,6 +50,7 @@ const symbols = {
   ioperm_batch: { args: [ptr, u32, ptr], returns: i32 },
   ioperm_batch_values: { args: [ptr, u32, ptr, ptr], returns: i32 },
   ioperm_driver_version: { args: [ptr], returns: i32 },
+  ioperm_pci_read32: { args: [u32, u32, u32, u32, ptr], returns: i32 },
   ioperm_driver_install: { args: [ptr, u32], returns: i32 },
   ioperm_driver_uninstall: { args: [], returns: i32 },
   ioperm_driver_status: { args: [], returns: i32 },

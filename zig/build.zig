@@ -166,8 +166,8 @@ fn windowsDriver(b: *std.Build, optimize: std.builtin.OptimizeMode, sign: bool) 
         // -nostdlib also drops libc's include path, which the DDK headers need.
         cc.addPrefixedDirectoryArg("-isystem", std.Build.LazyPath.zig_lib.path(b, "libc/include/any-windows-any"));
         // ioperm.c: load, unload and dispatch; allowlist.c: which ports; iopm.c: the x86 IOPM grant;
-        // runtime.c: NX pool and the stack-protector guard.
-        for ([_][]const u8{ "ioperm.c", "allowlist.c", "iopm.c", "runtime.c" }) |c| cc.addFileArg(b.path(b.fmt("../windows-driver/sys/{s}", .{c})));
+        // runtime.c: NX pool and the stack-protector guard; pci.c: PCI configuration reads.
+        for ([_][]const u8{ "ioperm.c", "allowlist.c", "iopm.c", "runtime.c", "pci.c" }) |c| cc.addFileArg(b.path(b.fmt("../windows-driver/sys/{s}", .{c})));
         cc.addFileInput(b.path(ioctl_header));
         cc.addFileInput(b.path("../windows-driver/sys/ioperm.h"));
         for (arch.defs) |def| {

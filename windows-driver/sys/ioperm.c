@@ -8,6 +8,7 @@
  *               FILE_READ_DATA and/or FILE_WRITE_DATA in the handle.
  * What they may send: every request length is exact, checked before the
  *               buffer is read (see ioperm_ioctl.h).
+ * PCI config:   read-only, one dword per request, done by the driver (pci.c).
  * Which ports:  the allowlist, read once from the service's Parameters key
  *               when the driver starts; a refused port is refused before any
  *               instruction of the request runs.
@@ -179,6 +180,9 @@ _Use_decl_annotations_ static NTSTATUS ioperm_device_control(PDEVICE_OBJECT devi
   case IOCTL_IOPERM_BATCH:
     status = ioperm_batch(d, buf, in, out, &info);
     break;
+  case IOCTL_IOPERM_PCI_READ:
+    status = ioperm_pci_read(d, buf, in, out, &info);
+    break;
 #if IOPERM_HAS_IOPM
   case IOCTL_IOPERM_IOPM_GRANT:
     status = ioperm_iopm_grant(d, sp->FileObject, buf, in, out, &info);
@@ -316,7 +320,8 @@ static NTSTATUS ioperm_start(PDRIVER_OBJECT driver, PUNICODE_STRING registry_pat
   if (!NT_SUCCESS(status)) return status;
   d = device->DeviceExtension;
   RtlZeroMemory(d, sizeof *d);
-  d->capabilities = IOPERM_CAP_PORT_IO;
+  d->capabilities = IOPERM_CAP_PORT_IO | IOPERM_CAP_PCI_READ;
+  KeInitializeSpinLock(&d->pci_lock);
 #if IOPERM_HAS_IOPM
   d->capabilities |= IOPERM_CAP_IOPM;
   ExInitializeFastMutex(&d->iopm_lock);

@@ -38,6 +38,7 @@ typedef struct IOPERM_HANDLE {
 typedef struct IOPERM_DEVICE {
   IOPERM_ALLOWLIST allowed; /* written in DriverEntry, read-only afterwards */
   ULONG capabilities;
+  KSPIN_LOCK pci_lock; /* pairs the 0xCF8 write with the 0xCFC read (pci.c) */
 #if IOPERM_HAS_IOPM
   FAST_MUTEX iopm_lock; /* guards handles and map */
   LIST_ENTRY handles;   /* IOPERM_HANDLE with a grant */
@@ -53,6 +54,9 @@ void ioperm_seed_guard(PVOID salt);
 /* allowlist.c */
 BOOLEAN ioperm_allowed(const IOPERM_DEVICE *d, ULONG port, ULONG count);
 NTSTATUS ioperm_load_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry_path);
+
+/* pci.c */
+NTSTATUS ioperm_pci_read(IOPERM_DEVICE *d, PVOID buf, ULONG in, ULONG out, ULONG_PTR *info);
 
 /* ioperm.c: a request's lengths are exactly these, or STATUS_INFO_LENGTH_MISMATCH. */
 NTSTATUS ioperm_exact(ULONG in, ULONG want_in, ULONG out, ULONG want_out);

@@ -156,6 +156,14 @@ export fn ioperm_driver_version(out: *[6]u32) i32 {
     return core.platform.driverVersion(out);
 }
 
+/// Windows: one dword of PCI configuration space (bus 0-255, device 0-31,
+/// function 0-7, offset 0-252 and a multiple of 4) into `out`, read by the
+/// driver (IOCTL_IOPERM_PCI_READ), which keeps 0xCF8-0xCFF to itself. Needs no
+/// grant, only the device. Linux: `unsupported` (grant 0xCF8-0xCFF and use the ports).
+export fn ioperm_pci_read32(bus: u32, device: u32, function: u32, offset: u32, out: ?*u32) i32 {
+    return core.platform.pciRead32(bus, device, function, offset, out orelse return status.of(.bad_buffer));
+}
+
 /// Windows: registers `sys_path` (UTF-8, absolute) as the ioperm kernel
 /// service, auto-start when `auto` != 0, and starts it. Needs elevation.
 export fn ioperm_driver_install(sys_path: ?[*:0]const u8, auto: u32) i32 {

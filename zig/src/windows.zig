@@ -36,6 +36,7 @@ comptime {
 const is_x86 = builtin.cpu.arch == .x86;
 
 pub const driverVersion = device.driverVersion;
+pub const pciRead32 = device.pciRead32;
 pub const driverInstall = scm.driverInstall;
 pub const driverUninstall = scm.driverUninstall;
 pub const driverStatus = scm.driverStatus;

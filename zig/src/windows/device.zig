@@ -165,6 +165,24 @@ pub fn stringChunks(comptime width: u32, port: u16, comptime write_op: bool, buf
     return status.ok;
 }
 
+/// One dword of PCI configuration space through IOCTL_IOPERM_PCI_READ: the
+/// driver does the 0xCF8/0xCFC pair itself (those ports stay denylisted).
+/// Arguments are checked here as the driver checks them, so a bad one is
+/// `range` rather than the driver's ERROR_INVALID_PARAMETER.
+pub fn pciRead32(bus: u32, dev: u32, function: u32, offset: u32, out: *u32) i32 {
+    if (bus > 255 or dev > 31 or function > 7 or offset > 252 or offset & 3 != 0) return status.of(.range);
+    platform.diagnosis = .{};
+    const rc = open();
+    if (rc != status.ok) return rc;
+    if (version.capabilities & proto.IOPERM_CAP_PCI_READ == 0) return status.of(.unsupported);
+    var address: proto.IOPERM_PCI_ADDRESS = .{ .bus = bus, .device = dev, .function = function, .offset = offset };
+    var value: u32 = undefined;
+    const r = ioctl(device.load(.acquire), proto.IOCTL_IOPERM_PCI_READ, &address, @sizeOf(proto.IOPERM_PCI_ADDRESS), &value, @sizeOf(u32));
+    if (r != status.ok) return r;
+    out.* = value;
+    return status.ok;
+}
+
 /// x86 only: opens this process's I/O permission map for a range the allowlist admits.
 pub fn iopmGrant(from: u32, count: u32) i32 {
     var range: proto.IOPERM_RANGE = .{ .from = from, .count = count };
