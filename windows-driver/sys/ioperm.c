@@ -16,7 +16,8 @@
  * On x86 (32-bit) builds only, the seed article's method is available too:
  * IOCTL_IOPERM_IOPM_GRANT opens allowlisted ranges in the calling process's
  * I/O permission bitmap (Ke386SetIoAccessMap / Ke386IoSetAccessProcess, which
- * x64 kernels do not export), tracked per handle and revoked at IRP_MJ_CLEANUP.
+ * x64 kernels do not export), tracked per handle and revoked at IRP_MJ_CLEANUP;
+ * map 1 is machine-wide, the union of every handle's grant (see iopm.c).
  */
 #include "ioperm.h"
 
@@ -217,14 +218,12 @@ _Use_decl_annotations_ static NTSTATUS ioperm_create(PDEVICE_OBJECT device, PIRP
   return ioperm_complete(irp, STATUS_SUCCESS, 0);
 }
 
-/* The last user of the handle is gone: revoke what it holds in the IOPM. */
+/* The last user of the handle is gone: revoke what it holds in the IOPM, and
+ * refuse any grant still in flight on it (see the lifetime in iopm.c). */
 _Use_decl_annotations_ static NTSTATUS ioperm_cleanup(PDEVICE_OBJECT device, PIRP irp) {
 #if IOPERM_HAS_IOPM
-  IOPERM_DEVICE *d = device->DeviceExtension;
   IOPERM_HANDLE *h = IoGetCurrentIrpStackLocation(irp)->FileObject->FsContext2;
-  ExAcquireFastMutex(&d->iopm_lock);
-  if (h) ioperm_iopm_revoke_locked(d, h);
-  ExReleaseFastMutex(&d->iopm_lock);
+  if (h) ioperm_iopm_cleanup(device->DeviceExtension, h);
 #else
   (void)device;
 #endif
@@ -232,11 +231,12 @@ _Use_decl_annotations_ static NTSTATUS ioperm_cleanup(PDEVICE_OBJECT device, PIR
 }
 
 _Use_decl_annotations_ static NTSTATUS ioperm_close(PDEVICE_OBJECT device, PIRP irp) {
-  (void)device;
 #if IOPERM_HAS_IOPM
   PFILE_OBJECT file = IoGetCurrentIrpStackLocation(irp)->FileObject;
-  if (file->FsContext2) ioperm_free(file->FsContext2);
+  if (file->FsContext2) ioperm_iopm_close(device->DeviceExtension, file->FsContext2);
   file->FsContext2 = NULL;
+#else
+  (void)device;
 #endif
   return ioperm_complete(irp, STATUS_SUCCESS, 0);
 }
@@ -306,6 +306,7 @@ _Use_decl_annotations_ static void ioperm_unload(PDRIVER_OBJECT driver) {
 #if IOPERM_HAS_IOPM
     IOPERM_DEVICE *d = driver->DeviceObject->DeviceExtension;
     if (d->map) ioperm_free(d->map);
+    if (d->check) ioperm_free(d->check);
 #endif
     IoDeleteDevice(driver->DeviceObject);
   }
@@ -327,13 +328,15 @@ static NTSTATUS ioperm_start(PDRIVER_OBJECT driver, PUNICODE_STRING registry_pat
   ExInitializeFastMutex(&d->iopm_lock);
   InitializeListHead(&d->handles);
   d->map = ioperm_alloc(IOPM_SIZE);
-  if (!d->map) status = STATUS_INSUFFICIENT_RESOURCES;
+  d->check = ioperm_alloc(IOPM_SIZE);
+  if (!d->map || !d->check) status = STATUS_INSUFFICIENT_RESOURCES;
 #endif
   if (NT_SUCCESS(status)) status = ioperm_load_allowlist(d, registry_path);
   if (NT_SUCCESS(status)) status = IoCreateSymbolicLink(&link, &name);
   if (!NT_SUCCESS(status)) {
 #if IOPERM_HAS_IOPM
     if (d->map) ioperm_free(d->map);
+    if (d->check) ioperm_free(d->check);
 #endif
     IoDeleteDevice(device);
     return status;

@@ -50,7 +50,7 @@ export fn ioperm_ppdev(device: ?[*:0]const u8, base: u32, exclusive: u32) i32 {
 /// Starts the calling (main) thread's mirror with the ranges ioperm-run granted
 /// (`fd` from IOPERM_GRANTS_FD); refused unless root wrote and sealed the list.
 export fn ioperm_adopt(fd: i32) i32 {
-    return core.platform.adopt(grants.current(), fd);
+    return core.platform.adopt(core.platform.thread(), fd);
 }
 
 /// count == 0 releases everything the calling thread holds.
@@ -60,7 +60,7 @@ export fn ioperm_release(from: u32, count: u32) i32 {
 
 /// The calling thread's backend (grants.Backend), plus grants.all_ports_flag when it holds every port.
 export fn ioperm_thread_backend() i32 {
-    const t = grants.current();
+    const t = core.platform.thread();
     return @as(i32, @backingInt(t.backend)) | (if (t.all) grants.all_ports_flag else 0);
 }
 

@@ -48,9 +48,10 @@ pub fn check(comptime P: type) void {
         if (!@hasDecl(P, w[0])) @compileError(@typeName(P) ++ " lacks " ++ w[0]);
         if (@TypeOf(@field(P, w[0])) != w[1]) @compileError(@typeName(P) ++ "." ++ w[0] ++ " has type " ++ @typeName(@TypeOf(@field(P, w[0]))));
     }
-    // read/write/readString/writeString are generic over the width: their presence is checked here,
-    // their shape by every call in core.zig.
-    inline for (.{ "read", "write", "readString", "writeString" }) |name| {
+    // read/write/readString/writeString are generic over the width, and thread (the calling
+    // thread's grants, as the backend vouches for them) is inline: their presence is checked
+    // here, their shape by every call in core.zig.
+    inline for (.{ "read", "write", "readString", "writeString", "thread" }) |name| {
         if (!@hasDecl(P, name)) @compileError(@typeName(P) ++ " lacks " ++ name);
     }
     _ = cpu;
