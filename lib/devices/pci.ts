@@ -37,6 +37,9 @@ export function pciAddress(bus: number, device: number, fn: number, offset: numb
   return (0x80000000 | (bus << 16) | (device << 11) | (fn << 8) | (offset & 0xfc)) >>> 0;
 }
 
+/** The largest bus, device, function and offset pciRead32 takes (IOPERM_PCI_MAX_* in the driver's header). */
+export const PCI_LIMITS = { bus: 255, device: 31, function: 7, offset: 252 } as const;
+
 /** True where configuration reads go through the driver rather than the ports. */
 const viaDriver = process.platform === "win32";
 
@@ -54,10 +57,10 @@ function checkField(name: string, value: number, max: number): void {
  * @example pciRead32(io, 0, 0, 0, 0x00) // 0x12378086 on QEMU's i440FX
  */
 export function pciRead32(io: Ioperm, bus: number, device: number, fn: number, offset: number): number {
-  checkField("bus", bus, 255);
-  checkField("device", device, 31);
-  checkField("function", fn, 7);
-  checkField("offset", offset, 252);
+  checkField("bus", bus, PCI_LIMITS.bus);
+  checkField("device", device, PCI_LIMITS.device);
+  checkField("function", fn, PCI_LIMITS.function);
+  checkField("offset", offset, PCI_LIMITS.offset);
   if (offset % 4 !== 0) throw new RangeError(`PCI offset 0x${offset.toString(16)} is not a multiple of 4`);
   if (viaDriver) return driverPciRead32(bus, device, fn, offset);
   io.outl(PCI_ADDRESS, pciAddress(bus, device, fn, offset));

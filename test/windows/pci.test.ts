@@ -6,7 +6,7 @@
 // instruction, and here that takes winedevice down. The real read, checked
 // against the guest's /sys and lspci, is in test/lab/wine.lab.ts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { pciRead32 } from "../../lib/devices/pci.ts";
+import { PCI_LIMITS, pciRead32 } from "../../lib/devices/pci.ts";
 import type { Ioperm } from "../../lib/index.ts";
 import { ctl, h, installDriver, ioctl, reply, setUp, tearDown } from "./wine.ts";
 
@@ -21,6 +21,15 @@ function address(bus: number, device: number, fn: number, offset: number): Uint8
   for (const [i, x] of [bus, device, fn, offset].entries()) v.setUint32(4 * i, x >>> 0, true);
   return new Uint8Array(v.buffer);
 }
+
+test("PCI_LIMITS are the header's IOPERM_PCI_MAX_* (the driver and ioperm.dll use those)", () => {
+  expect({ ...PCI_LIMITS } as Record<string, number | undefined>).toEqual({
+    bus: h.IOPERM_PCI_MAX_BUS,
+    device: h.IOPERM_PCI_MAX_DEVICE,
+    function: h.IOPERM_PCI_MAX_FUNCTION,
+    offset: h.IOPERM_PCI_MAX_OFFSET,
+  });
+});
 
 describe("pciRead32 checks its arguments before any port or driver call", () => {
   // An Ioperm whose every use fails the test: a RangeError must come first.

@@ -312,7 +312,8 @@ _Use_decl_annotations_ static void ioperm_unload(PDRIVER_OBJECT driver) {
   }
 }
 
-static NTSTATUS ioperm_start(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path) {
+/* Never inlined into DriverEntry: its canary must be read after the guard is seeded. */
+__attribute__((noinline)) static NTSTATUS ioperm_start(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path) {
   UNICODE_STRING link = RTL_CONSTANT_STRING(IOPERM_DOS_DEVICE_NAME);
   UNICODE_STRING name = RTL_CONSTANT_STRING(IOPERM_NT_DEVICE_NAME);
   PDEVICE_OBJECT device;

@@ -19,7 +19,8 @@ NTSTATUS ioperm_pci_read(IOPERM_DEVICE *d, PVOID buf, ULONG in, ULONG out, ULONG
   NTSTATUS status = ioperm_exact(in, sizeof(IOPERM_PCI_ADDRESS), out, sizeof(ULONG));
   if (!NT_SUCCESS(status)) return status;
   IOPERM_PCI_ADDRESS a = *(const IOPERM_PCI_ADDRESS *)buf;
-  if (a.bus > 255 || a.device > 31 || a.function > 7 || a.offset > 252 || (a.offset & 3) != 0)
+  if (a.bus > IOPERM_PCI_MAX_BUS || a.device > IOPERM_PCI_MAX_DEVICE || a.function > IOPERM_PCI_MAX_FUNCTION ||
+      a.offset > IOPERM_PCI_MAX_OFFSET || (a.offset & 3) != 0)
     return STATUS_INVALID_PARAMETER;
   ULONG address = 0x80000000u | a.bus << 16 | a.device << 11 | a.function << 8 | a.offset;
   KIRQL irql;

@@ -182,7 +182,8 @@ pub fn stringChunks(comptime width: u32, port: u16, comptime write_op: bool, buf
 /// Arguments are checked here as the driver checks them, so a bad one is
 /// `range` rather than the driver's ERROR_INVALID_PARAMETER.
 pub fn pciRead32(bus: u32, dev: u32, function: u32, offset: u32, out: *u32) i32 {
-    if (bus > 255 or dev > 31 or function > 7 or offset > 252 or offset & 3 != 0) return status.of(.range);
+    if (bus > proto.IOPERM_PCI_MAX_BUS or dev > proto.IOPERM_PCI_MAX_DEVICE or function > proto.IOPERM_PCI_MAX_FUNCTION or
+        offset > proto.IOPERM_PCI_MAX_OFFSET or offset & 3 != 0) return status.of(.range);
     platform.diagnosis = .{};
     const rc = open();
     if (rc != status.ok) return rc;
