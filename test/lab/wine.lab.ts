@@ -237,6 +237,18 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
     90_000,
   );
 
+  test.skipIf(typeof info !== "string" && info.bunExe === null)(
+    "`ioperm pci` in bun.exe (the driver's PCI_READ, no grant) prints what lspci -n prints (witness: pciutils)",
+    () => {
+      if (typeof info === "string" || info.bunExe === null) return;
+      const r = session.run(info.bunExe, [winPath(join(root, "lib/cli.ts")), "pci"]);
+      const printed = r.lines.filter((l) => /^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] /.test(l));
+      const lspci = Bun.spawnSync(["lspci", "-n"]).stdout.toString().trim().split("\n");
+      expect({ exit: r.code, printed }).toEqual({ exit: 0, printed: lspci });
+    },
+    90_000,
+  );
+
   test("ending the session leaves no Wine process behind (witness: /proc)", () => {
     session.stop();
     expect(wineProcesses()).toEqual([]);
