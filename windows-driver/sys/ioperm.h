@@ -1,7 +1,9 @@
 /*
  * What the driver's files share (ioperm.c: load, unload and dispatch;
- * allowlist.c: which ports; iopm.c: the x86 IOPM grant). Not a user-mode header:
- * the protocol is ../include/ioperm_ioctl.h.
+ * allowlist.c: which ports; iopm.c: the x86 IOPM grant; pci.c: PCI
+ * configuration reads; runtime.c: NX pool and the stack guard). Not a user-mode
+ * header: the protocol is ../include/ioperm_ioctl.h. test/windows/iopm/ntifs.h
+ * stands in for <ntifs.h> when iopm.c is tested on the host.
  */
 #ifndef IOPERM_PRIVATE_H
 #define IOPERM_PRIVATE_H
