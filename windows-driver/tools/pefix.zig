@@ -75,3 +75,17 @@ test "checksum of a tiny image ignores the field itself" {
     // words 1, 1, 0xFFFF, 2 folded as they are added: 1+1+0xFFFF -> 0x10001 -> 2, +2 = 4; plus the length.
     try std.testing.expectEqual(@as(u32, 4 + 12), a);
 }
+
+test "fix sets FORCE_INTEGRITY and NX_COMPAT, clears terminal-server aware, keeps the rest" {
+    var image: [0x200]u8 = @splat(0);
+    @memcpy(image[0..2], "MZ");
+    std.mem.writeInt(u32, image[0x3C..][0..4], 0x80, .little);
+    @memcpy(image[0x80..][0..4], "PE\x00\x00");
+    const opt = 0x80 + 24;
+    std.mem.writeInt(u16, image[opt..][0..2], 0x20B, .little);
+    std.mem.writeInt(u16, image[opt + 68 ..][0..2], image_subsystem_native, .little);
+    std.mem.writeInt(u16, image[opt + 70 ..][0..2], dll_terminal_server_aware | 0x0040, .little);
+    try fix(&image);
+    try std.testing.expectEqual(@as(u16, 0x0040 | dll_force_integrity | dll_nx_compat), std.mem.readInt(u16, image[opt + 70 ..][0..2], .little));
+    try std.testing.expectEqual(checksum(&image, opt + 64), std.mem.readInt(u32, image[opt + 64 ..][0..4], .little));
+}
