@@ -66,6 +66,17 @@ export function driverVersion(): DriverVersion {
   return Object.fromEntries(VERSION_FIELDS.map((f, i) => [f, v[i] ?? 0])) as unknown as DriverVersion;
 }
 
+/**
+ * Windows: one dword of PCI configuration space, read by the driver
+ * (IOCTL_IOPERM_PCI_READ) since 0xCF8-0xCFF are on its denylist. Arguments are
+ * checked by the caller (lib/devices/pci.ts `pciRead32`, which is the one to use).
+ */
+export function driverPciRead32(bus: number, device: number, fn: number, offset: number): number {
+  const v = new Uint32Array(1);
+  check(native().ioperm_pci_read32(bus, device, fn, offset, v), "pciRead32");
+  return v[0] ?? 0;
+}
+
 /** How installDriver registers the service. */
 export interface InstallOptions {
   /** Start with Windows instead of on demand (the default: started now, and by installDriver). */

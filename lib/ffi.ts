@@ -53,6 +53,7 @@ const symbols = {
   ioperm_prepared_run: { args: [i64, ptr, ptr], returns: i32 },
   ioperm_prepared_free: { args: [i64], returns: i32 },
   ioperm_driver_version: { args: [ptr], returns: i32 },
+  ioperm_pci_read32: { args: [u32, u32, u32, u32, ptr], returns: i32 },
   ioperm_driver_install: { args: [ptr, u32], returns: i32 },
   ioperm_driver_uninstall: { args: [], returns: i32 },
   ioperm_driver_status: { args: [], returns: i32 },

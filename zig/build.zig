@@ -153,17 +153,21 @@ fn windowsDriver(b: *std.Build, optimize: std.builtin.OptimizeMode, sign: bool) 
         const cc = b.addSystemCommand(&.{ b.graph.zig_exe, "cc", "-target" });
         cc.addArg(b.fmt("{s}-windows-gnu", .{@tagName(arch.query.cpu_arch.?)}));
         cc.addArgs(&.{
-            "-std=c11",          "-O2",                  "-g",                   "-Wall",               "-Wextra",   "-Werror",
-            "-ffreestanding",    "-fno-stack-protector", "-mno-stack-arg-probe", "-mgeneral-regs-only", "-nostdlib", "-Wl,--subsystem,native",
-            "-Wl,--dynamicbase", "-Wl,--nxcompat",
+            "-std=c11",       "-O2",                  "-g",                  "-Wall",     "-Wextra",                "-Werror",
+            "-ffreestanding", "-mno-stack-arg-probe", "-mgeneral-regs-only", "-nostdlib", "-Wl,--subsystem,native", "-Wl,--dynamicbase",
+            "-Wl,--nxcompat",
         });
+        // -fstack-protector-strong, said to clang directly: zig cc refuses the flag
+        // without libc; runtime.c supplies the guard and the failure path.
+        cc.addArgs(&.{ "-Xclang", "-stack-protector", "-Xclang", "2" });
         cc.addArg(b.fmt("-Wl,-e,{s}", .{arch.entry}));
         cc.addPrefixedDirectoryArg("-I", b.path("../windows-driver/include"));
         cc.addPrefixedDirectoryArg("-I", ddk);
         // -nostdlib also drops libc's include path, which the DDK headers need.
         cc.addPrefixedDirectoryArg("-isystem", std.Build.LazyPath.zig_lib.path(b, "libc/include/any-windows-any"));
-        // ioperm.c: load, unload and dispatch; allowlist.c: which ports; iopm.c: the x86 IOPM grant.
-        for ([_][]const u8{ "ioperm.c", "allowlist.c", "iopm.c" }) |c| cc.addFileArg(b.path(b.fmt("../windows-driver/sys/{s}", .{c})));
+        // ioperm.c: load, unload and dispatch; allowlist.c: which ports; iopm.c: the x86 IOPM grant;
+        // runtime.c: NX pool and the stack-protector guard; pci.c: PCI configuration reads.
+        for ([_][]const u8{ "ioperm.c", "allowlist.c", "iopm.c", "runtime.c", "pci.c" }) |c| cc.addFileArg(b.path(b.fmt("../windows-driver/sys/{s}", .{c})));
         cc.addFileInput(b.path(ioctl_header));
         cc.addFileInput(b.path("../windows-driver/sys/ioperm.h"));
         for (arch.defs) |def| {

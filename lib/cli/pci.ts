@@ -1,8 +1,11 @@
 /**
  * `ioperm pci [--json]`: the PCI functions, lspci-style, read through
- * configuration mechanism #1 (0xCF8/0xCFC, the only range it grants).
+ * configuration mechanism #1 (0xCF8/0xCFC, the only range it grants). On
+ * Windows the driver does each read (PCI_READ) and keeps 0xCF8-0xCFF
+ * denylisted, so nothing is granted there.
  */
 import { scanPci } from "../devices/pci.ts";
+import { IopermError, type Ioperm, open } from "../index.ts";
 import { EXIT, splitOptions, UsageError, withGrant } from "./args.ts";
 import type { Command } from "./command.ts";
 
@@ -18,7 +21,7 @@ export const command: Command = {
       console.error(`ioperm pci: ${e.message}\nusage: ioperm pci [--json] [--backend auto|direct|driver]`);
       return EXIT.usage;
     }
-    return withGrant(opts.backend, 0xcf8, 8, "pci", (io) => {
+    const list = (io: Ioperm) => {
       const functions = scanPci(io);
       if (opts.json) console.log(JSON.stringify(functions));
       else
@@ -28,6 +31,16 @@ export const command: Command = {
           const rev = f.revision ? ` (rev ${f.revision.toString(16).padStart(2, "0")})` : "";
           console.log(`${f.bdf} ${h4(f.classCode >> 8)}: ${h4(f.vendor)}:${h4(f.deviceId)}${rev}`);
         }
-    });
+    };
+    if (process.platform !== "win32") return withGrant(opts.backend, 0xcf8, 8, "pci", list);
+    try {
+      using io = open({ backend: opts.backend });
+      list(io);
+      return EXIT.ok;
+    } catch (e) {
+      if (!(e instanceof IopermError)) throw e;
+      console.error(`ioperm pci: ${e.message}`);
+      return EXIT.refused;
+    }
   },
 };

@@ -1,7 +1,10 @@
 /**
  * PCI configuration mechanism #1: a 32-bit address to 0xCF8, data at 0xCFC.
- * Needs 0xCF8-0xCFF granted. The address register is restored after a scan.
+ * Linux: needs 0xCF8-0xCFF granted; the address register is restored after a
+ * scan. Windows: the driver keeps 0xCF8-0xCFF to itself (denylisted) and does
+ * each read for us (IOCTL_IOPERM_PCI_READ), so nothing needs granting there.
  */
+import { driverPciRead32 } from "../driver.ts";
 import type { Ioperm } from "../index.ts";
 
 /** PCI configuration mechanism #1: the 32-bit address register. */
@@ -34,8 +37,32 @@ export function pciAddress(bus: number, device: number, fn: number, offset: numb
   return (0x80000000 | (bus << 16) | (device << 11) | (fn << 8) | (offset & 0xfc)) >>> 0;
 }
 
-/** One aligned dword of configuration space. */
+/** The largest bus, device, function and offset pciRead32 takes (IOPERM_PCI_MAX_* in the driver's header). */
+export const PCI_LIMITS = { bus: 255, device: 31, function: 7, offset: 252 } as const;
+
+/** True where configuration reads go through the driver rather than the ports. */
+const viaDriver = process.platform === "win32";
+
+function checkField(name: string, value: number, max: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new RangeError(`PCI ${name} ${value} is outside 0..${max}`);
+}
+
+/**
+ * One aligned dword of configuration space: bus 0-255, device 0-31, function
+ * 0-7, offset 0-252 and a multiple of 4 (RangeError otherwise, on every
+ * platform). All ones where no function answers.
+ *
+ * Linux: through 0xCF8/0xCFC, so `io` must hold 0xCF8-0xCFF. Windows: the
+ * driver does the pair atomically; `io` needs no grant.
+ * @example pciRead32(io, 0, 0, 0, 0x00) // 0x12378086 on QEMU's i440FX
+ */
 export function pciRead32(io: Ioperm, bus: number, device: number, fn: number, offset: number): number {
+  checkField("bus", bus, PCI_LIMITS.bus);
+  checkField("device", device, PCI_LIMITS.device);
+  checkField("function", fn, PCI_LIMITS.function);
+  checkField("offset", offset, PCI_LIMITS.offset);
+  if (offset % 4 !== 0) throw new RangeError(`PCI offset 0x${offset.toString(16)} is not a multiple of 4`);
+  if (viaDriver) return driverPciRead32(bus, device, fn, offset);
   io.outl(PCI_ADDRESS, pciAddress(bus, device, fn, offset));
   return io.inl(PCI_DATA);
 }
@@ -117,7 +144,8 @@ function readFunction(io: Ioperm, bus: number, device: number, fn: number): PciF
  * only buses that exist are scanned. `onBus` reports progress.
  */
 export function scanPci(io: Ioperm, onBus?: (bus: number, found: number) => void): PciFunction[] {
-  const saved = io.inl(PCI_ADDRESS);
+  // Windows: the driver owns the address register, so there is nothing of ours to restore.
+  const saved = viaDriver ? undefined : io.inl(PCI_ADDRESS);
   const found: PciFunction[] = [];
   const pending = [0];
   const seen = new Set<number>();
@@ -143,7 +171,7 @@ export function scanPci(io: Ioperm, onBus?: (bus: number, found: number) => void
       onBus?.(bus, found.length);
     }
   } finally {
-    io.outl(PCI_ADDRESS, saved);
+    if (saved !== undefined) io.outl(PCI_ADDRESS, saved);
   }
   return found;
 }

@@ -5,11 +5,13 @@
 // against a host file QEMU wrote.
 //   bun.exe wine-guest.ts DLL STEP...
 //   steps: lpt=HEX,HEX…  debugcon-batch=HEX  debugcon-string=HEX  grant=PORT,COUNT  outb=PORT,VALUE
+//          pci=BUS,DEV,FN,OFFSET (lib/devices pciRead32: the driver's PCI_READ on win32)
 const [dllPath, ...steps] = process.argv.slice(2);
 if (!dllPath) throw new Error("usage: bun.exe wine-guest.ts DLL STEP...");
 process.env.IOPERM_LIB = dllPath;
 export {};
 const { IopermError, open, ops } = await import("../../lib/index.ts");
+const { pciRead32 } = await import("../../lib/devices/pci.ts");
 
 const out = (step: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ step, ...fields }));
 
@@ -69,6 +71,11 @@ for (const step of steps) {
       run(step, () => {
         io.outb(port, value);
       });
+      break;
+    }
+    case "pci": {
+      const [bus = 0, device = 0, fn = 0, offset = 0] = arg.split(",").map(Number);
+      run(step, () => ({ value: pciRead32(io, bus, device, fn, offset) }));
       break;
     }
     default:

@@ -59,7 +59,7 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
   test("the driver runs with the allowlist the host wrote to Parameters\\AllowedPorts (witness: the prefix's system.reg)", () => {
     if (typeof info === "string") return;
     const [, v, list] = ctl(["open r", VERSION, ioctl("ALLOWLIST", null, 8192)]);
-    expect(reply(v!).getUint32(8, true)).toBe(h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_REGISTRY_LIST!);
+    expect(reply(v!).getUint32(8, true)).toBe(h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ! | h.IOPERM_CAP_REGISTRY_LIST!);
     const bits = Buffer.from(list!.out!, "hex");
     const allowed = Array.from({ length: 0x10000 }, (_, p) => p).filter((p) => bits[p >> 3]! & (1 << (p & 7)));
     // The registry as Wine stores it: "AllowedPorts"=str(7):"0x80-0x83\0000xE9\0…" (octal escapes).
@@ -157,8 +157,34 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
     expect(com2).not.toContain(refused);
   }, 60_000);
 
+  test("raw IOCTL: PCI_READ of 00:00.0 and 00:01.0 gives what the guest kernel sees (witness: /sys/bus/pci and lspci -n)", () => {
+    if (typeof info === "string") return;
+    const address = (dev: number, offset: number) => {
+      const v = new DataView(new ArrayBuffer(16));
+      v.setUint32(4, dev, true);
+      v.setUint32(12, offset, true);
+      return new Uint8Array(v.buffer);
+    };
+    const [opened, id0, cls0, id1, after] = ctl([
+      "open r",
+      ioctl("PCI_READ", address(0, 0x00), 4),
+      ioctl("PCI_READ", address(0, 0x08), 4),
+      ioctl("PCI_READ", address(1, 0x00), 4),
+      VERSION,
+    ]);
+    expect(opened!.ok && after!.ok).toBe(true);
+    const dword = (r: CtlResult | undefined) => (r?.ok ? reply(r).getUint32(0, true) : `error ${r?.error}`);
+    const sys = (bdf: string, f: string) => Number(readFileSync(`/sys/bus/pci/devices/0000:${bdf}/${f}`, "utf8").trim());
+    const fromSys = (bdf: string) => ((sys(bdf, "device") << 16) | sys(bdf, "vendor")) >>> 0;
+    expect([dword(id0), dword(id1)]).toEqual([fromSys("00:00.0"), fromSys("00:01.0")]);
+    expect(dword(id0)).toBe(0x12378086); // QEMU's i440FX host bridge, 8086:1237
+    expect((dword(cls0) as number) >>> 8).toBe(sys("00:00.0", "class"));
+    const lspci = Bun.spawnSync(["lspci", "-n", "-s", "00:00.0"]).stdout.toString();
+    expect(lspci).toContain("8086:1237");
+  }, 60_000);
+
   test.skipIf(typeof info !== "string" && info.bunExe === null)(
-    "the TypeScript API in bun.exe: lib -> ioperm.dll -> driver reads back LPT1, strobes it, writes debugcon (witness: host LPT and debugcon files)",
+    "the TypeScript API in bun.exe: lib -> ioperm.dll -> driver reads back LPT1, strobes it, writes debugcon, reads PCI 00:00.0 (witness: host LPT and debugcon files, the guest's /sys)",
     async () => {
       if (typeof info === "string" || info.bunExe === null) return;
       const lpt = [0xac, 0x35];
@@ -174,6 +200,7 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
         "grant=0x64,1",
         "grant=0x2f8,8",
         "outb=0x2f8,0x23",
+        "pci=0,0,0,0",
       ]);
       const steps = r.lines
         .filter((l) => l.startsWith("{"))
@@ -187,8 +214,12 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
           ["grant", "NOT_ALLOWED"],
           ["grant", "NOT_ALLOWED"],
           ["outb", "NOT_GRANTED"], // never left the process
+          ["pci", 0],
         ],
       });
+      // pciRead32 on win32 goes through the driver's PCI_READ, no grant (witness: the guest's /sys).
+      const sys = (f: string) => Number(readFileSync(`/sys/bus/pci/devices/0000:00:00.0/${f}`, "utf8").trim());
+      expect(steps[6]).toMatchObject({ value: ((sys("device") << 16) | sys("vendor")) >>> 0 });
       expect(steps[0]).toMatchObject({ readback: lpt, grants: { backend: "driver" } });
       const file = await eventually(
         () => hostFile("lpt1").subarray(before),
@@ -202,6 +233,18 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
       expect(debugcon).toContain(viaBatch);
       expect(debugcon).toContain(viaString);
       expect(hostFile("com2").toString()).not.toContain("#");
+    },
+    90_000,
+  );
+
+  test.skipIf(typeof info !== "string" && info.bunExe === null)(
+    "`ioperm pci` in bun.exe (the driver's PCI_READ, no grant) prints what lspci -n prints (witness: pciutils)",
+    () => {
+      if (typeof info === "string" || info.bunExe === null) return;
+      const r = session.run(info.bunExe, [winPath(join(root, "lib/cli.ts")), "pci"]);
+      const printed = r.lines.filter((l) => /^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] /.test(l));
+      const lspci = Bun.spawnSync(["lspci", "-n"]).stdout.toString().trim().split("\n");
+      expect({ exit: r.code, printed }).toEqual({ exit: 0, printed: lspci });
     },
     90_000,
   );

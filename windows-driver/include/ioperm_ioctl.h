@@ -69,10 +69,27 @@
 /* x86 only: give back every IOPM range this handle holds. in: nothing. out: IOPERM_PORT_REPLY. */
 #define IOCTL_IOPERM_IOPM_REVOKE IOPERM_CTL_CODE(0x821u, IOPERM_FILE_READ_DATA | IOPERM_FILE_WRITE_DATA)
 
+/* One dword of PCI configuration space, read by the driver itself: it writes
+ * the address to 0xCF8 and reads 0xCFC under one spin lock, so the pair cannot
+ * be split by another request (0xCF8-0xCFF stay on the denylist: nothing can
+ * write configuration space through this driver). Read-only, so FILE_READ_DATA.
+ * in: IOPERM_PCI_ADDRESS. out: uint32_t, the dword (all ones where no function
+ * answers). A length other than exactly these is ERROR_BAD_LENGTH (24); a field
+ * above its IOPERM_PCI_MAX_* or an offset not a multiple of 4 is
+ * ERROR_INVALID_PARAMETER (87), before any port is touched. */
+#define IOCTL_IOPERM_PCI_READ IOPERM_CTL_CODE(0x830u, IOPERM_FILE_READ_DATA)
+/* The largest value of each IOPERM_PCI_ADDRESS field (the driver, ioperm.dll and
+ * lib/devices/pci.ts check the same limits; test/windows/pci.test.ts compares). */
+#define IOPERM_PCI_MAX_BUS      255u
+#define IOPERM_PCI_MAX_DEVICE   31u
+#define IOPERM_PCI_MAX_FUNCTION 7u
+#define IOPERM_PCI_MAX_OFFSET   252u
+
 /* Capability bits in IOPERM_VERSION_INFO.capabilities. */
 #define IOPERM_CAP_PORT_IO       0x1u /* READ, WRITE and BATCH */
 #define IOPERM_CAP_IOPM          0x2u /* IOPM_GRANT/REVOKE (x86 build) */
 #define IOPERM_CAP_REGISTRY_LIST 0x4u /* the allowlist came from the registry */
+#define IOPERM_CAP_PCI_READ      0x8u /* PCI_READ */
 
 /* Verdicts in IOPERM_PORT_REPLY.result and IOPERM_BATCH_HEADER.result. */
 #define IOPERM_RESULT_OK          0
@@ -124,6 +141,14 @@ typedef struct IOPERM_RANGE {
   uint32_t from;
   uint32_t count;
 } IOPERM_RANGE;
+
+/* Which configuration dword PCI_READ reads; each field is range-checked. */
+typedef struct IOPERM_PCI_ADDRESS {
+  uint32_t bus;      /* 0..IOPERM_PCI_MAX_BUS */
+  uint32_t device;   /* 0..IOPERM_PCI_MAX_DEVICE */
+  uint32_t function; /* 0..IOPERM_PCI_MAX_FUNCTION */
+  uint32_t offset;   /* 0..IOPERM_PCI_MAX_OFFSET, a multiple of 4 */
+} IOPERM_PCI_ADDRESS;
 
 /*
  * The list used when the registry holds no AllowedPorts value: legacy devices

@@ -112,7 +112,7 @@ static NTSTATUS ioperm_read_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry
     if (status == STATUS_BUFFER_TOO_SMALL || status == STATUS_BUFFER_OVERFLOW) {
       if (size > 0x10000)
         status = STATUS_INVALID_PARAMETER;
-      else if (!(info = ExAllocatePoolWithTag(PagedPool, size, IOPERM_TAG)))
+      else if (!(info = ioperm_alloc(size)))
         status = STATUS_INSUFFICIENT_RESOURCES;
       else
         status = ZwQueryValueKey(params, &value_name, KeyValuePartialInformation, info, size, &size);
@@ -140,7 +140,7 @@ static NTSTATUS ioperm_read_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry
     }
     d->capabilities |= IOPERM_CAP_REGISTRY_LIST;
   }
-  if (info) ExFreePoolWithTag(info, IOPERM_TAG);
+  if (info) ioperm_free(info);
   if (!NT_SUCCESS(status)) DbgPrint("ioperm: Parameters\\AllowedPorts unreadable (0x%08lx); not starting\n", status);
   return status;
 }

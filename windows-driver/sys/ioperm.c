@@ -8,6 +8,7 @@
  *               FILE_READ_DATA and/or FILE_WRITE_DATA in the handle.
  * What they may send: every request length is exact, checked before the
  *               buffer is read (see ioperm_ioctl.h).
+ * PCI config:   read-only, one dword per request, done by the driver (pci.c).
  * Which ports:  the allowlist, read once from the service's Parameters key
  *               when the driver starts; a refused port is refused before any
  *               instruction of the request runs.
@@ -15,7 +16,8 @@
  * On x86 (32-bit) builds only, the seed article's method is available too:
  * IOCTL_IOPERM_IOPM_GRANT opens allowlisted ranges in the calling process's
  * I/O permission bitmap (Ke386SetIoAccessMap / Ke386IoSetAccessProcess, which
- * x64 kernels do not export), tracked per handle and revoked at IRP_MJ_CLEANUP.
+ * x64 kernels do not export), tracked per handle and revoked at IRP_MJ_CLEANUP;
+ * map 1 is machine-wide, the union of every handle's grant (see iopm.c).
  */
 #include "ioperm.h"
 
@@ -179,6 +181,9 @@ _Use_decl_annotations_ static NTSTATUS ioperm_device_control(PDEVICE_OBJECT devi
   case IOCTL_IOPERM_BATCH:
     status = ioperm_batch(d, buf, in, out, &info);
     break;
+  case IOCTL_IOPERM_PCI_READ:
+    status = ioperm_pci_read(d, buf, in, out, &info);
+    break;
 #if IOPERM_HAS_IOPM
   case IOCTL_IOPERM_IOPM_GRANT:
     status = ioperm_iopm_grant(d, sp->FileObject, buf, in, out, &info);
@@ -205,7 +210,7 @@ _Use_decl_annotations_ static NTSTATUS ioperm_create(PDEVICE_OBJECT device, PIRP
   (void)device;
   if (file && file->FileName.Length != 0) return ioperm_complete(irp, STATUS_OBJECT_NAME_NOT_FOUND, 0);
 #if IOPERM_HAS_IOPM
-  IOPERM_HANDLE *h = ExAllocatePoolWithTag(NonPagedPool, sizeof *h, IOPERM_TAG);
+  IOPERM_HANDLE *h = ioperm_alloc(sizeof *h);
   if (!h) return ioperm_complete(irp, STATUS_INSUFFICIENT_RESOURCES, 0);
   RtlZeroMemory(h, sizeof *h);
   file->FsContext2 = h;
@@ -213,14 +218,12 @@ _Use_decl_annotations_ static NTSTATUS ioperm_create(PDEVICE_OBJECT device, PIRP
   return ioperm_complete(irp, STATUS_SUCCESS, 0);
 }
 
-/* The last user of the handle is gone: revoke what it holds in the IOPM. */
+/* The last user of the handle is gone: revoke what it holds in the IOPM, and
+ * refuse any grant still in flight on it (see the lifetime in iopm.c). */
 _Use_decl_annotations_ static NTSTATUS ioperm_cleanup(PDEVICE_OBJECT device, PIRP irp) {
 #if IOPERM_HAS_IOPM
-  IOPERM_DEVICE *d = device->DeviceExtension;
   IOPERM_HANDLE *h = IoGetCurrentIrpStackLocation(irp)->FileObject->FsContext2;
-  ExAcquireFastMutex(&d->iopm_lock);
-  if (h) ioperm_iopm_revoke_locked(d, h);
-  ExReleaseFastMutex(&d->iopm_lock);
+  if (h) ioperm_iopm_cleanup(device->DeviceExtension, h);
 #else
   (void)device;
 #endif
@@ -228,11 +231,12 @@ _Use_decl_annotations_ static NTSTATUS ioperm_cleanup(PDEVICE_OBJECT device, PIR
 }
 
 _Use_decl_annotations_ static NTSTATUS ioperm_close(PDEVICE_OBJECT device, PIRP irp) {
-  (void)device;
 #if IOPERM_HAS_IOPM
   PFILE_OBJECT file = IoGetCurrentIrpStackLocation(irp)->FileObject;
-  if (file->FsContext2) ExFreePoolWithTag(file->FsContext2, IOPERM_TAG);
+  if (file->FsContext2) ioperm_iopm_close(device->DeviceExtension, file->FsContext2);
   file->FsContext2 = NULL;
+#else
+  (void)device;
 #endif
   return ioperm_complete(irp, STATUS_SUCCESS, 0);
 }
@@ -267,7 +271,7 @@ static NTSTATUS ioperm_create_device_secure(PDRIVER_OBJECT driver, PDEVICE_OBJEC
   PACL acl;
   NTSTATUS status;
 
-  acl = ExAllocatePoolWithTag(PagedPool, acl_size, IOPERM_TAG);
+  acl = ioperm_alloc(acl_size);
   if (!acl) return STATUS_INSUFFICIENT_RESOURCES;
   status = RtlCreateAcl(acl, acl_size, ACL_REVISION);
   if (NT_SUCCESS(status)) status = RtlAddAccessAllowedAce(acl, ACL_REVISION, GENERIC_ALL, system);
@@ -285,7 +289,7 @@ static NTSTATUS ioperm_create_device_secure(PDRIVER_OBJECT driver, PDEVICE_OBJEC
     status = ZwSetSecurityObject(handle, DACL_SECURITY_INFORMATION, &sd);
     ZwClose(handle);
   }
-  ExFreePoolWithTag(acl, IOPERM_TAG);
+  ioperm_free(acl);
   if (!NT_SUCCESS(status)) {
     DbgPrint("ioperm: cannot create a secured device (0x%08lx)\n", status);
     if (device) IoDeleteDevice(device);
@@ -301,13 +305,15 @@ _Use_decl_annotations_ static void ioperm_unload(PDRIVER_OBJECT driver) {
   if (driver->DeviceObject) {
 #if IOPERM_HAS_IOPM
     IOPERM_DEVICE *d = driver->DeviceObject->DeviceExtension;
-    if (d->map) ExFreePoolWithTag(d->map, IOPERM_TAG);
+    if (d->map) ioperm_free(d->map);
+    if (d->check) ioperm_free(d->check);
 #endif
     IoDeleteDevice(driver->DeviceObject);
   }
 }
 
-_Use_decl_annotations_ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path) {
+/* Never inlined into DriverEntry: its canary must be read after the guard is seeded. */
+__attribute__((noinline)) static NTSTATUS ioperm_start(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path) {
   UNICODE_STRING link = RTL_CONSTANT_STRING(IOPERM_DOS_DEVICE_NAME);
   UNICODE_STRING name = RTL_CONSTANT_STRING(IOPERM_NT_DEVICE_NAME);
   PDEVICE_OBJECT device;
@@ -316,19 +322,22 @@ _Use_decl_annotations_ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRI
   if (!NT_SUCCESS(status)) return status;
   d = device->DeviceExtension;
   RtlZeroMemory(d, sizeof *d);
-  d->capabilities = IOPERM_CAP_PORT_IO;
+  d->capabilities = IOPERM_CAP_PORT_IO | IOPERM_CAP_PCI_READ;
+  KeInitializeSpinLock(&d->pci_lock);
 #if IOPERM_HAS_IOPM
   d->capabilities |= IOPERM_CAP_IOPM;
   ExInitializeFastMutex(&d->iopm_lock);
   InitializeListHead(&d->handles);
-  d->map = ExAllocatePoolWithTag(NonPagedPool, IOPM_SIZE, IOPERM_TAG);
-  if (!d->map) status = STATUS_INSUFFICIENT_RESOURCES;
+  d->map = ioperm_alloc(IOPM_SIZE);
+  d->check = ioperm_alloc(IOPM_SIZE);
+  if (!d->map || !d->check) status = STATUS_INSUFFICIENT_RESOURCES;
 #endif
   if (NT_SUCCESS(status)) status = ioperm_load_allowlist(d, registry_path);
   if (NT_SUCCESS(status)) status = IoCreateSymbolicLink(&link, &name);
   if (!NT_SUCCESS(status)) {
 #if IOPERM_HAS_IOPM
-    if (d->map) ExFreePoolWithTag(d->map, IOPERM_TAG);
+    if (d->map) ioperm_free(d->map);
+    if (d->check) ioperm_free(d->check);
 #endif
     IoDeleteDevice(device);
     return status;
@@ -341,4 +350,12 @@ _Use_decl_annotations_ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRI
   device->Flags |= DO_BUFFERED_IO;
   device->Flags &= ~DO_DEVICE_INITIALIZING;
   return STATUS_SUCCESS;
+}
+
+/* Unprotected, so that seeding the guard cannot trip its own canary check;
+ * everything else runs in ioperm_start, protected with the seeded guard. */
+_Use_decl_annotations_ __attribute__((no_stack_protector)) NTSTATUS DriverEntry(PDRIVER_OBJECT driver,
+                                                                                PUNICODE_STRING registry_path) {
+  ioperm_seed_guard(driver);
+  return ioperm_start(driver, registry_path);
 }

@@ -1,7 +1,9 @@
 /*
  * What the driver's files share (ioperm.c: load, unload and dispatch;
- * allowlist.c: which ports; iopm.c: the x86 IOPM grant). Not a user-mode header:
- * the protocol is ../include/ioperm_ioctl.h.
+ * allowlist.c: which ports; iopm.c: the x86 IOPM grant; pci.c: PCI
+ * configuration reads; runtime.c: NX pool and the stack guard). Not a user-mode
+ * header: the protocol is ../include/ioperm_ioctl.h. test/windows/iopm/ntifs.h
+ * stands in for <ntifs.h> when iopm.c is tested on the host.
  */
 #ifndef IOPERM_PRIVATE_H
 #define IOPERM_PRIVATE_H
@@ -27,10 +29,13 @@ NTKERNELAPI BOOLEAN NTAPI Ke386SetIoAccessMap(ULONG MapNumber, KIO_ACCESS_MAP *M
 NTKERNELAPI BOOLEAN NTAPI Ke386QueryIoAccessMap(ULONG MapNumber, KIO_ACCESS_MAP *Map);
 NTKERNELAPI BOOLEAN NTAPI Ke386IoSetAccessProcess(PEPROCESS Process, ULONG MapNumber);
 
-/* What one handle opened in its process's bitmap (FileObject->FsContext2). */
+/* What one handle opened in its process's bitmap (FileObject->FsContext2).
+ * Every field is guarded by IOPERM_DEVICE.iopm_lock; the lifetime is in iopm.c. */
 typedef struct IOPERM_HANDLE {
-  LIST_ENTRY link;
-  PEPROCESS process;        /* referenced while the grant is held */
+  LIST_ENTRY link;          /* in IOPERM_DEVICE.handles while `linked` */
+  BOOLEAN linked;           /* holds a grant: linked, process referenced */
+  BOOLEAN closed;           /* IRP_MJ_CLEANUP has run: grants are refused */
+  PEPROCESS process;        /* referenced while linked */
   UCHAR granted[IOPM_SIZE]; /* 1 = granted, the allowlist's convention */
 } IOPERM_HANDLE;
 #endif
@@ -38,16 +43,26 @@ typedef struct IOPERM_HANDLE {
 typedef struct IOPERM_DEVICE {
   IOPERM_ALLOWLIST allowed; /* written in DriverEntry, read-only afterwards */
   ULONG capabilities;
+  KSPIN_LOCK pci_lock; /* pairs the 0xCF8 write with the 0xCFC read (pci.c) */
 #if IOPERM_HAS_IOPM
-  FAST_MUTEX iopm_lock; /* guards handles and map */
-  LIST_ENTRY handles;   /* IOPERM_HANDLE with a grant */
-  KIO_ACCESS_MAP *map;  /* the union of every handle's grant, CPU convention */
+  FAST_MUTEX iopm_lock;  /* guards handles, map, check and every IOPERM_HANDLE */
+  LIST_ENTRY handles;    /* IOPERM_HANDLE with a grant */
+  KIO_ACCESS_MAP *map;   /* the union of every handle's grant, CPU convention */
+  KIO_ACCESS_MAP *check; /* map 1 read back; allocated at load so revoke never allocates */
 #endif
 } IOPERM_DEVICE;
+
+/* runtime.c: non-executable pool (HVCI), and the stack-protector guard. */
+PVOID ioperm_alloc(SIZE_T size);
+void ioperm_free(PVOID p);
+void ioperm_seed_guard(PVOID salt);
 
 /* allowlist.c */
 BOOLEAN ioperm_allowed(const IOPERM_DEVICE *d, ULONG port, ULONG count);
 NTSTATUS ioperm_load_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry_path);
+
+/* pci.c */
+NTSTATUS ioperm_pci_read(IOPERM_DEVICE *d, PVOID buf, ULONG in, ULONG out, ULONG_PTR *info);
 
 /* ioperm.c: a request's lengths are exactly these, or STATUS_INFO_LENGTH_MISMATCH. */
 NTSTATUS ioperm_exact(ULONG in, ULONG want_in, ULONG out, ULONG want_out);
@@ -57,6 +72,8 @@ NTSTATUS ioperm_exact(ULONG in, ULONG want_in, ULONG out, ULONG want_out);
 NTSTATUS ioperm_iopm_grant(IOPERM_DEVICE *d, PFILE_OBJECT file, PVOID buf, ULONG in, ULONG out, ULONG_PTR *info);
 NTSTATUS ioperm_iopm_revoke(IOPERM_DEVICE *d, PFILE_OBJECT file, PVOID buf, ULONG in, ULONG out, ULONG_PTR *info);
 void ioperm_iopm_revoke_locked(IOPERM_DEVICE *d, IOPERM_HANDLE *h);
+void ioperm_iopm_cleanup(IOPERM_DEVICE *d, IOPERM_HANDLE *h);
+void ioperm_iopm_close(IOPERM_DEVICE *d, IOPERM_HANDLE *h);
 #endif
 
 #endif

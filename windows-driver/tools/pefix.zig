@@ -1,13 +1,17 @@
 //! pefix IN OUT: finishes a linked kernel driver image. The linker leaves the
 //! optional header's CheckSum at 0, which the kernel loader refuses for a
-//! driver, and marks the image terminal-server aware, which means nothing for
-//! the native subsystem. This writes OUT with both fixed and refuses anything
-//! that is not a native-subsystem PE. The independent check is
+//! driver, marks the image terminal-server aware, which means nothing for
+//! the native subsystem, and has no flag for FORCE_INTEGRITY, which Memory
+//! Integrity (HVCI) wants set with NX_COMPAT (the kernel then checks the
+//! signature of this image whatever the boot options say). This writes OUT
+//! with all three fixed and refuses anything that is not a native-subsystem PE. The independent check is
 //! scripts/windows/check_pe.py (pefile), which recomputes the checksum itself.
 const std = @import("std");
 
 const image_subsystem_native = 1;
 const dll_terminal_server_aware: u16 = 0x8000;
+const dll_force_integrity: u16 = 0x0080;
+const dll_nx_compat: u16 = 0x0100;
 
 pub fn main(init: std.process.Init) !void {
     const args = try init.minimal.args.toSlice(init.arena.allocator());
@@ -43,7 +47,7 @@ fn layout(image: []const u8) error{ NotPe, NotNative }!Layout {
 fn fix(image: []u8) !void {
     const l = try layout(image);
     const dc = std.mem.readInt(u16, image[l.dll_characteristics..][0..2], .little);
-    std.mem.writeInt(u16, image[l.dll_characteristics..][0..2], dc & ~dll_terminal_server_aware, .little);
+    std.mem.writeInt(u16, image[l.dll_characteristics..][0..2], (dc & ~dll_terminal_server_aware) | dll_force_integrity | dll_nx_compat, .little);
     std.mem.writeInt(u32, image[l.checksum..][0..4], checksum(image, l.checksum), .little);
 }
 
@@ -70,4 +74,18 @@ test "checksum of a tiny image ignores the field itself" {
     try std.testing.expectEqual(a, checksum(&buf, 2));
     // words 1, 1, 0xFFFF, 2 folded as they are added: 1+1+0xFFFF -> 0x10001 -> 2, +2 = 4; plus the length.
     try std.testing.expectEqual(@as(u32, 4 + 12), a);
+}
+
+test "fix sets FORCE_INTEGRITY and NX_COMPAT, clears terminal-server aware, keeps the rest" {
+    var image: [0x200]u8 = @splat(0);
+    @memcpy(image[0..2], "MZ");
+    std.mem.writeInt(u32, image[0x3C..][0..4], 0x80, .little);
+    @memcpy(image[0x80..][0..4], "PE\x00\x00");
+    const opt = 0x80 + 24;
+    std.mem.writeInt(u16, image[opt..][0..2], 0x20B, .little);
+    std.mem.writeInt(u16, image[opt + 68 ..][0..2], image_subsystem_native, .little);
+    std.mem.writeInt(u16, image[opt + 70 ..][0..2], dll_terminal_server_aware | 0x0040, .little);
+    try fix(&image);
+    try std.testing.expectEqual(@as(u16, 0x0040 | dll_force_integrity | dll_nx_compat), std.mem.readInt(u16, image[opt + 70 ..][0..2], .little));
+    try std.testing.expectEqual(checksum(&image, opt + 64), std.mem.readInt(u32, image[opt + 64 ..][0..4], .little));
 }

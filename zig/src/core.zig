@@ -45,24 +45,24 @@ fn admit(t: *const grants.Thread, port: u32, width: u32) i32 {
 
 pub fn grant(from: u32, count: u32) i32 {
     if (!grants.validRange(from, count)) return status.of(.range);
-    return platform.grant(grants.current(), from, count);
+    return platform.grant(platform.thread(), from, count);
 }
 
 pub fn grantAll() i32 {
-    return platform.grantAll(grants.current());
+    return platform.grantAll(platform.thread());
 }
 
 pub fn release(from: u32, count: u32) i32 {
     if (count != 0 and !grants.validRange(from, count)) return status.of(.range);
-    return platform.release(grants.current(), from, count);
+    return platform.release(platform.thread(), from, count);
 }
 
 pub fn isGranted(port: u32, width: u32) bool {
-    return grants.validRange(port, width) and grants.current().covers(port, width);
+    return grants.validRange(port, width) and platform.thread().covers(port, width);
 }
 
 pub inline fn read(comptime width: u32, port: u32) i64 {
-    const t = grants.current();
+    const t = platform.thread();
     const rc = admit(t, port, width);
     if (rc != status.ok) return rc;
     return platform.read(t.backend, width, @intCast(port));
@@ -70,14 +70,14 @@ pub inline fn read(comptime width: u32, port: u32) i64 {
 
 pub inline fn write(comptime width: u32, port: u32, value: u32) i32 {
     if (!fits(width, value)) return status.of(.range);
-    const t = grants.current();
+    const t = platform.thread();
     const rc = admit(t, port, width);
     if (rc != status.ok) return rc;
     return platform.write(t.backend, width, @intCast(port), @truncate(value));
 }
 
 pub fn readString(comptime width: u32, port: u32, buf: ?[*]cpu.Int(width), count: u32) i32 {
-    const t = grants.current();
+    const t = platform.thread();
     const rc = admit(t, port, width);
     if (rc != status.ok) return rc;
     if (count == 0) return status.ok;
@@ -86,7 +86,7 @@ pub fn readString(comptime width: u32, port: u32, buf: ?[*]cpu.Int(width), count
 }
 
 pub fn writeString(comptime width: u32, port: u32, buf: ?[*]const cpu.Int(width), count: u32) i32 {
-    const t = grants.current();
+    const t = platform.thread();
     const rc = admit(t, port, width);
     if (rc != status.ok) return rc;
     if (count == 0) return status.ok;
@@ -154,7 +154,7 @@ pub fn batchInto(ops: ?[*]Op, count: u32, done: ?*u32, values: ?[*]u32) i32 {
     const list: []Op = if (heap) std.heap.page_allocator.alloc(Op, count) catch return status.of(.bad_buffer) else local[0..count];
     defer if (heap) std.heap.page_allocator.free(list);
     @memcpy(list, caller);
-    const t = grants.current();
+    const t = platform.thread();
     for (list, 0..) |op, i| {
         const rc = checkOp(t, op);
         if (rc != status.ok) {

@@ -11,7 +11,7 @@ const prepared = @import("prepared.zig");
 
 /// The result of a call that may change the thread's grants, after marking them changed.
 fn changed(rc: i32) i32 {
-    grants.touch(grants.current());
+    grants.touch(core.platform.thread());
     return rc;
 }
 
@@ -57,7 +57,7 @@ export fn ioperm_ppdev(device: ?[*:0]const u8, base: u32, exclusive: u32) i32 {
 /// Starts the calling (main) thread's mirror with the ranges ioperm-run granted
 /// (`fd` from IOPERM_GRANTS_FD); refused unless root wrote and sealed the list.
 export fn ioperm_adopt(fd: i32) i32 {
-    return changed(core.platform.adopt(grants.current(), fd));
+    return changed(core.platform.adopt(core.platform.thread(), fd));
 }
 
 /// count == 0 releases everything the calling thread holds.
@@ -67,7 +67,7 @@ export fn ioperm_release(from: u32, count: u32) i32 {
 
 /// The calling thread's backend (grants.Backend), plus grants.all_ports_flag when it holds every port.
 export fn ioperm_thread_backend() i32 {
-    const t = grants.current();
+    const t = core.platform.thread();
     return @as(i32, @backingInt(t.backend)) | (if (t.all) grants.all_ports_flag else 0);
 }
 
@@ -177,6 +177,14 @@ export fn ioperm_prepared_free(handle: i64) i32 {
 /// device if needed; grants nothing and touches no port.
 export fn ioperm_driver_version(out: *[6]u32) i32 {
     return core.platform.driverVersion(out);
+}
+
+/// Windows: one dword of PCI configuration space (bus 0-255, device 0-31,
+/// function 0-7, offset 0-252 and a multiple of 4) into `out`, read by the
+/// driver (IOCTL_IOPERM_PCI_READ), which keeps 0xCF8-0xCFF to itself. Needs no
+/// grant, only the device. Linux: `unsupported` (grant 0xCF8-0xCFF and use the ports).
+export fn ioperm_pci_read32(bus: u32, device: u32, function: u32, offset: u32, out: ?*u32) i32 {
+    return core.platform.pciRead32(bus, device, function, offset, out orelse return status.of(.bad_buffer));
 }
 
 /// Windows: registers `sys_path` (UTF-8, absolute) as the ioperm kernel

@@ -205,6 +205,16 @@ pub fn batch(t: *Thread, list: []core.Op, out: *u32) i32 {
     return core.runEach(t.backend, list, out);
 }
 
+/// The calling thread's grants: the mirror is the kernel's bitmap, nothing to refresh.
+pub inline fn thread() *Thread {
+    return grants.current();
+}
+
+/// Linux reads PCI configuration through 0xCF8/0xCFC grants (lib/devices/pci.ts).
+pub fn pciRead32(_: u32, _: u32, _: u32, _: u32, _: *u32) i32 {
+    return status.of(.unsupported);
+}
+
 // The Windows driver does not exist here.
 pub fn driverVersion(_: *[6]u32) i32 {
     return status.of(.unsupported);

@@ -37,6 +37,7 @@ pub fn check(comptime P: type) void {
         .{ "release", fn (*Thread, u32, u32) i32 },
         .{ "batch", fn (*Thread, []@import("core.zig").Op, *u32) i32 },
         .{ "driverVersion", fn (*[6]u32) i32 },
+        .{ "pciRead32", fn (u32, u32, u32, u32, *u32) i32 },
         .{ "driverInstall", fn ([*:0]const u8, bool) i32 },
         .{ "driverUninstall", fn () i32 },
         .{ "driverStatus", fn () i32 },
@@ -47,9 +48,10 @@ pub fn check(comptime P: type) void {
         if (!@hasDecl(P, w[0])) @compileError(@typeName(P) ++ " lacks " ++ w[0]);
         if (@TypeOf(@field(P, w[0])) != w[1]) @compileError(@typeName(P) ++ "." ++ w[0] ++ " has type " ++ @typeName(@TypeOf(@field(P, w[0]))));
     }
-    // read/write/readString/writeString are generic over the width: their presence is checked here,
-    // their shape by every call in core.zig.
-    inline for (.{ "read", "write", "readString", "writeString" }) |name| {
+    // read/write/readString/writeString are generic over the width, and thread (the calling
+    // thread's grants, as the backend vouches for them) is inline: their presence is checked
+    // here, their shape by every call in core.zig.
+    inline for (.{ "read", "write", "readString", "writeString", "thread" }) |name| {
         if (!@hasDecl(P, name)) @compileError(@typeName(P) ++ " lacks " ++ name);
     }
     _ = cpu;

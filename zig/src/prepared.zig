@@ -113,7 +113,7 @@ pub fn run(handle: i64, done: ?*u32, values: ?[*]u32) i32 {
     const list = slot.ops;
     if (list.len == 0) return status.ok;
     const v = values orelse return status.of(.bad_buffer);
-    const t = grants.current();
+    const t = core.platform.thread();
     if (t.id == 0 or slot.checked_id != t.id or slot.checked_generation != t.generation) {
         for (list, 0..) |op, i| {
             const rc = core.checkGrants(t, op);
@@ -144,7 +144,7 @@ pub fn free(handle: i64) i32 {
 }
 
 test "a prepared batch is checked once per grant generation, and a freed handle is refused" {
-    const t = grants.current();
+    const t = core.platform.thread();
     t.clear();
     grants.touch(t);
     t.backend = .none;

@@ -36,6 +36,7 @@ comptime {
 const is_x86 = builtin.cpu.arch == .x86;
 
 pub const driverVersion = device.driverVersion;
+pub const pciRead32 = device.pciRead32;
 pub const driverInstall = scm.driverInstall;
 pub const driverUninstall = scm.driverUninstall;
 pub const driverStatus = scm.driverStatus;
@@ -52,9 +53,27 @@ pub fn ppdevConfigure(_: [*:0]const u8, _: u32, _: bool) i32 {
 
 // ---- grants -------------------------------------------------------------------
 
-/// Threads of this process holding an IOPM (direct) grant: the bitmap belongs
-/// to the process, so it is given back only when the last of them releases.
-var iopm_holders = std.atomic.Value(u32).init(0);
+/// device.generation when this thread's grants were made. Closing the device
+/// (driverUninstall) takes every thread's grants with it, including the x86
+/// IOPM, where an access on a stale mirror would fault the process; so each
+/// access first checks this, and a stale mirror is cleared and refused.
+threadlocal var held_since: u32 = 0;
+
+/// Clears this thread's mirror if the handle it was granted through is gone.
+fn stale(t: *Thread) bool {
+    if (t.backend == .none or held_since == device.generation.load(.acquire)) return false;
+    t.clear();
+    return true;
+}
+
+/// The calling thread's grants, cleared first if they predate the device
+/// handle: core.zig reaches the mirror only through here, so every access,
+/// batch, query and release sees a closed device as "nothing granted".
+pub inline fn thread() *Thread {
+    const t = grants.current();
+    _ = stale(t);
+    return t;
+}
 
 /// The backends that exist here besides auto (0): the driver, and direct (the IOPM grant) on x86 only.
 pub fn offers(kind: u32) bool {
@@ -79,11 +98,17 @@ pub fn grant(t: *Thread, from: u32, count: u32) i32 {
     if (rc != status.ok) return rc;
     if (!device.allowedRange(from, count)) return status.of(.not_allowed);
     const backend = pickBackend(t) orelse return status.of(.backend_mismatch);
+    var gen = device.generation.load(.acquire);
     if (backend == .direct) {
-        const g = device.iopmGrant(from, count);
-        if (g != status.ok) return g;
-        if (t.backend == .none) _ = iopm_holders.fetchAdd(1, .monotonic);
+        const g = device.iopmGrant(from, count, if (t.backend == .direct) held_since else null, &gen);
+        if (g != status.ok) {
+            _ = stale(t); // a failed request revoked the handle's whole IOPM grant
+            return g;
+        }
     }
+    // A grant made across a close belongs to the newer handle: older ranges are gone.
+    if (t.backend != .none and gen != held_since) t.clear();
+    held_since = gen;
     t.backend = backend;
     t.set(from, count, true);
     return status.ok;
@@ -118,7 +143,7 @@ pub fn release(t: *Thread, from: u32, count: u32) i32 {
         t.set(from, count, false);
         if (t.any()) return status.ok;
     }
-    if (t.backend == .direct and iopm_holders.fetchSub(1, .acq_rel) == 1) device.iopmRevoke();
+    if (t.backend == .direct) device.iopmRelease(held_since);
     t.clear();
     return status.ok;
 }

@@ -62,10 +62,22 @@ pub fn open() i32 {
     return status.ok;
 }
 
-/// Closes the process's handle (before the service is stopped, which waits for it).
+/// Bumped whenever this process loses what its threads were granted through
+/// the handle: the handle closed (the driver revokes its IOPM grant at cleanup),
+/// or the driver revoked the IOPM grant after a failed one. A thread's mirror
+/// from an older generation holds nothing (windows.zig checks it before access).
+pub var generation = std.atomic.Value(u32).init(1);
+
+/// Closes the process's handle (before the service is stopped, which waits for
+/// it), and with it every thread's grants: the IOPM holders are reset and the
+/// generation bumped, under the IOPM lock so no grant or revoke is half done.
 pub fn closeDevice() void {
+    win32.AcquireSRWLockExclusive(&iopm_lock);
+    defer win32.ReleaseSRWLockExclusive(&iopm_lock);
     lock();
     defer unlock();
+    iopm_holders = 0;
+    _ = generation.fetchAdd(1, .acq_rel);
     const h = device.swap(win32.invalid_handle, .acq_rel);
     if (h != win32.invalid_handle) _ = win32.CloseHandle(h);
 }
@@ -165,15 +177,68 @@ pub fn stringChunks(comptime width: u32, port: u16, comptime write_op: bool, buf
     return status.ok;
 }
 
-/// x86 only: opens this process's I/O permission map for a range the allowlist admits.
-pub fn iopmGrant(from: u32, count: u32) i32 {
+/// One dword of PCI configuration space through IOCTL_IOPERM_PCI_READ: the
+/// driver does the 0xCF8/0xCFC pair itself (those ports stay denylisted).
+/// Arguments are checked here as the driver checks them, so a bad one is
+/// `range` rather than the driver's ERROR_INVALID_PARAMETER.
+pub fn pciRead32(bus: u32, dev: u32, function: u32, offset: u32, out: *u32) i32 {
+    if (bus > proto.IOPERM_PCI_MAX_BUS or dev > proto.IOPERM_PCI_MAX_DEVICE or function > proto.IOPERM_PCI_MAX_FUNCTION or
+        offset > proto.IOPERM_PCI_MAX_OFFSET or offset & 3 != 0) return status.of(.range);
+    platform.diagnosis = .{};
+    const rc = open();
+    if (rc != status.ok) return rc;
+    if (version.capabilities & proto.IOPERM_CAP_PCI_READ == 0) return status.of(.unsupported);
+    var address: proto.IOPERM_PCI_ADDRESS = .{ .bus = bus, .device = dev, .function = function, .offset = offset };
+    var value: u32 = undefined;
+    const r = ioctl(device.load(.acquire), proto.IOCTL_IOPERM_PCI_READ, &address, @sizeOf(proto.IOPERM_PCI_ADDRESS), &value, @sizeOf(u32));
+    if (r != status.ok) return r;
+    out.* = value;
+    return status.ok;
+}
+
+// ---- the x86 IOPM grant --------------------------------------------------------
+
+/// Serialises IOPM grant and revoke with the holder count and with closeDevice:
+/// without it, a release that drops the count to 0 could revoke (for the whole
+/// handle) a grant another thread made between the count and the revoke.
+var iopm_lock: win32.SRWLOCK = .{};
+/// Threads of this process holding an IOPM (direct) grant. The driver tracks the
+/// grant per handle and this process has one handle, so it is given back only
+/// when the last of them releases. Guarded by iopm_lock.
+var iopm_holders: u32 = 0;
+
+/// x86 only: opens this process's I/O permission map for a range the allowlist
+/// admits. `held` is the generation of the calling thread's IOPM grant (null
+/// when it holds none): a thread is counted as a holder once per generation.
+/// The generation the grant belongs to is written to `gen`. If the driver fails
+/// the request (not a verdict), it has revoked the whole handle's grant: every
+/// thread's mirror is stale, so the generation moves on.
+pub fn iopmGrant(from: u32, count: u32, held: ?u32, gen: *u32) i32 {
+    win32.AcquireSRWLockExclusive(&iopm_lock);
+    defer win32.ReleaseSRWLockExclusive(&iopm_lock);
     var range: proto.IOPERM_RANGE = .{ .from = from, .count = count };
     var reply: proto.IOPERM_PORT_REPLY = undefined;
     const rc = ioctl(device.load(.acquire), proto.IOCTL_IOPERM_IOPM_GRANT, &range, @sizeOf(proto.IOPERM_RANGE), &reply, @sizeOf(proto.IOPERM_PORT_REPLY));
-    return if (rc != status.ok) rc else verdict(reply.result);
+    if (rc != status.ok) {
+        iopm_holders = 0;
+        _ = generation.fetchAdd(1, .acq_rel);
+        return rc;
+    }
+    const v = verdict(reply.result);
+    gen.* = generation.load(.acquire);
+    if (v == status.ok and held != gen.*) iopm_holders += 1;
+    return v;
 }
 
-pub fn iopmRevoke() void {
+/// One thread gives its IOPM grant back; the last one revokes it for the handle.
+/// `gen` is the generation the thread's grant belongs to: an older one was
+/// already given back with the handle, so it counts for nothing.
+pub fn iopmRelease(gen: u32) void {
+    win32.AcquireSRWLockExclusive(&iopm_lock);
+    defer win32.ReleaseSRWLockExclusive(&iopm_lock);
+    if (gen != generation.load(.acquire) or iopm_holders == 0) return;
+    iopm_holders -= 1;
+    if (iopm_holders != 0) return;
     var reply: proto.IOPERM_PORT_REPLY = undefined;
     _ = ioctl(device.load(.acquire), proto.IOCTL_IOPERM_IOPM_REVOKE, null, 0, &reply, @sizeOf(proto.IOPERM_PORT_REPLY));
 }

@@ -28,6 +28,10 @@ pub extern "kernel32" fn CloseHandle(h: usize) callconv(.winapi) BOOL;
 pub extern "kernel32" fn GetLastError() callconv(.winapi) u32;
 pub extern "kernel32" fn CopyFileW(from: [*:0]const u16, to: [*:0]const u16, fail_if_exists: BOOL) callconv(.winapi) BOOL;
 pub extern "kernel32" fn DeleteFileW(path: [*:0]const u16) callconv(.winapi) BOOL;
+/// A slim reader/writer lock, zero-initialised (SRWLOCK_INIT), used exclusively.
+pub const SRWLOCK = extern struct { ptr: ?*anyopaque = null };
+pub extern "kernel32" fn AcquireSRWLockExclusive(lock: *SRWLOCK) callconv(.winapi) void;
+pub extern "kernel32" fn ReleaseSRWLockExclusive(lock: *SRWLOCK) callconv(.winapi) void;
 pub extern "kernel32" fn GetSystemDirectoryW(buf: [*]u16, size: u32) callconv(.winapi) u32;
 
 pub const SC_HANDLE = usize;
