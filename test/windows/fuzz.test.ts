@@ -233,7 +233,12 @@ describe("fuzzing ioperm.sys under Wine", () => {
     expect(wrong.slice(0, 5)).toEqual([]);
     // Both outcomes and every kind of value occurred, and the last line put the default back.
     expect([...tally.keys()].some((k) => k.endsWith("refused")) && [...tally.keys()].some((k) => k.endsWith("started"))).toBe(true);
-    expect(replies[values.length]).toMatchObject({ start: 0, ok: true, caps: h.IOPERM_CAP_PORT_IO!, allowed: defaults });
+    expect(replies[values.length]).toMatchObject({
+      start: 0,
+      ok: true,
+      caps: h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ!,
+      allowed: defaults,
+    });
   }, 300_000);
 
   // Calibrates the rules the IOCTL fuzz checks: without steering, some
