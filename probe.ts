@@ -296,9 +296,9 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: 
   if (only.has("pci") && !bytesOnly) {
     const claimedBy = claimant(safeClaims, 0xcf8, 8);
     progress("scanning PCI bus 00…");
-    const functions = withRange(io, 0xcf8, 8, () =>
-      scanPci(io, (bus, n) => progress(`scanned PCI bus ${bus.toString(16).padStart(2, "0")}: ${n} functions so far`)),
-    );
+    const scan = () => scanPci(io, (bus, n) => progress(`scanned PCI bus ${bus.toString(16).padStart(2, "0")}: ${n} functions so far`));
+    // Windows: the driver does each configuration read itself and keeps 0xCF8-0xCFF denylisted, so nothing is granted.
+    const functions = process.platform === "win32" ? scan() : withRange(io, 0xcf8, 8, scan);
     if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
     const ids = readPciIds();
     if (!ids) notes.push("no pci.ids (Debian: apt-get install pci.ids): PCI functions are shown by ID only");

@@ -249,6 +249,28 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
     90_000,
   );
 
+  test.skipIf(typeof info !== "string" && info.bunExe === null)(
+    "the probe in bun.exe (`probe.ts --only pci --json`) lists the functions lspci -n lists, with no grant of 0xCF8 (witness: pciutils)",
+    () => {
+      if (typeof info === "string" || info.bunExe === null) return;
+      const r = session.run(info.bunExe, [winPath(join(root, "probe.ts")), "--only", "pci", "--json"]);
+      // The report is the JSON document in the output (Wine may add lines of its own around it).
+      const text = r.lines.join("\n");
+      const json = text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1);
+      expect(json.length, text).toBeGreaterThan(0);
+      const report = JSON.parse(json) as { pci: { functions: { bdf: string; vendor: number; deviceId: number }[] } };
+      const h4 = (n: number) => n.toString(16).padStart(4, "0");
+      const found = report.pci.functions.map((f) => `${f.bdf} ${h4(f.vendor)}:${h4(f.deviceId)}`);
+      const lspci = Bun.spawnSync(["lspci", "-n"])
+        .stdout.toString()
+        .trim()
+        .split("\n")
+        .map((l) => l.replace(/^(\S+) [0-9a-f]{4}: ([0-9a-f]{4}:[0-9a-f]{4}).*$/, "$1 $2"));
+      expect({ exit: r.code, found }).toEqual({ exit: 0, found: lspci });
+    },
+    90_000,
+  );
+
   test("ending the session leaves no Wine process behind (witness: /proc)", () => {
     session.stop();
     expect(wineProcesses()).toEqual([]);

@@ -54,13 +54,13 @@ static uint32_t below(uint32_t n) {
 
 /* ---- what the tool knows of the protocol -------------------------------- */
 
-enum { K_VERSION, K_ALLOWLIST, K_READ, K_WRITE, K_BATCH, K_GRANT, K_REVOKE, K_COUNT, K_UNKNOWN = K_COUNT };
+enum { K_VERSION, K_ALLOWLIST, K_READ, K_WRITE, K_BATCH, K_GRANT, K_REVOKE, K_PCI, K_COUNT, K_UNKNOWN = K_COUNT };
 static const DWORD known[K_COUNT] = {
     IOCTL_IOPERM_VERSION, IOCTL_IOPERM_ALLOWLIST,  IOCTL_IOPERM_READ,        IOCTL_IOPERM_WRITE,
-    IOCTL_IOPERM_BATCH,   IOCTL_IOPERM_IOPM_GRANT, IOCTL_IOPERM_IOPM_REVOKE,
+    IOCTL_IOPERM_BATCH,   IOCTL_IOPERM_IOPM_GRANT, IOCTL_IOPERM_IOPM_REVOKE, IOCTL_IOPERM_PCI_READ,
 };
-static const char *const known_names[K_COUNT + 1] = {"VERSION", "ALLOWLIST",  "READ",        "WRITE",
-                                                     "BATCH",   "IOPM_GRANT", "IOPM_REVOKE", "other"};
+static const char *const known_names[K_COUNT + 1] = {"VERSION",    "ALLOWLIST",   "READ",     "WRITE", "BATCH",
+                                                     "IOPM_GRANT", "IOPM_REVOKE", "PCI_READ", "other"};
 
 static int kind_of(DWORD code) {
   for (int k = 0; k < K_COUNT; k++)
@@ -155,10 +155,11 @@ static DWORD random_code(const DWORD *avoid, int n_avoid, int *class_out) {
 
 /* The exact input and output lengths of a known code (BATCH: for `count` ops). */
 static void exact_lengths(int kind, uint32_t count, DWORD *in, DWORD *out) {
-  static const DWORD ins[K_COUNT] = {0, 0, sizeof(IOPERM_OP), sizeof(IOPERM_OP), 0, sizeof(IOPERM_RANGE), 0};
+  static const DWORD ins[K_COUNT] = {
+      0, 0, sizeof(IOPERM_OP), sizeof(IOPERM_OP), 0, sizeof(IOPERM_RANGE), 0, sizeof(IOPERM_PCI_ADDRESS)};
   static const DWORD outs[K_COUNT] = {
-      sizeof(IOPERM_VERSION_INFO), sizeof(IOPERM_ALLOWLIST), sizeof(IOPERM_PORT_REPLY), sizeof(IOPERM_PORT_REPLY), 0,
-      sizeof(IOPERM_PORT_REPLY),   sizeof(IOPERM_PORT_REPLY)};
+      sizeof(IOPERM_VERSION_INFO), sizeof(IOPERM_ALLOWLIST),  sizeof(IOPERM_PORT_REPLY), sizeof(IOPERM_PORT_REPLY), 0,
+      sizeof(IOPERM_PORT_REPLY),   sizeof(IOPERM_PORT_REPLY), sizeof(uint32_t)};
   if (kind == K_BATCH) {
     *in = *out = (DWORD)(sizeof(IOPERM_BATCH_HEADER) + (uint64_t)count * sizeof(IOPERM_OP));
   } else if (kind < K_COUNT) {
@@ -251,6 +252,13 @@ static void fill_input(int kind, DWORD len, uint32_t *batch_count) {
       else
         random_op(&ops[i], (int)below(2));
     if (valid && n && below(2)) random_op(&ops[below(n < h->count ? n : h->count)], (int)below(2));
+  } else if (kind == K_PCI && len >= sizeof(IOPERM_PCI_ADDRESS)) {
+    /* Each field in range most of the time, so a third or so of the addresses are valid. */
+    IOPERM_PCI_ADDRESS *a = (IOPERM_PCI_ADDRESS *)in_buf;
+    a->bus = below(4) ? below(IOPERM_PCI_MAX_BUS + 1) : rnd();
+    a->device = below(4) ? below(IOPERM_PCI_MAX_DEVICE + 1) : IOPERM_PCI_MAX_DEVICE + 1 + below(3);
+    a->function = below(4) ? below(IOPERM_PCI_MAX_FUNCTION + 1) : rnd();
+    a->offset = below(4) ? 4 * below(IOPERM_PCI_MAX_OFFSET / 4 + 1) : below(2) ? 1 + 4 * below(63) : rnd();
   } else if (kind == K_GRANT && len >= sizeof(IOPERM_RANGE)) {
     IOPERM_RANGE *r = (IOPERM_RANGE *)in_buf;
     r->from = below(2) ? interesting_ports[below(sizeof interesting_ports / 2)] : rnd();
@@ -258,12 +266,23 @@ static void fill_input(int kind, DWORD len, uint32_t *batch_count) {
   }
 }
 
+/* A PCI_READ address the driver accepts (and then reads with 0xCF8/0xCFC). */
+static int pci_valid(const IOPERM_PCI_ADDRESS *a) {
+  return a->bus <= IOPERM_PCI_MAX_BUS && a->device <= IOPERM_PCI_MAX_DEVICE && a->function <= IOPERM_PCI_MAX_FUNCTION &&
+         a->offset <= IOPERM_PCI_MAX_OFFSET && (a->offset & 3) == 0;
+}
+
 /*
  * Makes sure no port instruction runs: a READ, WRITE or BATCH the driver would
  * accept gets one op moved onto refused ports (in a batch, every op is checked
- * before the first runs, so one refused op stops all of them).
+ * before the first runs, so one refused op stops all of them), and a valid
+ * PCI_READ address gets a bus past the limit.
  */
 static int steer(int kind, DWORD in_len) {
+  if (kind == K_PCI && in_len >= sizeof(IOPERM_PCI_ADDRESS) && pci_valid((IOPERM_PCI_ADDRESS *)in_buf)) {
+    ((IOPERM_PCI_ADDRESS *)in_buf)->bus = IOPERM_PCI_MAX_BUS + 1;
+    return 1;
+  }
   if ((kind == K_READ || kind == K_WRITE) && in_len >= sizeof(IOPERM_OP)) {
     IOPERM_OP *op = (IOPERM_OP *)in_buf;
     if (would_run(op)) {
@@ -328,7 +347,9 @@ static uint64_t expected(int h, DWORD code, int kind, DWORD in_len, DWORD out_le
     return SET(E_OK);
   }
   exact_lengths(kind, 0, &want_in, &want_out);
-  return in_len == want_in && out_len == want_out ? SET(E_OK) : SET(E_BAD_LENGTH);
+  if (in_len != want_in || out_len != want_out) return SET(E_BAD_LENGTH);
+  if (kind == K_PCI && !pci_valid((const IOPERM_PCI_ADDRESS *)in_buf)) return SET(E_INVALID_PARAMETER);
+  return SET(E_OK);
 }
 
 /*
