@@ -17,7 +17,7 @@ export const REG = { SZ: 1, EXPAND_SZ: 2, BINARY: 3, DWORD: 4, MULTI_SZ: 7 } as 
 
 /**
  * Largest AllowedPorts the driver reads: 64 KiB including the 12-byte
- * KEY_VALUE_PARTIAL_INFORMATION header. The README does not say so (yet); the
+ * KEY_VALUE_PARTIAL_INFORMATION header (windows-driver/README.md); the
  * random values keep clear of this edge and `sizeEdges()` pins it exactly.
  */
 export const MAX_DATA_BYTES = 0x10000 - 12;
