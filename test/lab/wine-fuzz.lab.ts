@@ -56,7 +56,8 @@ describe.skipIf(why !== null)(`ioperm.sys fuzzed with real port I/O in the lab V
         `verdicts OK ${c.verdicts[0]}, NOT_ALLOWED ${c.verdicts[1]}, BAD_WIDTH ${c.verdicts[2]}, BAD_OP ${c.verdicts[3]}, RANGE ${c.verdicts[4]}; ` +
         `${c.e9_bytes} bytes to debugcon`,
     );
-    for (const l of jsonLines<{ op: string }>(run.lines).filter((l) => l.op === "broken")) console.log(`lab fuzz: broken ${JSON.stringify(l)}`);
+    for (const l of jsonLines<{ op: string }>(run.lines).filter((l) => l.op === "broken"))
+      console.log(`lab fuzz: broken ${JSON.stringify(l)}`);
     expect({ broken: c.broken, alive: c.alive }).toEqual({ broken: 0, alive: true });
     expect(c.verdicts[0]).toBeGreaterThan(0); // some requests did run
     expect(c.e9_bytes).toBeGreaterThan(0); // and the witness below has something to count
