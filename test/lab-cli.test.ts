@@ -4,8 +4,9 @@
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { packageRoot as root } from "../lib/paths.ts";
+import { asNobody } from "./nobody.ts";
 
 const out = mkdtempSync(join(tmpdir(), "ioperm-labcli-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -185,6 +186,45 @@ test.skipIf(!hasScript)(
     const piped = lab(["--out", join(out, "piped"), "--", "true"]);
     expect(piped.code).toBe(0);
     expect(piped.stderr).toBe("");
+  },
+  120_000,
+);
+
+test.skipIf(!isRoot)(
+  "an ordinary user (uid 65534, no groups, no capabilities) with an empty cache of its own: the lab fetches its kernel without root and runs (witness: the host LPT file)",
+  () => {
+    const home = mkdtempSync(join(tmpdir(), "ioperm-nobody-"));
+    try {
+      Bun.spawnSync(["chown", "-R", "65534:65534", home]);
+      const r = Bun.spawnSync(
+        [
+          ...asNobody,
+          "env",
+          `HOME=${home}`,
+          `IOPERM_CACHE=${join(home, "cache")}`,
+          `PATH=${dirname(process.execPath)}:/usr/bin:/bin`,
+          process.execPath,
+          join(root, "lib/cli.ts"),
+          "lab",
+          "--out",
+          join(home, "run"),
+          "--",
+          "sh",
+          "-c",
+          "outb 0x378 0x4e && outb 0x37a 0x0d && outb 0x37a 0x0c",
+        ],
+        { cwd: home, stdout: "pipe", stderr: "pipe" },
+      );
+      expect(r.exitCode, r.stderr.toString()).toBe(0);
+      expect(
+        Bun.spawnSync(["stat", "-c", "%u", join(home, "cache", "kernel")])
+          .stdout.toString()
+          .trim(),
+      ).toBe("65534");
+      expect([...readFileSync(join(home, "run", "lpt1.out"))]).toEqual([0x4e]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   },
   120_000,
 );
