@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { LabError } from "./errors.ts";
-import type { Kernel, LabTools } from "./toolchain.ts";
+import { type Kernel, type LabTools, runBytes } from "./toolchain.ts";
 
 /** Load order matters: each needs the ones before it. Built-in ones are skipped. */
 const modules = [
@@ -53,18 +53,11 @@ async function locateModules(kernel: Kernel): Promise<{ name: string; path: stri
   });
 }
 
-async function run(cmd: string[], what: string): Promise<Uint8Array> {
-  const proc = Bun.spawn({ cmd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [out, err, status] = await Promise.all([new Response(proc.stdout).bytes(), new Response(proc.stderr).text(), proc.exited]);
-  if (status !== 0) throw new LabError(`lab: ${what} failed (${cmd.join(" ")}, status ${status}): ${err.trim()}`, "setup", "", "");
-  return out;
-}
-
 /** busybox insmod reads only plain .ko files, so compressed ones are unpacked here. */
 async function moduleBytes(path: string): Promise<Uint8Array> {
   if (path.endsWith(".gz")) return Bun.gunzipSync(new Uint8Array(await readFile(path)));
-  if (path.endsWith(".xz")) return run(["xz", "-dc", path], `unpacking ${path} (needs xz)`);
-  if (path.endsWith(".zst")) return run(["zstd", "-dc", path], `unpacking ${path} (needs zstd)`);
+  if (path.endsWith(".xz")) return runBytes(["xz", "-dc", path], `unpacking ${path} (needs xz)`);
+  if (path.endsWith(".zst")) return runBytes(["zstd", "-dc", path], `unpacking ${path} (needs zstd)`);
   return new Uint8Array(await readFile(path));
 }
 

@@ -54,13 +54,20 @@ type Progress = (line: string) => void;
 
 const setupError = (message: string) => new LabError(message, "setup", "", "");
 
-/** Runs a command, resolving with its stdout; a LabError naming `what` when it fails. */
-async function run(cmd: string[], what: string, opts: { cwd?: string } = {}): Promise<string> {
-  const proc = Bun.spawn({ cmd, cwd: opts.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [out, err, status] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+/** Runs a command, resolving with its stdout; a LabError ("setup") naming `what` when it fails or cannot start. */
+export async function runBytes(cmd: string[], what: string, opts: { cwd?: string } = {}): Promise<Uint8Array> {
+  let proc: ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">>;
+  try {
+    proc = Bun.spawn({ cmd, cwd: opts.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  } catch (e) {
+    throw setupError(`lab: ${what} failed: cannot run ${cmd[0]} (${(e as Error).message})`);
+  }
+  const [out, err, status] = await Promise.all([new Response(proc.stdout).bytes(), new Response(proc.stderr).text(), proc.exited]);
   if (status !== 0) throw setupError(`lab: ${what} failed (${cmd.join(" ")}, status ${status}): ${err.trim()}`);
   return out;
 }
+
+const run = async (cmd: string[], what: string, opts: { cwd?: string } = {}) => new TextDecoder().decode(await runBytes(cmd, what, opts));
 
 const isRoot = () => process.getuid?.() === 0;
 const hasApt = () => Bun.which("apt-get") !== null && Bun.which("dpkg-deb") !== null;
@@ -90,9 +97,9 @@ async function aptInstall(packages: string[], cache: string): Promise<void> {
   const log = join(cache, "apt.log");
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const attempt = () =>
-    Bun.spawnSync(["sh", "-c", `apt-get install -y -qq "$@" >>"${log}" 2>&1`, "sh", ...packages], { env }).exitCode === 0;
+    Bun.spawnSync(["sh", "-c", 'log=$1; shift; apt-get install -y -qq "$@" >>"$log" 2>&1', "sh", log, ...packages], { env }).exitCode === 0;
   if (attempt()) return;
-  Bun.spawnSync(["sh", "-c", `apt-get update -qq >>"${log}" 2>&1`], { env });
+  Bun.spawnSync(["sh", "-c", 'apt-get update -qq >>"$1" 2>&1', "sh", log], { env });
   if (!attempt()) throw setupError(`lab: apt-get install ${packages.join(" ")} failed; see ${log}`);
 }
 

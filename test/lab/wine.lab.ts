@@ -49,7 +49,7 @@ function ctl(lines: string[]): CtlResult[] {
 
 describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skipped: ${why})` : ""}`, () => {
   beforeAll(() => {
-    if (typeof info === "string") return;
+    if (typeof info === "string") throw new Error(info); // unreachable: the describe is skipped then
     session = new WineSession(info);
     const ms = session.start();
     console.log(`wine.lab: Wine session up, driver answering, after ${(ms / 1000).toFixed(1)} s`);
@@ -57,7 +57,7 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
   afterAll(() => session?.stop());
 
   test("the driver runs with the allowlist the host wrote to Parameters\\AllowedPorts (witness: the prefix's system.reg)", () => {
-    if (typeof info === "string") return;
+    if (typeof info === "string") throw new Error(info); // unreachable: the describe is skipped then
     const [, v, list] = ctl(["open r", VERSION, ioctl("ALLOWLIST", null, 8192)]);
     expect(reply(v!).getUint32(8, true)).toBe(h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ! | h.IOPERM_CAP_REGISTRY_LIST!);
     const bits = Buffer.from(list!.out!, "hex");
@@ -158,7 +158,7 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
   }, 60_000);
 
   test("raw IOCTL: PCI_READ of 00:00.0 and 00:01.0 gives what the guest kernel sees (witness: /sys/bus/pci and lspci -n)", () => {
-    if (typeof info === "string") return;
+    if (typeof info === "string") throw new Error(info); // unreachable: the describe is skipped then
     const address = (dev: number, offset: number) => {
       const v = new DataView(new ArrayBuffer(16));
       v.setUint32(4, dev, true);
@@ -186,7 +186,7 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
   test.skipIf(typeof info !== "string" && info.bunExe === null)(
     "the TypeScript API in bun.exe: lib -> ioperm.dll -> driver reads back LPT1, strobes it, writes debugcon, reads PCI 00:00.0 (witness: host LPT and debugcon files, the guest's /sys)",
     async () => {
-      if (typeof info === "string" || info.bunExe === null) return;
+      if (typeof info === "string" || info.bunExe === null) throw new Error("no bun.exe; this test should have been skipped");
       const lpt = [0xac, 0x35];
       const viaBatch = `lib batch() in bun.exe via Wine ${process.pid}\n`;
       const viaString = `lib writeFrom() in bun.exe via Wine ${process.pid}\n`;
@@ -240,7 +240,7 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
   test.skipIf(typeof info !== "string" && info.bunExe === null)(
     "`ioperm pci` in bun.exe (the driver's PCI_READ, no grant) prints what lspci -n prints (witness: pciutils)",
     () => {
-      if (typeof info === "string" || info.bunExe === null) return;
+      if (typeof info === "string" || info.bunExe === null) throw new Error("no bun.exe; this test should have been skipped");
       const r = session.run(info.bunExe, [winPath(join(root, "lib/cli.ts")), "pci"]);
       const printed = r.lines.filter((l) => /^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] /.test(l));
       const lspci = Bun.spawnSync(["lspci", "-n"]).stdout.toString().trim().split("\n");
@@ -252,7 +252,7 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
   test.skipIf(typeof info !== "string" && info.bunExe === null)(
     "the probe in bun.exe (`probe.ts --only pci --json`) lists the functions lspci -n lists, with no grant of 0xCF8 (witness: pciutils)",
     () => {
-      if (typeof info === "string" || info.bunExe === null) return;
+      if (typeof info === "string" || info.bunExe === null) throw new Error("no bun.exe; this test should have been skipped");
       const r = session.run(info.bunExe, [winPath(join(root, "probe.ts")), "--only", "pci", "--json"]);
       // The report is the JSON document in the output (Wine may add lines of its own around it).
       const text = r.lines.join("\n");
