@@ -5,7 +5,7 @@
  * would only ever be refused, and a refusal pays for building an IopermError.
  * To time the path a granted access takes, a handle is opened on the native
  * exports with the accessor replaced by an empty export of the same signature
- * (ioperm_nop for outb, ioperm_nop_batch for batch), through the Ioperm
+ * (ioperm_nop for outb, ioperm_nop_prepared_run for a prepared batch), through the Ioperm
  * constructor's internal `symbols` parameter: every TypeScript step runs, the
  * instruction does not.
  */
@@ -27,7 +27,7 @@ export function hostCases(io: Ioperm): { cases: HostCase[]; skipped: { name: str
   const n = native();
   // Handles whose outb / batch is the empty export: the TypeScript path alone.
   const nopOut = new Ioperm({}, { ...n, ioperm_outb: n.ioperm_nop });
-  const nopBatch = new Ioperm({}, { ...n, ioperm_batch: n.ioperm_nop_batch, ioperm_prepared_run: n.ioperm_nop_prepared_run });
+  const nopBatch = new Ioperm({}, { ...n, ioperm_prepared_run: n.ioperm_nop_prepared_run });
   const base = { port: PORT, width: 8, op: "write", accesses: 1, floor: "ffi-nop" } as const;
   const skipped: { name: string; reason: string }[] = [];
   const cases: HostCase[] = [

@@ -48,7 +48,6 @@ const symbols = {
   ioperm_outsw: { args: [u32, ptr, u32], returns: i32 },
   ioperm_outsl: { args: [u32, ptr, u32], returns: i32 },
   ioperm_batch: { args: [ptr, u32, ptr], returns: i32 },
-  ioperm_batch_values: { args: [ptr, u32, ptr, ptr], returns: i32 },
   ioperm_prepare: { args: [ptr, u32, ptr], returns: i64_fast },
   ioperm_prepared_run: { args: [i64, ptr, ptr], returns: i32 },
   ioperm_prepared_free: { args: [i64], returns: i32 },
@@ -60,8 +59,6 @@ const symbols = {
   ioperm_nop: { args: [u32, u32], returns: i32 },
   ioperm_bench_in: { args: [u32, u32, u32], returns: i64_fast },
   ioperm_bench_out: { args: [u32, u32, u32, u32], returns: i32 },
-  ioperm_nop_batch: { args: [ptr, u32, ptr], returns: i32 },
-  ioperm_nop_batch_values: { args: [ptr, u32, ptr, ptr], returns: i32 },
   ioperm_nop_prepared_run: { args: [i64, ptr, ptr], returns: i32 },
 } as const;
 

@@ -317,11 +317,9 @@ export class Ioperm implements PortIO, Disposable {
     return new PreparedBatch(this, list);
   }
 
-  /** @internal Runs an encoded op list; `done` receives the failing index, `values` (when given) each op's value. */
-  runEncoded(buf: Uint8Array, done: Uint32Array, values?: Uint32Array): void {
-    const n = this.#live("batch");
-    const count = buf.length / 8;
-    const s = values ? n.ioperm_batch_values(buf, count, done, values) : n.ioperm_batch(buf, count, done);
+  /** @internal Runs an encoded op list, each op's value written back into it; `done` receives the failing index. */
+  runEncoded(buf: Uint8Array, done: Uint32Array): void {
+    const s = this.#live("batch").ioperm_batch(buf, buf.length / 8, done);
     if (s < 0) this.#batchFailed(s, buf, done);
   }
 

@@ -7,6 +7,12 @@
  */
 import { LabError } from "./errors.ts";
 
+/** A QEMU `-device` spec, "driver,prop=value,…", split into its driver and properties. */
+export function parseDeviceSpec(spec: string): { driver: string; props: Map<string, string> } {
+  const [driver = "", ...rest] = spec.split(",");
+  return { driver, props: new Map(rest.map((kv) => [kv.split("=")[0] ?? "", kv.slice(kv.indexOf("=") + 1)])) };
+}
+
 /** Device names (and aliases) a QEMU binary knows, from `-device help`; cached per binary. */
 const known = new Map<string, Promise<Set<string>>>();
 
@@ -47,7 +53,7 @@ export async function checkDeviceNames(qemu: string, specs: string[]): Promise<v
   const names = await deviceNames(qemu);
   if (names.size === 0) return; // an emulator that lists nothing: let QEMU itself judge
   for (const spec of specs) {
-    const driver = spec.split(",")[0] ?? "";
+    const { driver } = parseDeviceSpec(spec);
     if (names.has(driver)) continue;
     const near = [...names]
       .map((n) => ({ n, d: distance(driver, n) }))
@@ -123,7 +129,7 @@ function owners(pair: [IoRegion, IoRegion], specs: string[]): [string, string] {
   const used = new Set<string>();
   const name = (r: IoRegion) => {
     const spec = specs.findLast((s) => {
-      const base = /(?:^|,)iobase=([^,]+)/.exec(s)?.[1];
+      const base = parseDeviceSpec(s).props.get("iobase");
       return !used.has(s) && base !== undefined && Number(base) === r.start;
     });
     if (spec !== undefined) {

@@ -13,7 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { ConsoleSplitter, type Phase } from "./console.ts";
 import { LabError } from "./errors.ts";
 import { ensureInitramfs } from "./initramfs.ts";
-import { checkDeviceNames, checkMachine } from "./preflight.ts";
+import { checkDeviceNames, checkMachine, parseDeviceSpec } from "./preflight.ts";
 import { checkKvm, type Kernel, type LabTools, prepareLab } from "./toolchain.ts";
 
 export { LabError, type LabErrorReason } from "./errors.ts";
@@ -158,8 +158,7 @@ function extraDevices(specs: string[], runDir: string): { args: string[]; files:
   const files: Record<string, string> = {};
   const next = new Map(Object.entries(isaChardevDevices).map(([d, v]) => [d, v.nextIndex]));
   specs.forEach((spec, i) => {
-    const [driver = "", ...rest] = spec.split(",");
-    const props = new Map(rest.map((kv) => [kv.split("=")[0] ?? "", kv.slice(kv.indexOf("=") + 1)]));
+    const { driver, props } = parseDeviceSpec(spec);
     const pciPorts = pciSerialChardevs[driver];
     if (pciPorts !== undefined && !pciPorts.some((p) => props.has(p))) {
       // A PCI serial card: <id or driver#n>.out, or .1.out, .2.out… for each port of a multi-port card.

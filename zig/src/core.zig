@@ -139,12 +139,6 @@ const stack_ops = 256;
 /// op that was never checked. A refused op means none ran; `done` receives the
 /// index of the op that failed (or `count`). Values read are copied back.
 pub fn batch(ops: ?[*]Op, count: u32, done: ?*u32) i32 {
-    return batchInto(ops, count, done, null);
-}
-
-/// batch, with each op's value written to `values[i]` instead of back into the
-/// caller's list (which is then only read): what a prepared batch replays.
-pub fn batchInto(ops: ?[*]Op, count: u32, done: ?*u32, values: ?[*]u32) i32 {
     const out = done orelse return status.of(.bad_buffer);
     out.* = 0;
     if (count == 0) return status.ok;
@@ -163,11 +157,7 @@ pub fn batchInto(ops: ?[*]Op, count: u32, done: ?*u32, values: ?[*]u32) i32 {
         }
     }
     const rc = platform.batch(t, list, out);
-    if (values) |v| {
-        for (list, 0..) |op, i| v[i] = op.value;
-    } else for (caller, list) |*c, op| {
-        c.value = op.value;
-    }
+    for (caller, list) |*c, op| c.value = op.value;
     return rc;
 }
 

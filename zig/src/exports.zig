@@ -148,13 +148,6 @@ export fn ioperm_batch(ops: ?[*]core.Op, count: u32, done: ?*u32) i32 {
     return core.batch(ops, count, done);
 }
 
-/// ioperm_batch that leaves `ops` untouched and writes each op's value to
-/// `values` (count u32s): a prepared batch replays the same list every run.
-export fn ioperm_batch_values(ops: ?[*]core.Op, count: u32, done: ?*u32, values: ?[*]u32) i32 {
-    if (values == null and count != 0) return status.of(.bad_buffer);
-    return core.batchInto(ops, count, done, values);
-}
-
 /// Copies and checks an op list for repeated runs (see prepared.zig). Returns a
 /// handle (> 0), or a negative status with `done` set to the refused op's index.
 export fn ioperm_prepare(ops: ?[*]const core.Op, count: u32, done: ?*u32) i64 {
@@ -209,19 +202,6 @@ export fn ioperm_nop(port: u32, value: u32) i32 {
     std.mem.doNotOptimizeAway(port);
     std.mem.doNotOptimizeAway(value);
     return 0;
-}
-
-/// Benchmark baseline: ioperm_batch's signature; checks and runs nothing.
-export fn ioperm_nop_batch(ops: ?[*]core.Op, count: u32, done: ?*u32) i32 {
-    std.mem.doNotOptimizeAway(ops);
-    if (done) |d| d.* = count;
-    return 0;
-}
-
-/// Benchmark baseline: ioperm_batch_values's signature; checks and runs nothing.
-export fn ioperm_nop_batch_values(ops: ?[*]core.Op, count: u32, done: ?*u32, values: ?[*]u32) i32 {
-    std.mem.doNotOptimizeAway(values);
-    return ioperm_nop_batch(ops, count, done);
 }
 
 /// Benchmark baseline: ioperm_prepared_run's signature; checks and runs nothing.
