@@ -2,6 +2,7 @@
 // tools on the same ports: ioport's inb/outb/inw/outw/inl/outl and pciutils' lspci.
 import { expect, test } from "bun:test";
 import { asNobody } from "../nobody.ts";
+import { lineReader } from "./witness.ts";
 
 const ioperm = (...args: string[]) => {
   const r = Bun.spawnSync([process.execPath, "lib/cli.ts", ...args], { stdout: "pipe", stderr: "pipe" });
@@ -50,16 +51,19 @@ test("watch prints the first value and each change, decoding LPT control bits (w
   debian("outb", "0x37a", "0x0c");
   const idle = Number(debian("inb", "0x37a")); // QEMU reads the unused top bits as 1
   const hx = (n: number) => `0x${n.toString(16).padStart(2, "0")}`;
-  const proc = Bun.spawn([process.execPath, "lib/cli.ts", "watch", "0x37a", "--interval", "5", "--count", "3", "--duration", "20000"], {
+  const proc = Bun.spawn([process.execPath, "lib/cli.ts", "watch", "0x37a", "--interval", "5", "--count", "3", "--duration", "60000"], {
     stdout: "pipe",
     stderr: "pipe",
   });
-  await Bun.sleep(1500);
+  // Each change is made only once watch has printed the line before it: no window to miss.
+  const out = lineReader(proc.stdout);
+  await out.next();
   debian("outb", "0x37a", "0x0d");
-  await Bun.sleep(600);
+  await out.next();
   debian("outb", "0x37a", "0x0c");
+  await out.next();
   const code = await proc.exited;
-  const lines = (await new Response(proc.stdout).text()).trim().split("\n");
+  const lines = out.seen;
   expect(code).toBe(0);
   expect(lines.map((l) => l.split(" ").slice(1, 3).join(" "))).toEqual([`0x37a ${hx(idle)}`, `0x37a ${hx(idle | 1)}`, `0x37a ${hx(idle)}`]);
   expect(lines[1]).toContain("LPT 0x378 control: strobe");

@@ -54,3 +54,51 @@ export async function eventually<T>(f: () => T, ok: (v: T) => boolean, ms = 3000
   }
   return v;
 }
+
+/** The guest clock (`date`, in ms since the epoch), read in its own process: the witness, not this process's clock. */
+export function guestClockMs(): number {
+  return Math.floor(Number(Bun.spawnSync(["date", "+%s%N"]).stdout.toString().trim()) / 1e6);
+}
+
+/**
+ * Reads a real-time clock between two readings of the guest clock and says
+ * whether it lies between them. The kernel set the guest clock from the CMOS
+ * RTC at boot to the whole second, so the guest clock lags the RTC by up to
+ * 1 s and never leads it: an RTC reading (whole seconds) lies in
+ * [the second of `before`, `after` + 1 s]. No window depends on how long the
+ * read takes.
+ */
+export function bracketClock<T>(
+  read: () => T,
+  toMs: (value: T) => number,
+): { value: T; before: number; rtc: number; after: number; within: boolean } {
+  const before = guestClockMs();
+  const value = read();
+  const after = guestClockMs();
+  const rtc = toMs(value);
+  return { value, before, rtc, after, within: rtc >= Math.floor(before / 1000) * 1000 && rtc <= after + 1000 };
+}
+
+/** Reads `stream` line by line, so a test can wait for a process's next line instead of sleeping. */
+export function lineReader(stream: ReadableStream<Uint8Array>): { next: () => Promise<string | undefined>; seen: string[] } {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  const seen: string[] = [];
+  let buffer = "";
+  return {
+    seen,
+    async next() {
+      for (;;) {
+        const nl = buffer.indexOf("\n");
+        if (nl >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          seen.push(line);
+          return line;
+        }
+        const { value, done } = await reader.read();
+        if (done) return buffer ? (seen.push(buffer), buffer) : undefined;
+        buffer += value;
+      }
+    },
+  };
+}
