@@ -223,8 +223,8 @@ test("a non-root process holding CAP_SYS_RAWIO (setpriv): the user's library ref
   expect(load(good, withRawio)).toMatchObject({ code: "opened", mapped: [good] });
 });
 
-test("a process started setgid (AT_SECURE, no uid 0, no capability) refuses the user's library; the same Bun not setgid loads it", () => {
-  const { usersLib } = tree();
+test("a process started setgid (AT_SECURE, no uid 0, no capability) refuses the user's library and loads root's; the same Bun not setgid loads the user's", () => {
+  const { good, usersLib } = tree();
   // A copy of Bun, setgid to a group uid 65534 is not in: the kernel sets AT_SECURE when it starts.
   const bin = join(base, "bin");
   mkdirSync(bin, { mode: 0o755 });
@@ -236,6 +236,7 @@ test("a process started setgid (AT_SECURE, no uid 0, no capability) refuses the 
   expect(r.status).toContain(`Gid:\t${NOBODY}\t4242\t4242\t4242`);
   expect(r.status).toContain("CapEff:\t0000000000000000");
   expectRefused(r, usersLib, usersLib, "setuid, setgid or file-capability start");
+  expect(load(good, asNobody, bun)).toMatchObject({ code: "opened", mapped: [good] });
   chmodSync(bun, 0o755);
   expect(load(usersLib, asNobody, bun)).toMatchObject({ code: "opened", mapped: [usersLib] });
 });
