@@ -15,6 +15,16 @@ test("numbers: hex 0x… or decimal, within bounds; anything else is a usage err
   expect(splitOptions(["0x80", "--json", "--backend", "devport"])).toEqual({ json: true, backend: "devport", values: {}, rest: ["0x80"] });
 });
 
+test("splitOptions: only a --name is an option, and an option's value may not be the next option", () => {
+  // "xxinterval" is a positional whose tail happens to name an option; it used to be read as --interval.
+  expect(splitOptions(["xxinterval", "5"], ["interval"])).toEqual({ json: false, backend: "auto", values: {}, rest: ["xxinterval", "5"] });
+  expect(splitOptions(["--interval", "5", "0x80"], ["interval"]).values).toEqual({ interval: "5" });
+  expect(() => splitOptions(["--interval", "--count", "3"], ["interval", "count"])).toThrow(
+    "--interval wants a value, but the next argument is the option --count",
+  );
+  expect(() => splitOptions(["--backend", "--json"])).toThrow("--backend wants a value, but the next argument is the option --json");
+});
+
 test("dumpTable: rows of 16 from the aligned address, blanks outside the range", () => {
   expect(dumpTable(0x378, [0xac, 0xd9, 0xcc]).split("\n")).toEqual([
     "       0  1  2  3  4  5  6  7  8  9  a  b  c  d  e  f",
