@@ -42,6 +42,13 @@ export function ioportsClaims(): { from: number; to: number; name: string }[] {
     .map((m) => ({ from: Number.parseInt(m[1] ?? "", 16), to: Number.parseInt(m[2] ?? "", 16), name: m[3] ?? "" }));
 }
 
+/** Debian's ioport tools (their own ioperm, their own in/out) in another process; the value they print, as a number. */
+export function debianIo(tool: "inb" | "inw" | "inl" | "outb" | "outw" | "outl", ...args: number[]): number {
+  const r = Bun.spawnSync([tool, ...args.map((a) => `0x${a.toString(16)}`)], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${tool} ${args.join(" ")}: ${r.stderr}`);
+  return Number(r.stdout.toString().trim() || "0");
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until `f` holds, for host files that QEMU writes asynchronously. */
