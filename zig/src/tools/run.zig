@@ -31,6 +31,7 @@ const F_ADD_SEALS = 1033;
 const seals = 1 | 2 | 4 | 8; // F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
 const MFD_ALLOW_SEALING = 2;
 const PR_SET_PDEATHSIG = 1;
+const PR_SET_DUMPABLE = 4;
 const PR_CAPBSET_DROP = 24;
 const PR_SET_SECUREBITS = 28;
 const PR_SET_NO_NEW_PRIVS = 38;
@@ -136,6 +137,7 @@ fn endLike(st: u32) u8 {
     const sig: u32 = st & 0x7f;
     const none: linux.rlimit = .{ .cur = 0, .max = 0 };
     _ = linux.syscall2(.setrlimit, 4, @intFromPtr(&none)); // RLIMIT_CORE
+    _ = linux.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); // a core_pattern pipe ignores RLIMIT_CORE
     var only = linux.sigemptyset();
     sigaddset(&only, sig);
     _ = linux.sigprocmask(linux.SIG.UNBLOCK, &only, null);
