@@ -134,3 +134,23 @@ pub fn write(port: u16, value: u8) i32 {
     var v = value;
     return status.errno(linux.errno(linux.ioctl(fd, req, @intFromPtr(&v))));
 }
+
+test "a port one thread holds is refused to the others until released, and configure stays per thread" {
+    try std.testing.expect(reserve(0x378));
+    const Other = struct {
+        fn run(got: *[3]bool) void {
+            got[0] = reserve(0x378); // held by the test's thread
+            got[1] = reserve(0x278); // another port is free
+            unreserve(0x278);
+            got[2] = configure("/dev/parport1", 0x278, false) == status.ok and base == 0x278;
+        }
+    };
+    var got: [3]bool = undefined;
+    const t = try std.Thread.spawn(.{}, Other.run, .{&got});
+    t.join();
+    try std.testing.expectEqual([3]bool{ false, true, true }, got);
+    try std.testing.expectEqual(@as(u32, 0), base); // the other thread's configure left ours alone
+    unreserve(0x378);
+    try std.testing.expect(reserve(0x378));
+    unreserve(0x378);
+}
