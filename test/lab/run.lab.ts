@@ -3,7 +3,7 @@
 // kernel refusing anything more (EPERM) or killing a raw `in` (SIGSEGV), and the
 // command's /proc/<pid>/ read from outside.
 import { expect, test } from "bun:test";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { open } from "../../lib/index.ts";
 import { devTool } from "../../lib/paths.ts";
 import { asNobody } from "../nobody.ts";
@@ -104,7 +104,7 @@ test("an inherited ioperm bit does not reach the command either (witness: the si
   expect(io.inb(0x80)).toBeGreaterThanOrEqual(0); // the invoker keeps its own
 });
 
-test("the command has its own session and no controlling terminal (TIOCSTI is EPERM), no capability in any set, and only fds 0-2 and the grants memfd, though its invoker has a terminal, ambient capabilities and a leaked fd (witness: /proc/<pid>/ read from outside)", async () => {
+test("the command has its own session and no controlling terminal (TIOCSTI is EPERM), no capability in any set, and only fds 0-2 and the grants memfd, though its invoker has a terminal, ambient capabilities and a leaked fd; a SIGTERM to ioperm-run reaches it (witness: /proc/<pid>/ read from outside)", async () => {
   const p = Bun.spawn(
     [
       "script",
@@ -158,11 +158,14 @@ test("the command has its own session and no controlling terminal (TIOCSTI is EP
     expect(readlinkSync(`/proc/${pid}/fd/3`)).toBe("/memfd:ioperm-grants (deleted)");
     // The leaked fd was there: ioperm-run (the invoker, exec'd) still holds it.
     expect(readlinkSync(`/proc/${ppid}/fd/7`)).toBe("/etc/passwd");
+    // A SIGTERM to ioperm-run reaches the command, which it then reaps: the pid is gone.
+    process.kill(Number(ppid), "SIGTERM");
+    await p.exited;
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
   } finally {
-    if (pid > 0) process.kill(pid, "SIGTERM");
-    else p.kill();
+    if (pid > 0 && existsSync(`/proc/${pid}`)) process.kill(pid, "SIGKILL");
+    p.kill();
   }
-  await p.exited;
 });
 
 test("group root is kept only when named (witness: `id -g` of the command)", () => {
