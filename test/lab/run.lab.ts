@@ -206,3 +206,8 @@ test("a user name that starts with '-' is a name, not an option of `id` (witness
   const r = spawn([process.execPath, "lib/cli.ts", "run", "--grant", "0x378:3", "--user", "-u", "--", "true"]);
   expect({ code: r.exitCode, err: r.stderr.toString().trim() }).toEqual({ code: 64, err: "ioperm run: no user named -u" });
 });
+
+test("a closed stdin is /dev/null for the command, never the grants memfd (witness: /proc/self/fd/0 of the command)", () => {
+  const r = spawn(["sh", "-c", `exec <&-; exec ${tool} --uid 65534 --gid 65534 -- readlink /proc/self/fd/0 /proc/self/fd/3`]);
+  expect(r.stdout.toString().trim().split("\n")).toEqual(["/dev/null", "/memfd:ioperm-grants (deleted)"]);
+});

@@ -164,6 +164,10 @@ fn child(req: Request, parent: i32) u8 {
     }
     if (linux.errno(linux.close_range(3, std.math.maxInt(i32), .{ .UNSHARE = false, .CLOEXEC = false })) != .SUCCESS)
         return fail("close_range failed", .{});
+    // A closed 0, 1 or 2 would be the memfd's number, and the command's stdin or output.
+    for (0..3) |std_fd| if (linux.errno(linux.fcntl(@intCast(std_fd), linux.F.GETFD, 0)) == .BADF) {
+        if (linux.open("/dev/null", .{ .ACCMODE = .RDWR }, 0) != std_fd) return fail("cannot open /dev/null for descriptor {d}", .{std_fd});
+    };
 
     for (req.grants) |g| switch (linux.errno(linux.syscall3(.ioperm, g.from, g.count, 1))) {
         .SUCCESS => {},
