@@ -25,7 +25,8 @@ function withoutPorts(cmd: string[], op: string): string[] {
 
 /**
  * `Bun.spawn`, but the child starts with no I/O port access (no ioperm bit, iopl 0),
- * whatever this thread holds; this thread keeps its own grants.
+ * whatever this thread holds; this thread keeps its own grants. The options are
+ * Bun.spawn's; on Linux `argv0` would name the wrapper, so leave it out.
  *
  * @example
  * using io = open();
