@@ -31,6 +31,12 @@ function run(cmd: string[], cwd = root): string {
   return r.stdout.toString();
 }
 
+/** The tarball `npm pack` makes of the package.json version: the one place a test finds its name. */
+export function tarballName(): string {
+  const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+  return `ioperm-${version}.tgz`;
+}
+
 /** Builds the binaries and lays the package out in .cache/pack/ioperm; returns that directory. */
 export function stage(): string {
   run(["sh", "scripts/build.sh"]);

@@ -10,6 +10,7 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { packageRoot as root } from "../lib/paths.ts";
+import { tarballName } from "../scripts/pack.ts";
 
 const work = mkdtempSync(join(tmpdir(), "ioperm-userlab-"));
 const project = join(work, "rig");
@@ -35,7 +36,7 @@ beforeAll(() => {
   });
   if (pack.exitCode !== 0) throw new Error(`pack failed: ${pack.stderr}`);
   writeFileSync(join(project, "package.json"), '{ "name": "rig", "private": true }\n');
-  const add = inProject(["bun", "add", join(work, "dist", "ioperm-0.1.0.tgz")]);
+  const add = inProject(["bun", "add", join(work, "dist", tarballName())]);
   if (add.code !== 0) throw new Error(`bun add failed: ${add.stderr}`);
   // The rig script: its start time, then "RIG" strobed out of LPT1.
   writeFileSync(

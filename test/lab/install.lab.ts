@@ -7,6 +7,7 @@ import { expect, test } from "bun:test";
 import { copyFileSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../../lib/paths.ts";
+import { tarballName } from "../../scripts/pack.ts";
 import { eventually, hostFile, sysPciDevices } from "./witness.ts";
 
 const pack = join(packageRoot, ".cache", "lab-pack");
@@ -34,7 +35,7 @@ test("bun add of the packed tarball, offline, then a script reads fw_cfg and dri
   writeFileSync(join(project, "package.json"), '{ "name": "rig", "private": true }\n');
   writeFileSync(join(project, "rig.ts"), userScript);
   const t0 = Date.now();
-  const add = Bun.spawnSync(["bun", "add", join(pack, "ioperm-0.1.0.tgz")], { cwd: project, env, stdout: "pipe", stderr: "pipe" });
+  const add = Bun.spawnSync(["bun", "add", join(pack, tarballName())], { cwd: project, env, stdout: "pipe", stderr: "pipe" });
   expect(add.exitCode, add.stderr.toString()).toBe(0);
   expect(Bun.spawnSync(["sh", "-c", "command -v zig"], { env }).exitCode).not.toBe(0);
   const before = hostFile("lpt1").length;

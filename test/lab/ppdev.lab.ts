@@ -61,8 +61,9 @@ test("only the port's three registers: 0x80 and another port are NOT_GRANTED, st
 });
 
 test("EBUSY while another process holds an exclusive claim, naming the device", async () => {
-  const holder = Bun.spawn([...asLpUser, process.execPath, "test/fixtures/ppdev-user.ts", "hold", "4000"], {
+  const holder = Bun.spawn([...asLpUser, process.execPath, "test/fixtures/ppdev-user.ts", "hold"], {
     env: { ...process.env, HOME: "/tmp" },
+    stdin: "pipe",
     stdout: "pipe",
   });
   const reader = holder.stdout.getReader();
@@ -71,7 +72,8 @@ test("EBUSY while another process holds an exclusive claim, naming the device", 
   const r = run(asLpUser, "try");
   expect(r.grant).toBe("EBUSY");
   expect(String(r.message)).toContain("/dev/parport0 is busy (EBUSY)");
-  await holder.exited;
+  holder.stdin.end(); // the holder releases the port and exits once its stdin closes
+  expect(await holder.exited).toBe(0);
   expect(run(asLpUser, "try").grant).toBe("ok"); // free again once the holder is gone
 });
 

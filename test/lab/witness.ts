@@ -103,7 +103,11 @@ export function lineReader(stream: ReadableStream<Uint8Array>): { next: () => Pr
           return line;
         }
         const { value, done } = await reader.read();
-        if (done) return buffer ? (seen.push(buffer), buffer) : undefined;
+        if (done) {
+          if (!buffer) return undefined;
+          seen.push(buffer);
+          return buffer;
+        }
         buffer += value;
       }
     },

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tarballName } from "../../scripts/pack.ts";
 import { bunWindowsExe, h, jsonLines, root, setUp, tearDown, wine, winPath } from "./wine.ts";
 
 const project = mkdtempSync(join(root, ".cache", "windows", "user-"));
@@ -22,9 +23,12 @@ describe("the packed package in bun.exe under Wine", () => {
     if (p.exitCode !== 0) throw new Error(`pack: ${p.stderr}`);
     const pkg = join(project, "node_modules", "ioperm");
     mkdirSync(pkg, { recursive: true });
-    const x = Bun.spawnSync(["tar", "xzf", join(project, "dist", "ioperm-0.1.0.tgz"), "-C", pkg, "--strip-components=1"]);
+    const x = Bun.spawnSync(["tar", "xzf", join(project, "dist", tarballName()), "-C", pkg, "--strip-components=1"]);
     if (x.exitCode !== 0) throw new Error("tar failed");
-    writeFileSync(join(project, "package.json"), '{ "name": "rig", "private": true, "dependencies": { "ioperm": "0.1.0" } }\n');
+    writeFileSync(
+      join(project, "package.json"),
+      `${JSON.stringify({ name: "rig", private: true, dependencies: { ioperm: tarballName().replace(/^ioperm-|\.tgz$/g, "") } })}\n`,
+    );
     writeFileSync(
       join(project, "check.ts"),
       'import { driverVersion, libraryPath, open } from "ioperm";\nopen().close();\nconsole.log(JSON.stringify({ path: libraryPath(), protocol: driverVersion().protocol }));\n',
