@@ -125,6 +125,9 @@ const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
       ? `${at}: that backend does not exist on ${process.platform} (driver: Windows; devport: Linux; direct: Linux, and x86 Windows)`
       : `${at}: not supported on ${process.platform}${ctx.op.startsWith("driver") || /Driver$/.test(ctx.op) ? " (the driver is Windows-only)" : ""}`,
   BAD_BUFFER: (at) => `${at}: a null or misaligned buffer, or a count that overflows it`,
+  LOCK_TIMEOUT: (at, ctx) =>
+    `${at}: the bus lock ${ctx.device ?? ""} was still held by another program (or another thread of this one) when the wait ran out; ` +
+    "let that transaction finish and try again, or wait longer with { timeoutMs }",
   CLOSED: (at) => `${at}: this handle was closed; open() a new one`,
   LOAD_FAILED: (at) => `${at}: the native library could not be loaded; reinstall the package or run npm run build`,
   ABI_MISMATCH: (at) => `${at}: the native library is from another version; reinstall the package or run npm run build`,

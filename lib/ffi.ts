@@ -28,7 +28,7 @@ import { localError } from "./errors.ts";
 import { devLibrary, libraryFile, prebuiltDir } from "./paths.ts";
 
 /** Must equal `abi_version` in zig/src/exports.zig. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 const { u32, i32, i64, i64_fast, ptr, cstring, void: none } = FFIType;
 
@@ -72,6 +72,9 @@ const symbols = {
   ioperm_bench_in: { args: [u32, u32, u32], returns: i64_fast },
   ioperm_bench_out: { args: [u32, u32, u32, u32], returns: i32 },
   ioperm_nop_prepared_run: { args: [i64, ptr, ptr], returns: i32 },
+  ioperm_bus_lock: { args: [u32, u32, ptr], returns: i32 },
+  ioperm_bus_unlock: { args: [i64], returns: i32 },
+  ioperm_bus_lock_name: { args: [u32], returns: cstring },
 } as const;
 
 /** Every export the library must have (a test builds stand-ins from this list). */

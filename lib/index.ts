@@ -18,6 +18,7 @@ import { arrayWidth, checkPort, checkRange, checkValue, checkWidth, type PortArr
 import { errorFor, IopermError, localError, type ErrorContext } from "./errors.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
 import { Status } from "./status.ts";
+import { type Bus, type BusLock, type LockOptions, lockBus } from "./lock.ts";
 import { type Access, Port, ReadOnlyPort, WriteOnlyPort, type PortIO } from "./ports.ts";
 
 export { IopermError, type IopermCode } from "./errors.ts";
@@ -26,6 +27,7 @@ export { Port, ReadOnlyPort, WriteOnlyPort, type Access } from "./ports.ts";
 export type { PortArray, Width } from "./check.ts";
 export { libraryPath } from "./ffi.ts";
 export { spawnSyncWithoutPorts, spawnWithoutPorts } from "./spawn.ts";
+export { type Bus, BUSES, BusLock, busLockName, type LockOptions, lockBus, MAX_LOCK_TIMEOUT_MS } from "./lock.ts";
 export {
   builtDriverPath,
   type DriverState,
@@ -140,6 +142,8 @@ export class PreparedBatch {
 export class Ioperm implements PortIO, Disposable {
   /** The native exports; replaced by closedSymbols() on close, so no call needs a "closed?" check. */
   #n: Native;
+  /** Bus locks taken through this handle, released by close(). */
+  #locks = new Set<BusLock>();
   readonly #open: Native;
 
   /**
@@ -375,9 +379,23 @@ export class Ioperm implements PortIO, Disposable {
     return this.#n !== this.#open;
   }
 
-  /** Releases everything this thread holds and closes the handle. Idempotent. */
+  /**
+   * Takes the shared lock of a bus (see lockBus): the named mutex other hardware
+   * tools take on Windows, an advisory lock every ioperm process honours on Linux.
+   * Bounded by `timeoutMs` (LOCK_TIMEOUT); released by release(), `using`, close() or exit.
+   * @example using _ = io.lock("smbus", { timeoutMs: 500 });
+   */
+  lock(bus: Bus, options?: LockOptions): BusLock {
+    this.#live("lock");
+    const held = lockBus(bus, options, (l) => this.#locks.delete(l));
+    this.#locks.add(held);
+    return held;
+  }
+
+  /** Releases everything this thread holds (grants and bus locks) and closes the handle. Idempotent. */
   close(): void {
     if (this.closed) return;
+    for (const l of [...this.#locks]) l.release();
     this.#open.ioperm_release(0, 0);
     this.#n = closedSymbols(this.#open);
   }

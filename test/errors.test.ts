@@ -22,6 +22,7 @@ const mustSay: Record<keyof typeof Status | keyof typeof Errno, string> = {
   DRIVER_IO: "bunx ioperm driver status",
   UNSUPPORTED: "not supported on",
   BAD_BUFFER: "misaligned buffer",
+  LOCK_TIMEOUT: "wait longer with { timeoutMs }",
   EPERM: "CAP_SYS_RAWIO",
   ENOENT: "/dev/port does not exist",
   EIO: "I/O error",

@@ -62,6 +62,8 @@ mount -t tmpfs -o mode=1777 shm /newroot/dev/shm
 # /tmp stays the overlay's (writable, upper layer in RAM): a tmpfs here would hide
 # a project that lives under the host's /tmp, as a CI clone may.
 mount -t tmpfs -o mode=755 run /newroot/run
+# /run/lock as systemd and Debian make it (world-writable, sticky): the bus locks live there.
+mkdir -p /newroot/run/lock && chmod 1777 /newroot/run/lock
 
 # The run dir is shared read-write and uncached, so the guest sees what QEMU's
 # chardevs write on the host as it happens, and the host sees what the guest writes.

@@ -8,6 +8,7 @@ const grants = @import("grants.zig");
 const status = @import("status.zig");
 const platform = @import("platform.zig");
 const prepared = @import("prepared.zig");
+const buslock = @import("buslock.zig");
 
 /// The result of a call that may change the thread's grants, after marking them changed.
 fn changed(rc: i32) i32 {
@@ -16,7 +17,7 @@ fn changed(rc: i32) i32 {
 }
 
 /// Bumped when any signature or struct layout below changes.
-pub const abi_version: u32 = 2;
+pub const abi_version: u32 = 3;
 
 export fn ioperm_abi_version() u32 {
     return abi_version;
@@ -242,6 +243,32 @@ export fn ioperm_bench_in(port: u32, width: u32, count: u32) i64 {
     };
 }
 
+/// Takes a bus lock (kind: buslock.Bus, 0 isa, 1 smbus, 2 pci, 3 ec), waiting at most
+/// `timeout_ms` (<= buslock.max_timeout_ms); writes the handle to release it with.
+/// lock_timeout when another process or thread still holds it.
+export fn ioperm_bus_lock(kind: u32, timeout_ms: u32, handle: ?*i64) i32 {
+    const out = handle orelse return status.of(.bad_buffer);
+    const bus = buslock.busOf(kind) orelse return status.of(.range);
+    const h = buslock.lock(bus, timeout_ms);
+    if (h < 0) return @intCast(h);
+    out.* = h;
+    return status.ok;
+}
+
+/// Releases a bus lock taken by ioperm_bus_lock (on Windows, from the thread that took it).
+export fn ioperm_bus_unlock(handle: i64) i32 {
+    return buslock.unlock(handle);
+}
+
+/// The name of bus lock `kind` on this platform (the lock file or the mutex), or null past the last.
+export fn ioperm_bus_lock_name(kind: u32) ?[*:0]const u8 {
+    const bus = buslock.busOf(kind) orelse return null;
+    return switch (@import("builtin").os.tag) {
+        .windows => buslock.windowsName(bus),
+        else => buslock.linuxPath(bus),
+    };
+}
+
 test {
     std.testing.refAllDecls(@This());
     _ = @import("grants.zig");
@@ -249,4 +276,5 @@ test {
     _ = @import("core.zig");
     _ = @import("prepared.zig");
     _ = @import("ppdev.zig");
+    _ = @import("buslock.zig");
 }

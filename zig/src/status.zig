@@ -36,6 +36,8 @@ pub const Code = enum(i32) {
     unsupported = -5014,
     /// A null or misaligned buffer, or a count that overflows it.
     bad_buffer = -5015,
+    /// A bus lock (buslock.zig) was still held by another process or thread when the wait ran out.
+    lock_timeout = -5020,
 };
 
 pub const ok: i32 = 0;

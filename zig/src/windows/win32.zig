@@ -34,6 +34,17 @@ pub extern "kernel32" fn AcquireSRWLockExclusive(lock: *SRWLOCK) callconv(.winap
 pub extern "kernel32" fn ReleaseSRWLockExclusive(lock: *SRWLOCK) callconv(.winapi) void;
 pub extern "kernel32" fn GetSystemDirectoryW(buf: [*]u16, size: u32) callconv(.winapi) u32;
 
+// Named mutexes (the bus locks hardware tools share; buslock.zig).
+pub const SYNCHRONIZE: u32 = 0x00100000;
+pub const MUTEX_MODIFY_STATE: u32 = 0x0001;
+pub const WAIT_OBJECT_0: u32 = 0;
+pub const WAIT_ABANDONED: u32 = 0x80;
+pub const WAIT_TIMEOUT: u32 = 0x102;
+pub extern "kernel32" fn CreateMutexW(security: ?*anyopaque, initial_owner: BOOL, name: [*:0]const u16) callconv(.winapi) usize;
+pub extern "kernel32" fn OpenMutexW(access: u32, inherit: BOOL, name: [*:0]const u16) callconv(.winapi) usize;
+pub extern "kernel32" fn WaitForSingleObject(h: usize, ms: u32) callconv(.winapi) u32;
+pub extern "kernel32" fn ReleaseMutex(h: usize) callconv(.winapi) BOOL;
+
 pub const SC_HANDLE = usize;
 pub const SERVICE_KERNEL_DRIVER: u32 = 1;
 pub const SERVICE_ERROR_NORMAL: u32 = 1;
