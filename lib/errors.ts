@@ -125,6 +125,9 @@ const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
       ? `${at}: that backend does not exist on ${process.platform} (driver: Windows; devport: Linux; direct: Linux, and x86 Windows)`
       : `${at}: not supported on ${process.platform}${ctx.op.startsWith("driver") || /Driver$/.test(ctx.op) ? " (the driver is Windows-only)" : ""}`,
   BAD_BUFFER: (at) => `${at}: a null or misaligned buffer, or a count that overflows it`,
+  DRIVER_MISMATCH: (at) =>
+    `${at}: that ioperm.sys is not the driver this package was built with (its SHA-256 differs, or another process has it open for writing), so nothing was installed; ` +
+    "install the package's own driver (no PATH), or rebuild with npm run build:windows",
   CLOSED: (at) => `${at}: this handle was closed; open() a new one`,
   LOAD_FAILED: (at) => `${at}: the native library could not be loaded; reinstall the package or run npm run build`,
   ABI_MISMATCH: (at) => `${at}: the native library is from another version; reinstall the package or run npm run build`,

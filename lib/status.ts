@@ -18,6 +18,7 @@ export const Status = {
   DRIVER_IO: -5013,
   UNSUPPORTED: -5014,
   BAD_BUFFER: -5015,
+  DRIVER_MISMATCH: -5020,
 } as const;
 
 /** The name of a fixed native status code. */

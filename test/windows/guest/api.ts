@@ -33,7 +33,7 @@ for (const step of steps) {
       run(step, () => ({ state: driverStatus() }));
       break;
     case "install":
-      run(step, () => installDriver(arg));
+      run(step, () => ({ ...installDriver(arg) }));
       break;
     case "uninstall":
       run(step, () => uninstallDriver());
