@@ -264,7 +264,7 @@ test.skipIf(!isRoot)(
   60_000,
 );
 
-test("symlinks planted in a reused --out where the lab writes guest.sh, files.json and a witness file are replaced, never written through; the lab still boots (witness: the byte in lpt1.out)", () => {
+test("symlinks planted in a reused --out where the lab writes guest.sh, files.json and a witness file are replaced, never written through, and one the guest leaves is not read; the lab still boots (witness: the byte in lpt1.out)", () => {
   const run = join(out, "planted");
   mkdirSync(run, { mode: 0o700 });
   const victims = ["guest.sh", "files.json", "lpt1.out", "console.log"].map((name) => {
@@ -273,8 +273,11 @@ test("symlinks planted in a reused --out where the lab writes guest.sh, files.js
     symlinkSync(victim, join(run, name));
     return victim;
   });
-  const r = lab(["--out", run, "--", "sh", "-c", "outb 0x378 0x3c && outb 0x37a 0x0d && outb 0x37a 0x0c"]);
+  // The guest writes the run dir too: a symlink it leaves where the host reads a note is not followed.
+  const guest = 'outb 0x378 0x3c && outb 0x37a 0x0d && outb 0x37a 0x0c && ln -s /etc/hostname "$IOPERM_LAB_RUN/not-found"';
+  const r = lab(["--out", run, "--", "sh", "-c", guest]);
   expect(r.code, r.stderr).toBe(0);
+  expect(r.stderr).not.toContain("command not found");
   for (const victim of victims) expect(readFileSync(victim, "utf8")).toBe("precious\n");
   for (const name of ["guest.sh", "files.json", "lpt1.out", "console.log"]) expect(lstatSync(join(run, name)).isFile()).toBe(true);
   expect([...readFileSync(join(run, "lpt1.out"))]).toEqual([0x3c]);

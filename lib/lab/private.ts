@@ -92,6 +92,16 @@ export async function createNew(path: string, data: string | Uint8Array = "", mo
   }
 }
 
+/** A file's text, never through a symlink (O_NOFOLLOW): the guest, which writes the run dir, could have left one. */
+export async function readNoFollow(path: string): Promise<string> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return await fh.readFile("utf8");
+  } finally {
+    await fh.close();
+  }
+}
+
 /** createNew after removing what a previous run left at `path` (unlink removes a symlink, never its target). */
 export async function replaceNew(path: string, data: string | Uint8Array = "", mode = 0o600): Promise<void> {
   await unlink(path).catch((e: NodeJS.ErrnoException) => {

@@ -8,13 +8,13 @@
 // at 0xe9 -> <run>/debugcon.out, isa-debug-exit at 0xf4, std VGA (Bochs VBE at
 // 0x1ce/0x1cf), RTC, i440FX/PIIX, fw_cfg.
 import type { Subprocess } from "bun";
-import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { ConsoleSplitter, type Phase } from "./console.ts";
 import { LabError } from "./errors.ts";
 import { ensureInitramfs } from "./initramfs.ts";
 import { checkDeviceNames, checkMachine, parseDeviceSpec } from "./preflight.ts";
-import { privateDir, replaceNew } from "./private.ts";
+import { privateDir, readNoFollow, replaceNew } from "./private.ts";
 import { checkKvm, type Kernel, type LabTools, prepareLab } from "./toolchain.ts";
 
 export { LabError, type LabErrorReason } from "./errors.ts";
@@ -455,7 +455,7 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
 
 /** A LabError "not-found" when the guest's script noted that the command does not exist there. */
 async function commandFound(name: string, cwd: string, runDir: string): Promise<void> {
-  const path = await readFile(join(runDir, "not-found"), "utf8").catch(() => null);
+  const path = await readNoFollow(join(runDir, "not-found")).catch(() => null);
   if (path === null) return;
   throw new LabError(
     `lab: command not found in the guest: ${JSON.stringify(name)} (cwd ${cwd}, PATH ${path}). The guest sees the host's files read-only at the same paths: install it on the host, or give its path.`,
@@ -520,7 +520,7 @@ async function boot(
 
 /** The exit code the guest's /init recorded in the run dir; a LabError when it recorded none. */
 async function recordedExitCode(runDir: string, tail: string): Promise<number> {
-  const recorded = await readFile(join(runDir, "exit-code"), "utf8").catch(() => "");
+  const recorded = await readNoFollow(join(runDir, "exit-code")).catch(() => "");
   if (/^\d+\s*$/.test(recorded)) return Number(recorded);
   throw new LabError(
     "lab: the guest stopped before recording the command's exit code (kernel panic or crash?)",
