@@ -28,7 +28,7 @@ describe.skipIf(why !== null)(`closing the device under a running access, in Win
     if (typeof info === "string" || info.bunExe === null) throw new Error("unreachable: the describe is skipped then");
     const before = hostFile("lpt1").length;
     const sys = join(devWindowsDir("x64"), "ioperm.sys");
-    const r = session.run(info.bunExe, [winPath(join(root, "test/lab/wine-close-guest.ts")), winPath(iopermDll), winPath(sys), "3"]);
+    const r = session.run(info.bunExe, [winPath(join(root, "test/windows/guest/close-race.ts")), winPath(iopermDll), winPath(sys), "3"]);
     const rounds = r.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { byte: number; sent: number; code: unknown });
     expect({ exit: r.code, rounds: rounds.map((x) => x.code) }, r.lines.join("\n")).toEqual({
       exit: 0,

@@ -1,8 +1,8 @@
-// The worker of wine-close-guest.ts: grants LPT1 and strobes `byte` out of it
+// The worker of close-race.ts: grants LPT1 and strobes `byte` out of it
 // until an access fails, counting the bytes that went out in `counter` (shared
 // with the closing thread); then reports the count and the failure's code.
 export {};
-const { IopermError, open } = await import("../../lib/index.ts");
+const { IopermError, open } = await import("../../../lib/index.ts");
 
 declare const self: { onmessage: (e: MessageEvent) => void; postMessage(data: unknown): void };
 self.onmessage = (e: MessageEvent) => {

@@ -4,15 +4,15 @@
 // worker's access must end in a typed NOT_GRANTED, never DRIVER_IO (an IOCTL
 // sent to a closed handle) and never a crash. Prints one JSON line per round
 // for test/lab/wine-close.lab.ts, which counts the bytes in the host LPT file.
-//   bun.exe wine-close-guest.ts DLL SYS ROUNDS
+//   bun.exe close-race.ts DLL SYS ROUNDS
 const [dllPath, sysPath, rounds = "3"] = process.argv.slice(2);
-if (!dllPath || !sysPath) throw new Error("usage: bun.exe wine-close-guest.ts DLL SYS ROUNDS");
+if (!dllPath || !sysPath) throw new Error("usage: bun.exe close-race.ts DLL SYS ROUNDS");
 process.env.IOPERM_LIB = dllPath;
 export {};
-const { installDriver, uninstallDriver } = await import("../../lib/index.ts");
+const { installDriver, uninstallDriver } = await import("../../../lib/index.ts");
 
 for (let round = 0; round < Number(rounds); round++) {
-  const worker = new Worker(new URL("./wine-close-worker.ts", import.meta.url).href);
+  const worker = new Worker(new URL("./close-race-worker.ts", import.meta.url).href);
   const counter = new Int32Array(new SharedArrayBuffer(4));
   /** The worker's next message. */
   const next = () =>
