@@ -4,7 +4,20 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { bunWindowsExe, denylist, h, jsonLines, out, persistentSession, root, setUp, tearDown, wine, winPath } from "./wine.ts";
+import {
+  bunWindowsExe,
+  denylist,
+  h,
+  installDriver as reinstallAutoStart,
+  jsonLines,
+  out,
+  persistentSession,
+  root,
+  setUp,
+  tearDown,
+  wine,
+  winPath,
+} from "./wine.ts";
 
 let bunExe = "";
 type Step = { step: string; rc: number | string; win32?: number; [k: string]: unknown };
@@ -89,6 +102,21 @@ describe("the TypeScript API in bun.exe under Wine", () => {
       ["status", 0, "running"],
       ["version", 0, null],
     ]);
+  }, 60_000);
+
+  test("installDriver() refuses a driver another handle holds open for writing (the source is opened with write sharing denied): DRIVER_MISMATCH with the sharing violation, nothing installed", () => {
+    const source = join(root, ".cache/windows/tmp/held-ioperm.sys");
+    copyFileSync(out.driver, source);
+    const steps = guest("uninstall", `install-held=${winPath(source)}`, "status", `install=${winPath(source)}`, "status");
+    expect(steps.map((s) => [s.step.split("=")[0], s.rc, s.state ?? s.errno ?? null])).toEqual([
+      ["uninstall", 0, null],
+      ["install-held", "DRIVER_MISMATCH", 32], // ERROR_SHARING_VIOLATION
+      ["status", 0, "not-installed"],
+      ["install", 0, null],
+      ["status", 0, "running"],
+    ]);
+    // Back to the auto-start service setUp made: a demand-start one stops with this session.
+    reinstallAutoStart();
   }, 60_000);
 
   test("CLI: `ioperm driver status|version` from bun.exe, with the DLL found at its built path", () => {
