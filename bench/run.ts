@@ -11,7 +11,7 @@
  * Each prints a table and writes <kind>.json and <kind>.svg into bench/results/.
  * `bun bench/run.ts --help` for the options.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { open } from "../lib/index.ts";
@@ -30,7 +30,7 @@ const usage = `Usage: bun bench/run.ts [--vm] [--wine] [--quick] [--time MS] [--
   --wine      --vm plus the Windows driver: ioperm.sys under Wine in the same VM, driven by
               bun.exe through lib/ and ioperm.dll, beside the direct path (needs Wine; the
               host prepares the prefix with scripts/windows/lab-prefix.sh; ~35 s more)
-  --quick     ~20 ms per case, written to a temp dir unless --out is given (smoke test)
+  --quick     ~20 ms per case, written to a new private temp dir unless --out is given (smoke test)
   --time MS   measured time per case (default 500)
   --rounds N  measure every case N times, round-robin, (host: one process each, keep the fastest; default 7 host, 1 lab)
   --out DIR   where <kind>.json and <kind>.svg go (default bench/results)
@@ -109,7 +109,10 @@ if (values.help) {
   process.stdout.write(usage);
   process.exit(0);
 }
-const outDir = (values.out as string | undefined) ?? (settings.quick ? join(tmpdir(), "ioperm-bench") : join(root, "bench", "results"));
+// A quick run's results go to a new private directory (mkdtemp, mode 0700): a fixed name in the shared
+// temp dir could be another user's directory or a symlink they planted.
+const outDir =
+  (values.out as string | undefined) ?? (settings.quick ? mkdtempSync(join(tmpdir(), "ioperm-bench-")) : join(root, "bench", "results"));
 if (values.render !== undefined) {
   publish(JSON.parse(readFileSync(values.render as string, "utf8")) as RunResult, outDir);
 } else if (values.vm || values.wine) {

@@ -88,19 +88,58 @@ export function installedDriverPath(): string {
   return `${process.env.SystemRoot ?? process.env.windir ?? "C:\\Windows"}\\System32\\drivers\\ioperm.sys`;
 }
 
+/** What installDriver did. */
+export interface InstalledDriver {
+  /** The installed copy, in System32\\drivers. */
+  path: string;
+  /** Its SHA-256, which is the one built into ioperm.dll. */
+  sha256: string;
+  /**
+   * Ports at 0x400 and above that the started driver's allowlist admits (0 with
+   * the default one): PCI I/O BARs and the chipset's ACPI PM and SMI registers
+   * live there, which the compiled denylist cannot cover; see allowlistWarning.
+   */
+  portsAbove0x400: number;
+}
+
+/** Every port from 0x400 to 0xFFFF. */
+const NON_ISA_PORTS = 0x10000 - 0x400;
+
+/**
+ * The warning `driver install` prints for an allowlist that reaches past the
+ * legacy ISA ports, or null when it does not. A bus-master device's I/O BAR can
+ * start DMA into kernel memory, and the ACPI PM and SMI registers can power the
+ * machine off or enter SMM; their addresses differ per machine, so no
+ * compiled-in list can exclude them.
+ */
+export function allowlistWarning(portsAbove0x400: number): string | null {
+  if (portsAbove0x400 <= 0) return null;
+  return (
+    `warning: the driver's allowlist (HKLM\\SYSTEM\\CurrentControlSet\\Services\\ioperm\\Parameters\\AllowedPorts) admits ${portsAbove0x400} of the ${NON_ISA_PORTS} ports from 0x400 to 0xFFFF, ` +
+    "where PCI I/O BARs and the chipset's ACPI PM and SMI registers sit. The compiled denylist cannot cover them: " +
+    "a bus-master device programmed through its I/O BAR can DMA into kernel memory. List only the ports your hardware uses."
+  );
+}
+
 /**
  * Copies ioperm.sys into System32\\drivers, registers that copy as a kernel
  * service and starts it (never the build output a user could replace). Needs an
  * elevated process. `sysPath` defaults to the package's driver for this
- * architecture. Returns the installed file and its SHA-256.
+ * architecture, and must be that driver: ioperm.dll reads it through a handle
+ * that denies writers and installs it only if its SHA-256 is the one built into
+ * the DLL (IopermError DRIVER_MISMATCH otherwise, nothing installed). Returns the
+ * installed file, its SHA-256, and what the allowlist admits above the ISA ports.
  */
-export function installDriver(sysPath = builtDriverPath(), options: InstallOptions = {}): { path: string; sha256: string } {
+export function installDriver(sysPath = builtDriverPath(), options: InstallOptions = {}): InstalledDriver {
   if (process.platform === "win32" && !existsSync(sysPath)) {
     throw localError("LOAD_FAILED", `installDriver: ${sysPath} does not exist; build it with \`npm run build:windows\``, "installDriver");
   }
-  check(native().ioperm_driver_install(Buffer.from(`${sysPath}\0`, "utf8"), options.autoStart ? 1 : 0), "installDriver");
+  const portsAbove0x400 = check(
+    native().ioperm_driver_install(Buffer.from(`${sysPath}\0`, "utf8"), options.autoStart ? 1 : 0),
+    "installDriver",
+  );
   const path = installedDriverPath();
-  return { path, sha256: new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex") };
+  return { path, sha256: new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex"), portsAbove0x400 };
 }
 
 /** Stops and deletes the service, and removes the installed driver file. Needs an elevated process. */

@@ -128,6 +128,9 @@ const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
   LOCK_TIMEOUT: (at, ctx) =>
     `${at}: the bus lock ${ctx.device ?? ""} was still held by another program (or another thread of this one) when the wait ran out; ` +
     "let that transaction finish and try again, or wait longer with { timeoutMs }",
+  DRIVER_MISMATCH: (at) =>
+    `${at}: that ioperm.sys is not the driver this package was built with (its SHA-256 differs, or another process has it open for writing), so nothing was installed; ` +
+    "install the package's own driver (no PATH), or rebuild with npm run build:windows",
   CLOSED: (at) => `${at}: this handle was closed; open() a new one`,
   LOAD_FAILED: (at) => `${at}: the native library could not be loaded; reinstall the package or run npm run build`,
   ABI_MISMATCH: (at) => `${at}: the native library is from another version; reinstall the package or run npm run build`,

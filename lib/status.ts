@@ -18,7 +18,8 @@ export const Status = {
   DRIVER_IO: -5013,
   UNSUPPORTED: -5014,
   BAD_BUFFER: -5015,
-  LOCK_TIMEOUT: -5020,
+  LOCK_TIMEOUT: -5021,
+  DRIVER_MISMATCH: -5020,
 } as const;
 
 /** The name of a fixed native status code. */

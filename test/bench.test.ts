@@ -2,7 +2,7 @@
 // well-formed result that names the library it measured (witness: the built
 // library's own SHA-256). No timing is asserted: a benchmark is not a test.
 import { expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RunResult } from "../bench/model.ts";
@@ -53,6 +53,31 @@ test("bun bench/run.ts --quick writes valid host JSON and an SVG chart", () => {
     expect(svg).toContain("ts-api");
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+}, 60_000);
+
+test("bench --quick without --out writes into a new private directory (mkdtemp, 0700), not through a planted $TMPDIR/ioperm-bench", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "ioperm-bench-tmp-"));
+  try {
+    const target = join(tmp, "target");
+    mkdirSync(target);
+    symlinkSync(target, join(tmp, "ioperm-bench"));
+    const r = Bun.spawnSync({
+      cmd: [process.execPath, "bench/run.ts", "--quick"],
+      cwd: root,
+      env: { ...process.env, TMPDIR: tmp },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(r.exitCode, r.stderr.toString()).toBe(0);
+    const dir = /quick run: results go to (\S+)/.exec(r.stderr.toString())?.[1] ?? "";
+    expect(dir.startsWith(join(tmp, "ioperm-bench-"))).toBe(true);
+    expect(lstatSync(dir).isDirectory()).toBe(true);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(existsSync(join(dir, "host.json"))).toBe(true);
+    expect(readdirSync(target)).toEqual([]);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 }, 60_000);
 

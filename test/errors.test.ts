@@ -23,6 +23,7 @@ const mustSay: Record<keyof typeof Status | keyof typeof Errno, string> = {
   UNSUPPORTED: "not supported on",
   BAD_BUFFER: "misaligned buffer",
   LOCK_TIMEOUT: "wait longer with { timeoutMs }",
+  DRIVER_MISMATCH: "not the driver this package was built with",
   EPERM: "CAP_SYS_RAWIO",
   ENOENT: "/dev/port does not exist",
   EIO: "I/O error",

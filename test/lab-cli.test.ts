@@ -2,7 +2,20 @@
 // names of the files extra devices write, and a clear error, with no QEMU left
 // running, for each kind of bad input. Each case boots (or refuses to boot) QEMU.
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { packageRoot as root } from "../lib/paths.ts";
@@ -263,4 +276,46 @@ test("a -device value QEMU refuses (iobase=zz): exit 125 with QEMU's words, and 
   expect(err).toBeInstanceOf(LabError);
   expect((err as InstanceType<typeof LabError>).reason).toBe("bad-config");
   expect(qemuWith("iobase=zz")).toEqual([]);
+}, 120_000);
+
+test.skipIf(!isRoot)(
+  "--out owned by another user (uid 65534) or writable by its group: exit 125 with the reason, nothing written there, no QEMU (needs root for chown)",
+  () => {
+    const theirs = join(out, "theirs");
+    mkdirSync(theirs, { mode: 0o755 });
+    chownSync(theirs, 65534, 65534);
+    const r = lab(["--out", theirs, "--", "true"]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain(`lab: refusing the run dir (outDir, --out) ${theirs}: it is owned by uid 65534, not by this user (uid 0)`);
+    expect(readdirSync(theirs)).toEqual([]);
+    const shared = join(out, "shared");
+    mkdirSync(shared);
+    chmodSync(shared, 0o775);
+    const g = lab(["--out", shared, "--", "true"]);
+    expect(g.code).toBe(125);
+    expect(g.stderr).toContain("it is writable by its group (mode 775)");
+    expect(readdirSync(shared)).toEqual([]);
+    expect(qemuWith(theirs)).toEqual([]);
+  },
+  60_000,
+);
+
+test("symlinks planted in a reused --out where the lab writes guest.sh, files.json and a witness file are replaced, never written through, and one the guest leaves is not read; the lab still boots (witness: the byte in lpt1.out)", () => {
+  const run = join(out, "planted");
+  mkdirSync(run, { mode: 0o700 });
+  const victims = ["guest.sh", "files.json", "lpt1.out", "console.log"].map((name) => {
+    const victim = join(out, `victim-${name}`);
+    writeFileSync(victim, "precious\n");
+    symlinkSync(victim, join(run, name));
+    return victim;
+  });
+  // The guest writes the run dir too: a symlink it leaves where the host reads a note is not followed.
+  const guest = 'outb 0x378 0x3c && outb 0x37a 0x0d && outb 0x37a 0x0c && ln -s /etc/hostname "$IOPERM_LAB_RUN/not-found"';
+  const r = lab(["--out", run, "--", "sh", "-c", guest]);
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stderr).not.toContain("command not found");
+  for (const victim of victims) expect(readFileSync(victim, "utf8")).toBe("precious\n");
+  for (const name of ["guest.sh", "files.json", "lpt1.out", "console.log"]) expect(lstatSync(join(run, name)).isFile()).toBe(true);
+  expect([...readFileSync(join(run, "lpt1.out"))]).toEqual([0x3c]);
+  expect(statSync(join(run, "guest.sh")).mode & 0o777).toBe(0o600);
 }, 120_000);

@@ -18,6 +18,8 @@ pub fn build(b: *std.Build) void {
     const optimize = b.standardOptimizeOption(.{});
     const windows = b.option(bool, "windows", "also build ioperm.dll, ioperm.sys (x64, x86) and the Windows test tools") orelse false;
     const sign = b.option(bool, "sign", "test-sign ioperm.sys with osslsigncode (with -Dwindows; default true)") orelse true;
+    // The driver first: each arch's ioperm.dll carries the SHA-256 of the ioperm.sys built beside it.
+    const driver_hashes = if (windows) windowsDriver(b, optimize, sign) else null;
 
     for (targets) |query| {
         if (query.os_tag == .windows and !windows) continue;
@@ -34,7 +36,7 @@ pub fn build(b: *std.Build) void {
                 .strip = optimize != .debug,
             }),
         });
-        if (query.os_tag == .windows) windowsClient(b, lib.root_module, target);
+        if (query.os_tag == .windows) windowsClient(b, lib.root_module, target, driver_hashes.?.x64);
         b.installArtifact(lib);
     }
 
@@ -87,8 +89,6 @@ pub fn build(b: *std.Build) void {
     });
     b.installArtifact(b.addExecutable(.{ .name = "ioperm-noports", .root_module = noports }));
     test_step.dependOn(&b.addRunArtifact(b.addTest(.{ .root_module = noports })).step);
-
-    if (windows) windowsDriver(b, optimize, sign);
 }
 
 // ---- Windows -----------------------------------------------------------------
@@ -97,8 +97,9 @@ pub fn build(b: *std.Build) void {
 /// layouts; windows.zig imports it as "ioperm_ioctl" and checks core.Op against it.
 const ioctl_header = "../windows-driver/include/ioperm_ioctl.h";
 
-/// ioperm.dll's backend: the header through translate-c, and the system DLLs it calls.
-fn windowsClient(b: *std.Build, module: *std.Build.Module, target: std.Build.ResolvedTarget) void {
+/// ioperm.dll's backend: the header through translate-c, the system DLLs it calls,
+/// and `driver_hash`, the SHA-256 of its arch's ioperm.sys that driverInstall checks.
+fn windowsClient(b: *std.Build, module: *std.Build.Module, target: std.Build.ResolvedTarget, driver_hash: std.Build.LazyPath) void {
     const header = b.addTranslateC(.{
         .root_source_file = b.path(ioctl_header),
         .target = target,
@@ -108,6 +109,7 @@ fn windowsClient(b: *std.Build, module: *std.Build.Module, target: std.Build.Res
     // <stdint.h> from the MinGW headers Zig ships, never the build host's.
     header.addSystemIncludePath(std.Build.LazyPath.zig_lib.path(b, "libc/include/any-windows-any"));
     module.addImport("ioperm_ioctl", header.createModule());
+    module.addAnonymousImport("driver_sha256", .{ .root_source_file = driver_hash });
     module.linkSystemLibrary("kernel32", .{});
     module.linkSystemLibrary("advapi32", .{});
 }
@@ -144,8 +146,8 @@ const driver_arches = [_]DriverArch{
 /// ioperm.sys for each arch: import libraries from our .def lists (zig dlltool),
 /// compile and link with zig cc, fix the checksum (pefix), test-sign, and
 /// check the result with an independent PE reader. Installs into
-/// zig-out/windows/<arch>/.
-fn windowsDriver(b: *std.Build, optimize: std.builtin.OptimizeMode, sign: bool) void {
+/// zig-out/windows/<arch>/. Returns each arch's generated SHA-256 source (hashzig).
+fn windowsDriver(b: *std.Build, optimize: std.builtin.OptimizeMode, sign: bool) struct { x64: std.Build.LazyPath, x86: std.Build.LazyPath } {
     const pefix = b.addExecutable(.{
         .name = "pefix",
         .root_module = b.createModule(.{
@@ -158,9 +160,19 @@ fn windowsDriver(b: *std.Build, optimize: std.builtin.OptimizeMode, sign: bool) 
     const check_step = b.step("check-windows", "check the driver images (scripts/windows/check_pe.py)");
     check_step.dependOn(&b.addRunArtifact(pefix_tests).step);
     b.getInstallStep().dependOn(check_step);
+    const hashzig = b.addExecutable(.{
+        .name = "hashzig",
+        .root_module = b.createModule(.{
+            .root_source_file = b.path("../windows-driver/tools/hashzig.zig"),
+            .target = b.graph.host,
+            .optimize = .ReleaseSafe,
+        }),
+    });
+    check_step.dependOn(&b.addRunArtifact(b.addTest(.{ .root_module = hashzig.root_module })).step);
+    var hashes: [driver_arches.len]std.Build.LazyPath = undefined;
 
     const ddk = std.Build.LazyPath.zig_lib.path(b, "libc/include/any-windows-any/ddk");
-    for (driver_arches) |arch| {
+    for (driver_arches, &hashes) |arch, *hash| {
         const cc = b.addSystemCommand(&.{ b.graph.zig_exe, "cc", "-target" });
         cc.addArg(b.fmt("{s}-windows-gnu", .{@tagName(arch.query.cpu_arch.?)}));
         cc.addArgs(&.{
@@ -218,6 +230,11 @@ fn windowsDriver(b: *std.Build, optimize: std.builtin.OptimizeMode, sign: bool) 
         check.addFileArg(image);
         check_step.dependOn(&check.step);
 
+        // The final (signed) image's SHA-256, compiled into this arch's ioperm.dll.
+        const hash_run = b.addRunArtifact(hashzig);
+        hash_run.addFileArg(image);
+        hash.* = hash_run.addOutputFileArg("driver_sha256.zig");
+
         const install = b.getInstallStep();
         install.dependOn(&b.addInstallFileWithDir(image, .prefix, b.fmt("{s}/ioperm.sys", .{dir})).step);
         install.dependOn(&b.addInstallFileWithDir(pdb, .prefix, b.fmt("{s}/ioperm.pdb", .{dir})).step);
@@ -239,7 +256,7 @@ fn windowsDriver(b: *std.Build, optimize: std.builtin.OptimizeMode, sign: bool) 
                     .link_libc = false,
                 }),
             });
-            windowsClient(b, dll.root_module, dll.root_module.resolved_target.?);
+            windowsClient(b, dll.root_module, dll.root_module.resolved_target.?, hash.*);
             install.dependOn(&b.addInstallArtifact(dll, .{
                 .dest_dir = .{ .override = .{ .custom = dir } },
                 .implib_dir = .disabled,
@@ -286,4 +303,6 @@ fn windowsDriver(b: *std.Build, optimize: std.builtin.OptimizeMode, sign: bool) 
         .implib_dir = .disabled,
         .pdb_dir = .disabled,
     }).step);
+    comptime std.debug.assert(std.mem.eql(u8, driver_arches[0].name, "x64") and std.mem.eql(u8, driver_arches[1].name, "x86"));
+    return .{ .x64 = hashes[0], .x86 = hashes[1] };
 }

@@ -6,7 +6,7 @@
  *   ioperm driver status                    not-installed | stopped | running | …
  *   ioperm driver version                   ask the running driver for its version
  */
-import { builtDriverPath, driverStatus, driverVersion, installDriver, uninstallDriver } from "../driver.ts";
+import { allowlistWarning, builtDriverPath, driverStatus, driverVersion, installDriver, uninstallDriver } from "../driver.ts";
 import { IopermError } from "../errors.ts";
 import type { Command } from "./command.ts";
 
@@ -33,6 +33,8 @@ export const command: Command = {
           console.log(
             `installed ${path} as ${installed.path} (sha256 ${installed.sha256}), service ioperm (${auto ? "auto" : "demand"} start); state: ${driverStatus()}`,
           );
+          const warning = allowlistWarning(installed.portsAbove0x400);
+          if (warning !== null) console.error(warning);
           return 0;
         }
         case "uninstall":

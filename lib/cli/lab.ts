@@ -25,7 +25,8 @@ Options:
   --kernel PATH     boot this kernel: a bzImage (modules from /lib/modules/<release>,
                     or built in) or an unpacked kernel package directory
   --pcspk           record the PC speaker to <run>/pcspk.wav
-  --out DIR         run dir, shared with the guest (default <cache>/runs/<time>-<pid>)
+  --out DIR         run dir, shared with the guest (default <cache>/runs/<time>-<pid>);
+                    yours alone: another user's or a group-writable one is refused
   --qemu ARG        extra QEMU argument, passed as is (repeatable)
   --memory MiB      guest RAM, ${labLimits.minMemoryMiB} up to this host's RAM (default 2048)
   --timeout SECONDS kill the VM after this long, boot included (default 600,

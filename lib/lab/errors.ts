@@ -17,7 +17,11 @@ export type LabErrorReason =
   /** The command is not found in the guest. */
   | "not-found"
   /** --kvm without a usable /dev/kvm. */
-  | "no-kvm";
+  | "no-kvm"
+  /** The run dir or cache is not a directory only this user can write (someone else owns it, or group or others can write it). */
+  | "unsafe-dir"
+  /** A cached kernel or busybox no longer matches the SHA-256 recorded when it was fetched. */
+  | "tampered";
 
 /**
  * A lab run that produced no exit code, with the reason. `tail` holds the last

@@ -1,11 +1,14 @@
 // The lab's tiny initramfs: a static busybox, lib/lab/init.sh and the modules
 // needed to mount the host root over 9p with an overlay. It is written here as
 // a newc cpio archive (no cpio tool needed) and cached in the per-user cache
-// under a hash of everything that goes into it.
+// under a hash of everything that goes into it, with the SHA-256 of the archive
+// itself in a manifest beside it: a cached archive that no longer matches is
+// rebuilt, never booted.
 import { existsSync, readdirSync } from "node:fs";
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { LabError } from "./errors.ts";
+import { checkHash, manifestOf, recordHash, writeAtomic } from "./private.ts";
 import { type Kernel, type LabTools, runBytes } from "./toolchain.ts";
 
 /** Load order matters: each needs the ones before it. Built-in ones are skipped. */
@@ -93,7 +96,9 @@ const building = new Map<string, Promise<void>>();
 
 /**
  * Path of an initramfs for these tools, building it if none matches the
- * current inputs. Safe to call from parallel runs: the file appears by atomic rename.
+ * current inputs, or if the cached one's content no longer matches the SHA-256
+ * recorded when it was built. Safe to call from parallel runs: the file and
+ * its manifest appear by atomic rename, and a build's bytes depend only on its inputs.
  */
 export async function ensureInitramfs(tools: LabTools, progress: (line: string) => void): Promise<string> {
   const { kernel, busybox, cache } = tools;
@@ -102,9 +107,13 @@ export async function ensureInitramfs(tools: LabTools, progress: (line: string) 
   hash.update(await readFile(initScript));
   hash.update(await readFile(busybox));
   hash.update(`${kernel.dir}\n${kernel.release}\n${located.map((m) => `${m.name}=${m.path}`).join("\n")}`);
+  for (const m of located) if (m.path !== null) hash.update(await readFile(m.path));
   const key = hash.digest("hex").slice(0, 16);
   const out = join(cache, `initramfs-${key}.cpio.gz`);
-  if (existsSync(out)) return out;
+  const cached = await checkHash(out);
+  if (cached === "ok") return out;
+  if (cached === "mismatch")
+    progress(`lab: ${out} does not match the SHA-256 recorded when it was built (${manifestOf(out)}); rebuilding it`);
 
   // Parallel runs in this process share one build; other processes write their
   // own temporary file and the last rename wins, harmlessly.
@@ -134,15 +143,13 @@ async function buildInitramfs(busybox: string, located: { name: string; path: st
     loaded.push(m.name);
   }
   entries.push({ name: "lib/modules/load.order", mode: 0o100644, data: new TextEncoder().encode(`${loaded.join("\n")}\n`) });
-  const temp = `${out}.${process.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await writeFile(temp, Bun.gzipSync(cpioNewc(entries), { level: 6 }));
-    await rename(temp, out);
-  } finally {
-    await rm(temp, { force: true });
-  }
+  const archive = Bun.gzipSync(cpioNewc(entries), { level: 6 });
+  // The manifest first: a reader that sees the new archive also sees its hash.
+  await recordHash(out, archive);
+  await writeAtomic(out, archive);
   // Older initramfs files are dead weight once their inputs have changed.
   for (const name of readdirSync(dirname(out))) {
-    if (/^initramfs-[0-9a-f]{16}\.cpio\.gz$/.test(name) && name !== basename(out)) await rm(join(dirname(out), name), { force: true });
+    const stale = /^initramfs-[0-9a-f]{16}\.cpio\.gz(\.sha256)?$/.exec(name);
+    if (stale !== null && name !== basename(out) && name !== basename(manifestOf(out))) await rm(join(dirname(out), name), { force: true });
   }
 }

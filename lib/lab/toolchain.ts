@@ -7,10 +7,11 @@
  * takes the user's own kernel.
  */
 import { accessSync, constants, existsSync, readdirSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { homedir, release as osRelease } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { LabError } from "./errors.ts";
+import { checkHash, manifestOf, privateDir, recordHash, writeAtomic } from "./private.ts";
 
 /** The Debian kernel package the lab boots unless told otherwise (a metapackage naming the current one). */
 export const kernelMetaPackage = "linux-image-amd64";
@@ -20,6 +21,8 @@ export const qemuPackage = "qemu-system-x86";
 /**
  * The per-user cache: $IOPERM_CACHE, else $XDG_CACHE_HOME/ioperm, else
  * ~/.cache/ioperm. It holds the kernel, busybox, the initramfs and the run dirs.
+ * It must belong to the user running the lab and be closed to group and others
+ * (see privateDir); the lab creates it with mode 0700.
  */
 export function labCacheDir(env: Record<string, string | undefined> = process.env): string {
   if (env.IOPERM_CACHE) return resolve(env.IOPERM_CACHE);
@@ -93,7 +96,6 @@ async function findQemu(progress: Progress, cache: string): Promise<{ qemu: stri
 }
 
 async function aptInstall(packages: string[], cache: string): Promise<void> {
-  await mkdir(cache, { recursive: true });
   const log = join(cache, "apt.log");
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const attempt = () =>
@@ -127,18 +129,21 @@ async function isStaticElf(path: string): Promise<boolean> {
  * Fetches a Debian package into <cache>/<name>/ with `apt-get download` and
  * unpacks it there with `dpkg-deb -x` (no root needed, nothing installed).
  * The directory appears by atomic rename, so a half-done fetch is never used.
+ * `record` names the files (relative to `dest`) whose SHA-256 goes into a
+ * manifest beside each, for checkHash before each later use.
  */
-async function unpackDebian(pkg: string, dest: string): Promise<void> {
+async function unpackDebian(pkg: string, dest: string, record: string[]): Promise<void> {
   const stage = `${dest}.${process.pid}.tmp`;
   await rm(stage, { recursive: true, force: true });
-  await mkdir(join(stage, "deb"), { recursive: true });
+  await mkdir(join(stage, "deb"), { recursive: true, mode: 0o700 });
   try {
     await run(["apt-get", "download", "-qq", pkg], `downloading ${pkg}`, { cwd: join(stage, "deb") });
     const deb = readdirSync(join(stage, "deb")).find((n) => n.endsWith(".deb"));
     if (deb === undefined) throw setupError(`lab: apt-get download ${pkg} left no .deb`);
     await run(["dpkg-deb", "-x", join(stage, "deb", deb), join(stage, "root")], `unpacking ${deb}`);
     await rm(join(stage, "deb"), { recursive: true, force: true });
-    await mkdir(dirname(dest), { recursive: true });
+    for (const rel of record) await recordHash(join(stage, "root", rel), new Uint8Array(await readFile(join(stage, "root", rel))));
+    await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
     await rm(dest, { recursive: true, force: true });
     await rename(join(stage, "root"), dest);
   } finally {
@@ -146,10 +151,22 @@ async function unpackDebian(pkg: string, dest: string): Promise<void> {
   }
 }
 
-/** A static busybox: the cache's, else the system's if static, else Debian's busybox-static fetched into the cache. */
+/** A LabError "tampered" for a cached file whose content no longer matches its manifest. */
+function tampered(file: string, refetch: string): LabError {
+  return new LabError(
+    `lab: ${file} does not match the SHA-256 recorded when it was fetched (${manifestOf(file)}): it changed since, so the lab will not boot it. Delete ${refetch} to fetch it again.`,
+    "tampered",
+    "",
+    "",
+  );
+}
+
+/** A static busybox: the cache's (checked against its manifest), else the system's if static, else Debian's busybox-static fetched into the cache. */
 async function findBusybox(progress: Progress, cache: string): Promise<string> {
   const cached = join(cache, "busybox", "bin", "busybox");
-  if (await isStaticElf(cached)) return cached;
+  const check = await checkHash(cached);
+  if (check === "mismatch") throw tampered(cached, join(cache, "busybox"));
+  if (check === "ok" && (await isStaticElf(cached))) return cached;
   for (const system of ["/bin/busybox", "/usr/bin/busybox"]) if (await isStaticElf(system)) return system;
   if (!hasApt()) {
     throw setupError(
@@ -157,7 +174,7 @@ async function findBusybox(progress: Progress, cache: string): Promise<string> {
     );
   }
   progress("lab: fetching busybox-static (apt-get download)…");
-  await unpackDebian("busybox-static", join(cache, "busybox"));
+  await unpackDebian("busybox-static", join(cache, "busybox"), ["bin/busybox"]);
   if (!(await isStaticElf(cached))) throw setupError(`lab: ${cached} is not a static busybox after unpacking busybox-static`);
   return cached;
 }
@@ -235,12 +252,22 @@ async function hostKernel(): Promise<Kernel | null> {
   return userKernel(image).catch(() => null);
 }
 
-/** The Debian kernel in the cache, fetched on first use: the package `linux-image-amd64` currently depends on. */
+/**
+ * The Debian kernel in the cache, fetched on first use: the package
+ * `linux-image-amd64` currently depends on. A cached image is used only when
+ * it matches the SHA-256 recorded at the fetch; one without a manifest (an
+ * older cache) is fetched again.
+ */
 async function debianKernel(progress: Progress, cache: string): Promise<Kernel> {
-  const kdir = join(cache, "kernel");
+  const kdir = await privateDir(join(cache, "kernel"), "kernel cache");
   const current = join(kdir, "current");
   const named = (await readFile(current, "utf8").catch(() => "")).trim();
-  if (named && existsSync(join(kdir, named, "vmlinuz"))) return userKernel(join(kdir, named));
+  if (/^linux-image-[\w.+~-]+$/.test(named)) {
+    const image = join(kdir, named, "vmlinuz");
+    const check = await checkHash(image);
+    if (check === "mismatch") throw tampered(image, join(kdir, named));
+    if (check === "ok") return userKernel(join(kdir, named));
+  }
   // Without Debian's kernel, this machine's own kernel will do, if its image is readable.
   const noKernel = async (why: string) => {
     const host = await hostKernel();
@@ -264,13 +291,16 @@ async function debianKernel(progress: Progress, cache: string): Promise<Kernel> 
   }
   if (pkg === undefined) return noKernel(`apt knows no package ${kernelMetaPackage}`);
   progress(`lab: fetching the Debian kernel ${pkg} (apt-get download)…`);
-  await unpackDebian(pkg, join(kdir, pkg));
   const release = pkg.replace(/^linux-image-/, "");
+  await unpackDebian(pkg, join(kdir, pkg), []);
   const image = join(kdir, pkg, "boot", `vmlinuz-${release}`);
   if (!existsSync(image)) throw setupError(`lab: ${pkg} has no boot/vmlinuz-${release}`);
-  await Bun.write(join(kdir, pkg, "vmlinuz"), Bun.file(image));
-  await writeFile(`${current}.tmp`, `${pkg}\n`);
-  await rename(`${current}.tmp`, current);
+  // The copy the lab boots, with the hash of the bytes just unpacked from the package apt verified.
+  const bytes = new Uint8Array(await readFile(image));
+  const vmlinuz = join(kdir, pkg, "vmlinuz");
+  await recordHash(vmlinuz, bytes);
+  await writeAtomic(vmlinuz, bytes, 0o644);
+  await writeAtomic(current, `${pkg}\n`);
   return userKernel(join(kdir, pkg));
 }
 
@@ -315,8 +345,8 @@ export function prepareLab(opts: { kernel?: string; progress?: Progress } = {}):
   return p;
 }
 
-async function prepare(cache: string, kernelPath: string | undefined, progress: Progress): Promise<LabTools> {
-  await mkdir(cache, { recursive: true });
+async function prepare(given: string, kernelPath: string | undefined, progress: Progress): Promise<LabTools> {
+  const cache = await privateDir(given, "lab cache ($IOPERM_CACHE, $XDG_CACHE_HOME/ioperm or ~/.cache/ioperm)");
   const { qemu, version } = await findQemu(progress, cache);
   const busybox = await findBusybox(progress, cache);
   const kernel = kernelPath !== undefined ? await userKernel(kernelPath) : await debianKernel(progress, cache);

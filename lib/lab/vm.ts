@@ -8,13 +8,14 @@
 // at 0xe9 -> <run>/debugcon.out, isa-debug-exit at 0xf4, std VGA (Bochs VBE at
 // 0x1ce/0x1cf), RTC, i440FX/PIIX, fw_cfg.
 import type { Subprocess } from "bun";
-import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { ConsoleSplitter, type Phase } from "./console.ts";
 import { LabError } from "./errors.ts";
 import { ensureInitramfs } from "./initramfs.ts";
 import { checkDeviceNames, checkMachine, parseDeviceSpec } from "./preflight.ts";
+import { privateDir, readNoFollow, replaceNew } from "./private.ts";
 import { checkKvm, type Kernel, type LabTools, prepareLab } from "./toolchain.ts";
 
 export { LabError, type LabErrorReason } from "./errors.ts";
@@ -37,7 +38,11 @@ export interface LabOptions {
   pcspk?: boolean;
   /** Guest RAM; default 2048, from labLimits.minMemoryMiB up to the host's RAM. The overlay's writable layer lives in it. */
   memoryMiB?: number;
-  /** Run dir, the same path in the guest; default <cache>/runs/<timestamp>-<pid> (see labCacheDir). */
+  /**
+   * Run dir, the same path in the guest; default a fresh <cache>/runs/<timestamp>-<pid> (see labCacheDir).
+   * It must belong to this user and be closed to group and others (else a LabError "unsafe-dir");
+   * created with mode 0700 when missing. The files a run writes there replace any left by an earlier run.
+   */
   outDir?: string;
   /**
    * Use KVM (a LabError "no-kvm" when /dev/kvm is missing or not ours). If the
@@ -154,21 +159,22 @@ async function pruneRuns(dir: string): Promise<void> {
   }
 }
 
+/**
+ * The run dir: the user's --out (only theirs, see privateDir), else a new
+ * directory under <cache>/runs. The guest runs its guest.sh as root with the
+ * host's files readable, so nobody else may be able to write there.
+ */
 async function makeRunDir(outDir: string | undefined, cache: string): Promise<string> {
-  if (outDir !== undefined) {
-    const dir = resolve(outDir);
-    await mkdir(dir, { recursive: true });
-    return dir;
-  }
+  if (outDir !== undefined) return privateDir(outDir, "run dir (outDir, --out)");
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").replace(/\..*/, "");
-  const base = join(cache, "runs", `${stamp}-${process.pid}`);
-  await mkdir(join(cache, "runs"), { recursive: true });
-  await pruneRuns(join(cache, "runs"));
-  // Two runs from one process in the same second get -2, -3, …; mkdir is the lock.
+  const runs = await privateDir(join(cache, "runs"), "lab cache's runs directory");
+  const base = join(runs, `${stamp}-${process.pid}`);
+  await pruneRuns(runs);
+  // Two runs from one process in the same second get -2, -3, …; mkdir is the lock, so each run dir is new.
   for (let n = 1; ; n++) {
     const dir = n === 1 ? base : `${base}-${n}`;
     try {
-      await mkdir(dir);
+      await mkdir(dir, { mode: 0o700 });
       return dir;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
@@ -363,6 +369,7 @@ async function attempt(plan: Plan, accel: "tcg" | "kvm", bootLimitMs: number | n
   if (plan.verbose) plan.progress(`lab: ${cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ")}`);
   plan.progress(`lab: booting (${accel})…`);
   await rm(join(plan.runDir, "exit-code"), { force: true });
+  await rm(join(plan.runDir, "not-found"), { force: true });
   const t0 = performance.now();
   const proc = Bun.spawn({ cmd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   running.add(proc);
@@ -374,7 +381,7 @@ async function attempt(plan: Plan, accel: "tcg" | "kvm", bootLimitMs: number | n
   ]);
   running.delete(proc);
   watch.done();
-  await writeFile(join(plan.runDir, accel === "kvm" && seen.bootMs < 0 ? "console-kvm.log" : "console.log"), seen.consoleText);
+  await replaceNew(join(plan.runDir, accel === "kvm" && seen.bootMs < 0 ? "console-kvm.log" : "console.log"), seen.consoleText);
   return verdictOf(plan, { status, stderr, stopped: watch.why(), bootLimitMs, ...seen });
 }
 
@@ -439,9 +446,11 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
   const extra = extraDevices(opts.devices ?? [], runDir);
   const speaker = opts.pcspk ? pcspkRecording(runDir) : { args: [], files: {} };
   const files: LabFiles = { ...extra.files, ...speaker.files, ...standardFiles(runDir) };
-  await writeFile(join(runDir, "files.json"), `${JSON.stringify(files, null, 2)}\n`);
+  // Every file the host makes here is new (O_EXCL|O_NOFOLLOW): QEMU then opens the witness files we made, never a planted link.
+  for (const file of Object.values(files)) if (file !== undefined) await replaceNew(file);
+  await replaceNew(join(runDir, "files.json"), `${JSON.stringify(files, null, 2)}\n`);
   const colour = opts.onOutput === undefined && process.stdout.isTTY === true;
-  await writeFile(join(runDir, "guest.sh"), guestScript(opts.command, cwd, runDir, opts.env ?? {}, colour));
+  await replaceNew(join(runDir, "guest.sh"), guestScript(opts.command, cwd, runDir, opts.env ?? {}, colour));
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
   const plan: Plan = {
     id,
@@ -471,7 +480,7 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
 
 /** A LabError "not-found" when the guest's script noted that the command does not exist there. */
 async function commandFound(name: string, cwd: string, runDir: string): Promise<void> {
-  const path = await readFile(join(runDir, "not-found"), "utf8").catch(() => null);
+  const path = await readNoFollow(join(runDir, "not-found")).catch(() => null);
   if (path === null) return;
   throw new LabError(
     `lab: command not found in the guest: ${JSON.stringify(name)} (cwd ${cwd}, PATH ${path}). The guest sees the host's files read-only at the same paths: install it on the host, or give its path.`,
@@ -536,7 +545,7 @@ async function boot(
 
 /** The exit code the guest's /init recorded in the run dir; a LabError when it recorded none. */
 async function recordedExitCode(runDir: string, tail: string): Promise<number> {
-  const recorded = await readFile(join(runDir, "exit-code"), "utf8").catch(() => "");
+  const recorded = await readNoFollow(join(runDir, "exit-code")).catch(() => "");
   if (/^\d+\s*$/.test(recorded)) return Number(recorded);
   throw new LabError(
     "lab: the guest stopped before recording the command's exit code (kernel panic or crash?)",

@@ -3,8 +3,22 @@
 // The steps run in test/windows/guest/api.ts; only paths that never execute in/out are here.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { bunWindowsExe, h, jsonLines, out, persistentSession, root, setUp, tearDown, wine, winPath } from "./wine.ts";
+import { dirname, join } from "node:path";
+import {
+  bunWindowsExe,
+  denylist,
+  h,
+  installDriver as reinstallAutoStart,
+  jsonLines,
+  out,
+  persistentSession,
+  root,
+  setUp,
+  tearDown,
+  wine,
+  winePrefix,
+  winPath,
+} from "./wine.ts";
 
 let bunExe = "";
 type Step = { step: string; rc: number | string; win32?: number; [k: string]: unknown };
@@ -14,6 +28,12 @@ function guest(...steps: string[]): Step[] {
   const got = jsonLines<Step>(r.lines).filter((s) => !s.step.endsWith(":state"));
   expect({ exit: r.code, steps: got.map((s) => s.step) }).toEqual({ exit: 0, steps });
   return got;
+}
+
+/** scripts/windows/wine.sh with these arguments (e.g. set-allowlist), which must succeed. */
+function wineSh(...args: string[]): void {
+  const r = Bun.spawnSync([join(root, "scripts/windows/wine.sh"), ...args], { cwd: root, stdout: "pipe", stderr: "pipe" });
+  expect(r.exitCode, `wine.sh ${args.join(" ")}: ${r.stdout}${r.stderr}`).toBe(0);
 }
 
 /** The ":state" lines a grant step prints whether or not it succeeded. */
@@ -85,6 +105,21 @@ describe("the TypeScript API in bun.exe under Wine", () => {
     ]);
   }, 60_000);
 
+  test("installDriver() refuses a driver another handle holds open for writing (the source is opened with write sharing denied): DRIVER_MISMATCH with the sharing violation, nothing installed", () => {
+    const source = join(root, ".cache/windows/tmp/held-ioperm.sys");
+    copyFileSync(out.driver, source);
+    const steps = guest("uninstall", `install-held=${winPath(source)}`, "status", `install=${winPath(source)}`, "status");
+    expect(steps.map((s) => [s.step.split("=")[0], s.rc, s.state ?? s.errno ?? null])).toEqual([
+      ["uninstall", 0, null],
+      ["install-held", "DRIVER_MISMATCH", 32], // ERROR_SHARING_VIOLATION
+      ["status", 0, "not-installed"],
+      ["install", 0, null],
+      ["status", 0, "running"],
+    ]);
+    // Back to the auto-start service setUp made: a demand-start one stops with this session.
+    reinstallAutoStart();
+  }, 60_000);
+
   test("CLI: `ioperm driver status|version` from bun.exe, with the DLL found at its built path", () => {
     const cli = winPath(join(root, "lib/cli.ts"));
     const status = wine(bunExe, [cli, "driver", "status"]);
@@ -118,7 +153,7 @@ describe("the TypeScript API in bun.exe under Wine", () => {
     const imagePath = wine("reg", ["query", "HKLM\\System\\CurrentControlSet\\Services\\ioperm", "/v", "ImagePath"]).lines.join("\n");
     expect(imagePath.toLowerCase()).toContain("system32\\drivers\\ioperm.sys");
     expect(imagePath.toLowerCase()).not.toContain("user-writable");
-    const inPrefix = join(root, ".cache/windows/wineprefix/drive_c/windows/system32/drivers/ioperm.sys");
+    const inPrefix = join(winePrefix, "drive_c/windows/system32/drivers/ioperm.sys");
     expect(Buffer.compare(readFileSync(inPrefix), readFileSync(out.driver))).toBe(0);
     writeFileSync(source, "replaced by a process that is not elevated");
     expect(Buffer.compare(readFileSync(inPrefix), readFileSync(out.driver))).toBe(0);
@@ -129,6 +164,68 @@ describe("the TypeScript API in bun.exe under Wine", () => {
     expect(say("install", winPath(out.driver)).code).toBe(0);
     expect(say("status")).toEqual({ code: 0, out: ["running"] });
   }, 120_000);
+
+  test("CLI: `driver install` refuses an ioperm.sys whose SHA-256 is not the one built into ioperm.dll (another signed driver, one changed byte): exit 1, DRIVER_MISMATCH, nothing installed (witnesses: the prefix's drivers dir, the SCM)", () => {
+    const cli = winPath(join(root, "lib/cli.ts"));
+    persistentSession();
+    const say = (...args: string[]) => {
+      const r = wine(bunExe, [cli, "driver", ...args]);
+      return { code: r.code, out: r.lines.filter((l) => !l.includes("Internal error")) };
+    };
+    const inPrefix = join(winePrefix, "drive_c/windows/system32/drivers/ioperm.sys");
+    expect(say("uninstall")).toEqual({ code: 0, out: ["uninstalled service ioperm"] });
+    // The swap a user who is not an administrator could make in the build output before an admin installs:
+    // a signed driver that is not this one (here the x86 build), or this one with a byte changed.
+    const swapped = join(root, ".cache/windows/tmp/swapped-ioperm.sys");
+    const changed = readFileSync(out.driver);
+    changed.writeUInt8(changed.readUInt8(changed.length - 1) ^ 0xff, changed.length - 1);
+    for (const bytes of [readFileSync(join(dirname(out.driver), "..", "x86", "ioperm.sys")), changed]) {
+      writeFileSync(swapped, bytes);
+      const r = say("install", winPath(swapped));
+      expect(r.code).toBe(1);
+      expect(r.out.join("\n")).toContain("that ioperm.sys is not the driver this package was built with (its SHA-256 differs");
+      expect(existsSync(inPrefix)).toBe(false);
+      expect(say("status")).toEqual({ code: 0, out: ["not-installed"] });
+    }
+    // The same bytes as the build, from the same user-writable place, install.
+    copyFileSync(out.driver, swapped);
+    const ok = say("install", winPath(swapped));
+    expect(ok.code).toBe(0);
+    expect(ok.out.some((l) => l.startsWith("warning:"))).toBe(false); // the default allowlist stays below 0x400
+    expect(Buffer.compare(readFileSync(inPrefix), readFileSync(out.driver))).toBe(0);
+    expect(say("status")).toEqual({ code: 0, out: ["running"] });
+  }, 120_000);
+
+  test("CLI: `driver install` warns when the allowlist reaches past the ISA ports (0x0-0xFFFF: every port the denylist leaves), naming PCI I/O BARs, ACPI PM/SMI and DMA; not for the default list", () => {
+    const cli = winPath(join(root, "lib/cli.ts"));
+    persistentSession();
+    const say = (...args: string[]) => wine(bunExe, [cli, "driver", ...args]);
+    const warningOf = (r: { lines: string[] }) => r.lines.find((l) => l.startsWith("warning:")) ?? "";
+    // AllowedPorts lives under the service's key, so it is set on an installed service, which install then
+    // restarts (the SCM deletes the key with the service; a running driver's file cannot be replaced).
+    const reinstallWith = (entries: string[]) => {
+      wineSh("set-allowlist", ...entries);
+      // Stopped, whether it was running or not (a demand-start service is not, after a new session).
+      Bun.spawnSync([join(root, "scripts/windows/wine.sh"), "sc", join(root, ".cache/windows/tmp/sc-stop.log"), "stop", "ioperm"], {
+        cwd: root,
+      });
+      expect(say("status").lines.filter((l) => !l.includes("Internal error"))).toEqual(["stopped"]);
+      const r = say("install");
+      expect(r.code, r.lines.join("\n")).toBe(0);
+      return r;
+    };
+    // Every port from 0x400 up, less the denylisted ones there (0xCF8-0xCFF), read from the header.
+    const denied = denylist.reduce((n, [a, b]) => n + Math.max(0, b - Math.max(a, 0x400) + 1), 0);
+    try {
+      const wide = warningOf(reinstallWith(["0x0-0xFFFF"]));
+      expect(wide).toContain(`admits ${0xfc00 - denied} of the ${0xfc00} ports from 0x400 to 0xFFFF`);
+      expect(wide).toContain("PCI I/O BARs and the chipset's ACPI PM and SMI registers");
+      expect(wide).toContain("a bus-master device programmed through its I/O BAR can DMA into kernel memory");
+      expect(warningOf(reinstallWith(["0x378-0x37F", "0xE000-0xE01F"]))).toContain("admits 32 of the 64512 ports");
+    } finally {
+      expect(warningOf(reinstallWith([]))).toBe("");
+    }
+  }, 180_000);
 
   test("importing the package makes no SCM call and opens no device (witness: Wine's service trace and a relay trace of CreateFileW in bun.exe)", () => {
     const script = join(root, ".cache/windows/tmp/import-only.ts");

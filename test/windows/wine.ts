@@ -8,6 +8,8 @@ export { packageRoot as root } from "../../lib/paths.ts";
 import { devLibrary, devWindowsDir, packageRoot as root } from "../../lib/paths.ts";
 const wineSh = join(root, "scripts/windows/wine.sh");
 const tmp = join(root, ".cache/windows/tmp");
+/** The Wine prefix the tests run in: scripts/windows/wine.sh's (IOPERM_WINEPREFIX, else .cache/windows/wineprefix). */
+export const winePrefix = process.env.IOPERM_WINEPREFIX ?? join(root, ".cache/windows/wineprefix");
 export const out = {
   driver: join(devWindowsDir("x64"), "ioperm.sys"),
   ctl: join(devWindowsDir("x64"), "iopermctl.exe"),
@@ -29,7 +31,7 @@ export function setUp(): void {
   // Wine does not check signatures: without osslsigncode, test an unsigned build.
   const sign = Bun.which("osslsigncode") && Bun.which("openssl") ? [] : ["-Dsign=false"];
   sh(["sh", join(root, "scripts/windows/build.sh"), ...sign], "scripts/windows/build.sh");
-  if (!existsSync(join(root, ".cache/windows/wineprefix/system.reg"))) sh([wineSh, "prefix"], "wineboot");
+  if (!existsSync(join(winePrefix, "system.reg"))) sh([wineSh, "prefix"], "wineboot");
   installDriver();
 }
 

@@ -181,8 +181,10 @@ export fn ioperm_pci_read32(bus: u32, device: u32, function: u32, offset: u32, o
     return core.platform.pciRead32(bus, device, function, offset, out orelse return status.of(.bad_buffer));
 }
 
-/// Windows: registers `sys_path` (UTF-8, absolute) as the ioperm kernel
-/// service, auto-start when `auto` != 0, and starts it. Needs elevation.
+/// Windows: installs `sys_path` (UTF-8, absolute) as the ioperm kernel service,
+/// auto-start when `auto` != 0, and starts it. Needs elevation. The file must
+/// hash to the SHA-256 built into this DLL (driver_mismatch otherwise, nothing
+/// installed). Returns how many ports at 0x400 and above the started driver admits.
 export fn ioperm_driver_install(sys_path: ?[*:0]const u8, auto: u32) i32 {
     return core.platform.driverInstall(sys_path orelse return status.of(.bad_buffer), auto != 0);
 }

@@ -37,7 +37,10 @@ pub const Code = enum(i32) {
     /// A null or misaligned buffer, or a count that overflows it.
     bad_buffer = -5015,
     /// A bus lock (buslock.zig) was still held by another process or thread when the wait ran out.
-    lock_timeout = -5020,
+    lock_timeout = -5021,
+    /// Windows: the ioperm.sys given to driver install is not the one this library was built with
+    /// (its SHA-256 differs, or another process holds it open for writing): nothing was installed.
+    driver_mismatch = -5020,
 };
 
 pub const ok: i32 = 0;

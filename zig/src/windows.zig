@@ -150,13 +150,22 @@ pub fn release(t: *Thread, from: u32, count: u32) i32 {
 
 // ---- access -------------------------------------------------------------------
 
+// Each access below runs pinned (device.pin): the grants the caller checked
+// were made through the handle still open, and it stays open, with the x86 IOPM
+// grant in force, until the access is done. A close in between makes the access
+// NOT_GRANTED (the mirror is cleared at the next thread()), never a fault.
+
 /// Value (>= 0) or a negative status. The caller checked range and grants.
 pub inline fn read(backend: Backend, comptime width: u32, port: u16) i64 {
+    if (!device.pin(held_since)) return status.of(.not_granted);
+    defer device.unpin();
     if (is_x86 and backend == .direct) return cpu.in(width, port);
     return device.single(width, port, 0, 0);
 }
 
 pub inline fn write(backend: Backend, comptime width: u32, port: u16, value: cpu.Int(width)) i32 {
+    if (!device.pin(held_since)) return status.of(.not_granted);
+    defer device.unpin();
     if (is_x86 and backend == .direct) {
         cpu.out(width, port, value);
         return status.ok;
@@ -166,6 +175,11 @@ pub inline fn write(backend: Backend, comptime width: u32, port: u16, value: cpu
 
 /// Exactly one IOCTL on the driver backend; core.batch has checked every op.
 pub fn batch(t: *Thread, list: []core.Op, out: *u32) i32 {
+    if (!device.pin(held_since)) {
+        out.* = 0;
+        return status.of(.not_granted);
+    }
+    defer device.unpin();
     if (is_x86 and t.backend == .direct) {
         for (list, 0..) |*op, i| {
             const rc = runDirect(op);
@@ -197,6 +211,8 @@ fn runDirect(op: *core.Op) i32 {
 }
 
 pub fn readString(backend: Backend, comptime width: u32, port: u16, buf: [*]cpu.Int(width), count: usize) i32 {
+    if (!device.pin(held_since)) return status.of(.not_granted);
+    defer device.unpin();
     if (is_x86 and backend == .direct) {
         for (0..count) |i| buf[i] = cpu.in(width, port);
         return status.ok;
@@ -205,6 +221,8 @@ pub fn readString(backend: Backend, comptime width: u32, port: u16, buf: [*]cpu.
 }
 
 pub fn writeString(backend: Backend, comptime width: u32, port: u16, buf: [*]const cpu.Int(width), count: usize) i32 {
+    if (!device.pin(held_since)) return status.of(.not_granted);
+    defer device.unpin();
     if (is_x86 and backend == .direct) {
         for (0..count) |i| cpu.out(width, port, buf[i]);
         return status.ok;

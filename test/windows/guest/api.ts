@@ -2,11 +2,12 @@
 // (lib/ -> bun:ffi -> ioperm.dll -> DeviceIoControl -> ioperm.sys). Prints one
 // JSON object per step for test/windows/dll.test.ts. Only paths that never run
 // an in/out instruction belong here (Wine on this host has no iopl).
-//   bun.exe api.ts DLL STEP...
+//   bun.exe api.ts DLL STEP...   (steps: see the switch below; install-held=PATH installs while PATH is open for writing)
 const [dllPath, ...steps] = process.argv.slice(2);
 if (!dllPath) throw new Error("usage: bun.exe api.ts DLL STEP...");
 process.env.IOPERM_LIB = dllPath;
 export {};
+const { closeSync, openSync } = await import("node:fs");
 const { IopermError, driverStatus, driverVersion, installDriver, open, ops, uninstallDriver } = await import("../../../lib/index.ts");
 
 type Fields = Record<string, unknown>;
@@ -33,8 +34,18 @@ for (const step of steps) {
       run(step, () => ({ state: driverStatus() }));
       break;
     case "install":
-      run(step, () => installDriver(arg));
+      run(step, () => ({ ...installDriver(arg) }));
       break;
+    case "install-held": {
+      // Another handle holds the driver open for writing, as a swap in progress would.
+      const fd = openSync(arg, "r+");
+      try {
+        run(step, () => ({ ...installDriver(arg) }));
+      } finally {
+        closeSync(fd);
+      }
+      break;
+    }
     case "uninstall":
       run(step, () => uninstallDriver());
       break;

@@ -68,10 +68,36 @@ pub fn open() i32 {
 /// from an older generation holds nothing (windows.zig checks it before access).
 pub var generation = std.atomic.Value(u32).init(1);
 
+/// Held shared by every access for as long as it uses the handle or, on x86,
+/// the IOPM grant (pin/unpin), and exclusively by closeDevice: a close waits for
+/// the accesses in flight, and an access that starts after it sees the new
+/// generation and is refused. Without it, a thread could pass its grant check,
+/// another could close the device, and the first would then send its IOCTL to
+/// a closed (or reused) handle, or run `in`/`out` with the IOPM grant revoked,
+/// which faults the process.
+var lifetime: win32.SRWLOCK = .{};
+
+/// Pins the device for one access by a thread whose grants belong to
+/// generation `held`: true (unpin after) when they are still current, false
+/// (nothing held) when the device was closed since, so the access must be refused.
+pub inline fn pin(held: u32) bool {
+    win32.AcquireSRWLockShared(&lifetime);
+    if (held == generation.load(.acquire)) return true;
+    win32.ReleaseSRWLockShared(&lifetime);
+    return false;
+}
+
+pub inline fn unpin() void {
+    win32.ReleaseSRWLockShared(&lifetime);
+}
+
 /// Closes the process's handle (before the service is stopped, which waits for
 /// it), and with it every thread's grants: the IOPM holders are reset and the
-/// generation bumped, under the IOPM lock so no grant or revoke is half done.
+/// generation bumped, under the IOPM lock so no grant or revoke is half done,
+/// and after every access in flight (lifetime) has finished.
 pub fn closeDevice() void {
+    win32.AcquireSRWLockExclusive(&lifetime);
+    defer win32.ReleaseSRWLockExclusive(&lifetime);
     win32.AcquireSRWLockExclusive(&iopm_lock);
     defer win32.ReleaseSRWLockExclusive(&iopm_lock);
     lock();
@@ -190,7 +216,11 @@ pub fn pciRead32(bus: u32, dev: u32, function: u32, offset: u32, out: *u32) i32 
     if (version.capabilities & proto.IOPERM_CAP_PCI_READ == 0) return status.of(.unsupported);
     var address: proto.IOPERM_PCI_ADDRESS = .{ .bus = bus, .device = dev, .function = function, .offset = offset };
     var value: u32 = undefined;
-    const r = ioctl(device.load(.acquire), proto.IOCTL_IOPERM_PCI_READ, &address, @sizeOf(proto.IOPERM_PCI_ADDRESS), &value, @sizeOf(u32));
+    win32.AcquireSRWLockShared(&lifetime);
+    defer win32.ReleaseSRWLockShared(&lifetime);
+    const h = device.load(.acquire);
+    if (h == win32.invalid_handle) return status.of(.driver_not_installed); // closed since open() above
+    const r = ioctl(h, proto.IOCTL_IOPERM_PCI_READ, &address, @sizeOf(proto.IOPERM_PCI_ADDRESS), &value, @sizeOf(u32));
     if (r != status.ok) return r;
     out.* = value;
     return status.ok;

@@ -10,6 +10,20 @@ const win32 = @import("win32.zig");
 /// The service's name (IOPERM_SERVICE_NAME in the header).
 const service_name = std.unicode.utf8ToUtf16LeStringLiteral(proto.IOPERM_SERVICE_NAME);
 
+/// SHA-256 of the ioperm.sys built with this DLL (zig/build.zig runs
+/// windows-driver/tools/hashzig.zig on the signed image). The source driver sits
+/// in build output or a package a user may be able to write; a hash file beside
+/// it would be as writable as the driver, but this one is part of the DLL the
+/// administrator runs to install it.
+const expected_sha256: [32]u8 = blk: {
+    var digest: [32]u8 = undefined;
+    _ = std.fmt.hexToBytes(&digest, @import("driver_sha256").sha256_hex) catch unreachable;
+    break :blk digest;
+};
+
+/// Far above any ioperm.sys (~100 KB): anything larger is refused unread.
+const max_driver_size = 16 << 20;
+
 fn scmFailure() i32 {
     const e = win32.GetLastError();
     platform.diagnosis.ioperm_errno = @bitCast(e);
@@ -38,10 +52,78 @@ fn installedPath(buf: *[520:0]u16) ?[*:0]const u16 {
     return buf;
 }
 
+/// Reads the source driver through one handle that denies writers
+/// (FILE_SHARE_READ only: nobody can change, rename or delete it while it is
+/// open, and if someone already holds it open for writing, the open fails), and
+/// checks its SHA-256 against the one built into this DLL. The bytes returned
+/// (page_allocator) are the bytes hashed, so the copy installed is the file checked.
+fn readChecked(source: [*:0]const u16) union(enum) { bytes: []u8, rc: i32 } {
+    const h = win32.CreateFileW(source, win32.GENERIC_READ, win32.FILE_SHARE_READ, null, win32.OPEN_EXISTING, win32.FILE_ATTRIBUTE_NORMAL, null);
+    if (h == win32.invalid_handle) {
+        if (win32.GetLastError() == win32.err.sharing_violation) return .{ .rc = win32.fail(status.of(.driver_mismatch)) };
+        return .{ .rc = scmFailure() };
+    }
+    defer _ = win32.CloseHandle(h);
+    var size: i64 = 0;
+    if (win32.GetFileSizeEx(h, &size) == 0) return .{ .rc = scmFailure() };
+    if (size <= 0 or size > max_driver_size) return .{ .rc = status.of(.driver_mismatch) };
+    const buf = std.heap.page_allocator.alloc(u8, @intCast(size)) catch return .{ .rc = status.of(.bad_buffer) };
+    var done: usize = 0;
+    while (done < buf.len) {
+        var got: u32 = 0;
+        const ok = win32.ReadFile(h, buf[done..].ptr, @intCast(buf.len - done), &got, null) != 0;
+        if (!ok or got == 0) {
+            const rc = if (ok) status.of(.driver_mismatch) else scmFailure();
+            std.heap.page_allocator.free(buf);
+            return .{ .rc = rc };
+        }
+        done += got;
+    }
+    var digest: [32]u8 = undefined;
+    std.crypto.hash.sha2.Sha256.hash(buf, &digest, .{});
+    if (!std.mem.eql(u8, &digest, &expected_sha256)) {
+        std.heap.page_allocator.free(buf);
+        return .{ .rc = status.of(.driver_mismatch) };
+    }
+    return .{ .bytes = buf };
+}
+
+/// Writes the checked bytes as the installed driver, replacing any older copy.
+fn writeInstalled(dest: [*:0]const u16, bytes: []const u8) i32 {
+    const h = win32.CreateFileW(dest, win32.GENERIC_WRITE, 0, null, win32.CREATE_ALWAYS, win32.FILE_ATTRIBUTE_NORMAL, null);
+    if (h == win32.invalid_handle) return scmFailure();
+    defer _ = win32.CloseHandle(h);
+    var done: usize = 0;
+    while (done < bytes.len) {
+        var put: u32 = 0;
+        if (win32.WriteFile(h, bytes[done..].ptr, @intCast(bytes.len - done), &put, null) == 0) return scmFailure();
+        done += put;
+    }
+    return status.ok;
+}
+
+/// Ports from here up are where PCI I/O BARs and the chipset's ACPI PM and SMI
+/// blocks sit; every legacy ISA device decodes below it.
+const first_non_isa_port = 0x400;
+
+/// How many ports at 0x400 and above the running driver's allowlist admits (its
+/// ALLOWLIST IOCTL, denylist applied), or 0 when the device does not open.
+fn nonIsaPortsAllowed() i32 {
+    if (device.open() != status.ok) return 0;
+    var n: i32 = 0;
+    var p: u32 = first_non_isa_port;
+    while (p < proto.IOPERM_PORT_COUNT) : (p += 1) n += @intFromBool(device.allowed(p));
+    return n;
+}
+
 /// Copies ioperm.sys (`path`, UTF-8, absolute) to System32\drivers, registers that
 /// copy as a kernel service, `auto` starting at boot or on demand, and starts it.
-/// An existing service is pointed at the copy. A source that cannot be read is
-/// refused. Needs an elevated caller.
+/// An existing service is pointed at the copy. The source must hash to the
+/// SHA-256 built into this DLL (driver_mismatch otherwise, nothing installed); a
+/// source that cannot be read is refused. Needs an elevated caller. Returns the
+/// number of ports at 0x400 and above that the started driver admits (0 for the
+/// default allowlist): each may be a bus-master device's or the chipset's,
+/// which the driver's denylist cannot judge.
 pub fn driverInstall(path: [*:0]const u8, auto: bool) i32 {
     platform.diagnosis = .{};
     var source: [1024:0]u16 = undefined;
@@ -50,7 +132,13 @@ pub fn driverInstall(path: [*:0]const u8, auto: bool) i32 {
     source[len] = 0;
     var wide: [520:0]u16 = undefined;
     _ = installedPath(&wide) orelse return win32.fail(status.of(.driver_io));
-    if (win32.CopyFileW(&source, &wide, 0) == 0) return scmFailure();
+    const bytes = switch (readChecked(&source)) {
+        .bytes => |b| b,
+        .rc => |rc| return rc,
+    };
+    defer std.heap.page_allocator.free(bytes);
+    const written = writeInstalled(&wide, bytes);
+    if (written != status.ok) return written;
     const start = if (auto) win32.SERVICE_AUTO_START else win32.SERVICE_DEMAND_START;
     const scm = openScm(win32.SC_MANAGER_CONNECT | win32.SC_MANAGER_CREATE_SERVICE) orelse return scmFailure();
     defer _ = win32.CloseServiceHandle(scm);
@@ -68,7 +156,7 @@ pub fn driverInstall(path: [*:0]const u8, auto: bool) i32 {
     }
     defer _ = win32.CloseServiceHandle(svc);
     if (win32.StartServiceW(svc, 0, null) == 0 and win32.GetLastError() != win32.err.service_already_running) return scmFailure();
-    return status.ok;
+    return nonIsaPortsAllowed();
 }
 
 /// Stops and deletes the service, and removes the installed driver file. This process's device handle is closed

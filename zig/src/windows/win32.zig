@@ -10,11 +10,15 @@ pub const invalid_handle: usize = std.math.maxInt(usize);
 pub const GENERIC_READ: u32 = 0x80000000;
 pub const GENERIC_WRITE: u32 = 0x40000000;
 pub const OPEN_EXISTING: u32 = 3;
+pub const CREATE_ALWAYS: u32 = 2;
+pub const FILE_SHARE_READ: u32 = 0x1;
+pub const FILE_ATTRIBUTE_NORMAL: u32 = 0x80;
 
 pub const err = struct {
     pub const file_not_found: u32 = 2;
     pub const path_not_found: u32 = 3;
     pub const access_denied: u32 = 5;
+    pub const sharing_violation: u32 = 32;
     pub const service_already_running: u32 = 1056;
     pub const service_does_not_exist: u32 = 1060;
     pub const service_not_active: u32 = 1062;
@@ -26,12 +30,16 @@ pub extern "kernel32" fn CreateFileW(name: [*:0]const u16, access: u32, share: u
 pub extern "kernel32" fn DeviceIoControl(device: usize, code: u32, in: ?*const anyopaque, in_len: u32, out: ?*anyopaque, out_len: u32, returned: ?*u32, overlapped: ?*anyopaque) callconv(.winapi) BOOL;
 pub extern "kernel32" fn CloseHandle(h: usize) callconv(.winapi) BOOL;
 pub extern "kernel32" fn GetLastError() callconv(.winapi) u32;
-pub extern "kernel32" fn CopyFileW(from: [*:0]const u16, to: [*:0]const u16, fail_if_exists: BOOL) callconv(.winapi) BOOL;
+pub extern "kernel32" fn ReadFile(h: usize, buf: [*]u8, len: u32, read: *u32, overlapped: ?*anyopaque) callconv(.winapi) BOOL;
+pub extern "kernel32" fn WriteFile(h: usize, buf: [*]const u8, len: u32, written: *u32, overlapped: ?*anyopaque) callconv(.winapi) BOOL;
+pub extern "kernel32" fn GetFileSizeEx(h: usize, size: *i64) callconv(.winapi) BOOL;
 pub extern "kernel32" fn DeleteFileW(path: [*:0]const u16) callconv(.winapi) BOOL;
-/// A slim reader/writer lock, zero-initialised (SRWLOCK_INIT), used exclusively.
+/// A slim reader/writer lock, zero-initialised (SRWLOCK_INIT).
 pub const SRWLOCK = extern struct { ptr: ?*anyopaque = null };
 pub extern "kernel32" fn AcquireSRWLockExclusive(lock: *SRWLOCK) callconv(.winapi) void;
 pub extern "kernel32" fn ReleaseSRWLockExclusive(lock: *SRWLOCK) callconv(.winapi) void;
+pub extern "kernel32" fn AcquireSRWLockShared(lock: *SRWLOCK) callconv(.winapi) void;
+pub extern "kernel32" fn ReleaseSRWLockShared(lock: *SRWLOCK) callconv(.winapi) void;
 pub extern "kernel32" fn GetSystemDirectoryW(buf: [*]u16, size: u32) callconv(.winapi) u32;
 
 // Named mutexes (the bus locks hardware tools share; buslock.zig).
