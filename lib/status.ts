@@ -18,6 +18,7 @@ export const Status = {
   DRIVER_IO: -5013,
   UNSUPPORTED: -5014,
   BAD_BUFFER: -5015,
+  TOO_MANY_PREPARED: -5016,
 } as const;
 
 /** The name of a fixed native status code. */

@@ -21,6 +21,7 @@ const mustSay: Record<keyof typeof Status | keyof typeof Errno, string> = {
   DRIVER_IO: "bunx ioperm driver status",
   UNSUPPORTED: "not supported on",
   BAD_BUFFER: "misaligned buffer",
+  TOO_MANY_PREPARED: "batch.free(), or `using batch = io.prepare(...)`",
   EPERM: "CAP_SYS_RAWIO",
   ENOENT: "/dev/port does not exist",
   EIO: "I/O error",

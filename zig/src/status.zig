@@ -36,6 +36,8 @@ pub const Code = enum(i32) {
     unsupported = -5014,
     /// A null or misaligned buffer, or a count that overflows it.
     bad_buffer = -5015,
+    /// Every prepared-batch slot holds a batch: free some (prepared.max_slots are alive).
+    too_many_prepared = -5016,
 };
 
 pub const ok: i32 = 0;
