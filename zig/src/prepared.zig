@@ -20,6 +20,9 @@
 //! the word's live bit and drops the batch's own reference; whoever drops the
 //! last reference frees the ops and returns the slot. So no run reads freed
 //! memory, and a batch is freed once, whichever thread gets there first.
+//! Only the run holding the in-place bit reads or writes the list and its
+//! grants stamp; a run that meets it checks its own grants in full and runs a
+//! copy, so no stamp is ever half written and no read value crosses threads.
 //! The word is 32 bits because 32-bit x86 (ioperm.dll for C callers) has no
 //! wider atomics.
 const std = @import("std");
@@ -38,45 +41,6 @@ const refs_mask: u32 = (1 << 30) - 1;
 const in_place_bit: u32 = 1 << 30;
 const live_bit: u32 = 1 << 31;
 
-/// The grants.Thread id and generation whose grants last passed the check, as
-/// a sequence lock: writers make `seq` odd while they write, and a reader that
-/// saw it odd or moving answers "no match", which only costs a re-check. So a
-/// stamp half written by one thread and half by another is never believed.
-const Stamp = struct {
-    seq: std.atomic.Value(u32) = .init(0),
-    id: std.atomic.Value(u32) = .init(0),
-    generation_low: std.atomic.Value(u32) = .init(0),
-    generation_high: std.atomic.Value(u32) = .init(0),
-
-    fn matches(s: *const Stamp, t: *const grants.Thread) bool {
-        if (t.id == 0) return false;
-        const before = s.seq.load(.acquire);
-        // Acquire loads: the second read of seq cannot move above them.
-        const id = s.id.load(.acquire);
-        const low = s.generation_low.load(.acquire);
-        const high = s.generation_high.load(.acquire);
-        const after = s.seq.load(.monotonic);
-        return before & 1 == 0 and before == after and id == t.id and
-            low == @as(u32, @truncate(t.generation)) and high == @as(u32, @truncate(t.generation >> 32));
-    }
-
-    /// Records `t`'s grants as checked; skipped while another thread writes (the stamp is only a cache).
-    fn set(s: *Stamp, t: *const grants.Thread) void {
-        const before = s.seq.load(.monotonic);
-        if (before & 1 != 0) return;
-        if (s.seq.cmpxchgStrong(before, before +% 1, .acquire, .monotonic) != null) return;
-        s.id.store(t.id, .release);
-        s.generation_low.store(@truncate(t.generation), .release);
-        s.generation_high.store(@truncate(t.generation >> 32), .release);
-        s.seq.store(before +% 2, .release);
-    }
-
-    /// Only while nothing references the slot.
-    fn reset(s: *Stamp) void {
-        s.id.store(0, .monotonic);
-    }
-};
-
 const Slot = struct {
     /// Live bit, in-place bit and references (see the constants above).
     state: std.atomic.Value(u32) = .init(0),
@@ -85,7 +49,11 @@ const Slot = struct {
     generation: u64 = 0,
     /// Written only while nothing references the slot; read under a reference.
     ops: []core.Op = &.{},
-    stamp: Stamp = .{},
+    /// The grants.Thread id and generation at the last grant check that passed
+    /// (id 0: never checked). Read and written only by the run that holds the
+    /// in-place bit, so no two threads touch it at once and it cannot tear.
+    checked_id: u32 = 0,
+    checked_generation: u64 = 0,
     /// While on the free list: the next free slot's index + 1 (0: the end).
     next_free: u32 = 0,
 };
@@ -227,52 +195,61 @@ pub fn prepare(ops: ?[*]const core.Op, count: u32, done: ?*u32) i64 {
     const slot = slotAt(index).?;
     // Nothing references this slot (its last reference reclaimed it), so plain writes, then publish.
     slot.ops = list;
-    slot.stamp.reset();
+    slot.checked_id = 0;
     slot.generation += 1; // odd: holds a batch
     slot.state.store(live_bit | 1, .release);
     out.* = count;
     return @intCast(slot.generation << index_bits | index);
 }
 
-/// Ops run from the stack this many at a time when another run has the batch in place.
+/// A run that finds another in place copies the list to the stack up to this many ops (to the heap above).
 const stack_ops = 256;
 
 /// Runs a prepared batch on the calling thread, writing each op's value to
 /// `values` (one u32 per op). The grants are checked when the thread's grants
 /// changed since the last run that passed; a refused op means none ran, and
 /// `done` receives its index (or the count when all ran). Threads may run the
-/// same batch at once: one runs it in place, the others from a copy of their own.
+/// same batch at once: one runs it in place, the others check and run a copy of their own.
 pub fn run(handle: i64, done: ?*u32, values: ?[*]u32) i32 {
     const out = done orelse return status.of(.bad_buffer);
     out.* = 0;
     const ref = acquire(handle, true) orelse return status.of(.bad_buffer);
     defer release(ref);
-    const list = ref.slot.ops;
+    const slot = ref.slot;
+    const list = slot.ops;
     if (list.len == 0) return status.ok;
     const v = values orelse return status.of(.bad_buffer);
     const t = core.platform.thread();
-    if (!ref.slot.stamp.matches(t)) {
-        for (list, 0..) |op, i| {
-            const rc = core.checkGrants(t, op);
-            if (rc != status.ok) {
-                out.* = @intCast(i);
-                return rc;
-            }
-        }
-        ref.slot.stamp.set(t);
+    if (!ref.in_place) return runCopy(t, list, out, v);
+    if (t.id == 0 or slot.checked_id != t.id or slot.checked_generation != t.generation) {
+        const rc = checkGrants(t, list, out);
+        if (rc != status.ok) return rc;
+        slot.checked_id = t.id;
+        slot.checked_generation = t.generation;
     }
-    if (ref.in_place) {
-        const rc = core.platform.batch(t, list, out);
-        for (list, 0..) |op, i| v[i] = op.value;
-        return rc;
-    }
-    return runCopy(t, list, out, v);
+    const rc = core.platform.batch(t, list, out);
+    for (list, 0..) |op, i| v[i] = op.value;
+    return rc;
 }
 
-/// A run while another thread runs the same list in place: that run writes the
-/// values of read ops into the list, so this one copies every other field (and
-/// a write's value, which nobody changes) and runs its copy.
+fn checkGrants(t: *const grants.Thread, list: []const core.Op, out: *u32) i32 {
+    for (list, 0..) |op, i| {
+        const rc = core.checkGrants(t, op);
+        if (rc != status.ok) {
+            out.* = @intCast(i);
+            return rc;
+        }
+    }
+    return status.ok;
+}
+
+/// A run while another thread runs the same list in place: that run owns the
+/// grants stamp and writes the values of read ops into the list, so this one
+/// checks every op's grants itself, copies every field but a read's value, and
+/// runs its copy.
 fn runCopy(t: *grants.Thread, list: []const core.Op, out: *u32, v: [*]u32) i32 {
+    const checked = checkGrants(t, list, out);
+    if (checked != status.ok) return checked;
     var local: [stack_ops]core.Op = undefined;
     const heap = list.len > stack_ops;
     const copy: []core.Op = if (heap) ops_allocator.alloc(core.Op, list.len) catch return status.of(.bad_buffer) else local[0..list.len];
