@@ -130,8 +130,9 @@ fn decode(handle: i64) ?Handle {
 const Ref = struct { slot: *Slot, index: u32, in_place: bool };
 
 /// Takes a reference when `handle` names the batch the slot holds now, and
-/// (when asked) the in-place bit if no other run has it.
-fn acquire(handle: i64, want_in_place: bool) ?Ref {
+/// (when asked) the in-place bit if no other run has it. Inline: it is most of
+/// a replay's cost beyond the ops.
+inline fn acquire(handle: i64, comptime want_in_place: bool) ?Ref {
     const h = decode(handle) orelse return null;
     const slot = slotAt(h.index) orelse return null;
     var s = slot.state.load(.monotonic);
@@ -246,8 +247,8 @@ fn checkGrants(t: *const grants.Thread, list: []const core.Op, out: *u32) i32 {
 /// A run while another thread runs the same list in place: that run owns the
 /// grants stamp and writes the values of read ops into the list, so this one
 /// checks every op's grants itself, copies every field but a read's value, and
-/// runs its copy.
-fn runCopy(t: *grants.Thread, list: []const core.Op, out: *u32, v: [*]u32) i32 {
+/// runs its copy. Not inlined: its stack copy stays out of the replay's frame.
+noinline fn runCopy(t: *grants.Thread, list: []const core.Op, out: *u32, v: [*]u32) i32 {
     const checked = checkGrants(t, list, out);
     if (checked != status.ok) return checked;
     var local: [stack_ops]core.Op = undefined;
