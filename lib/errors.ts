@@ -2,7 +2,7 @@ import { causes, explainCauses, readFacts } from "./diagnose.ts";
 import { type ErrnoName, type StatusName, errnoName, statusErrno, statusName } from "./status.ts";
 
 /** Codes raised by the TypeScript layer itself, beside the native statuses. */
-export type LocalCode = "LOAD_FAILED" | "ABI_MISMATCH" | "CLOSED";
+export type LocalCode = "LOAD_FAILED" | "ABI_MISMATCH" | "CLOSED" | "FREED";
 /** Every IopermError code: a native status, an errno name, an unnamed errno, or one of lib/'s own. */
 export type IopermCode = StatusName | ErrnoName | `ERRNO_${number}` | LocalCode;
 
@@ -131,7 +131,13 @@ const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
   DRIVER_MISMATCH: (at) =>
     `${at}: that ioperm.sys is not the driver this package was built with (its SHA-256 differs, or another process has it open for writing), so nothing was installed; ` +
     "install the package's own driver (no PATH), or rebuild with npm run build:windows",
+  TOO_MANY_PREPARED: (at, ctx) =>
+    `${at}: ${ctx.count ?? "too many"} prepared batches are alive in this process, the most it can hold; ` +
+    "free each one when you are done with it: batch.free(), or `using batch = io.prepare(...)` to free it at the end of the scope " +
+    "(closing the handle frees its batches too)",
   CLOSED: (at) => `${at}: this handle was closed; open() a new one`,
+  FREED: (at) =>
+    `${at}: this prepared batch was freed (by free(), the end of its \`using\` scope, or close() of its handle); prepare() it again`,
   LOAD_FAILED: (at) => `${at}: the native library could not be loaded; reinstall the package or run npm run build`,
   ABI_MISMATCH: (at) => `${at}: the native library is from another version; reinstall the package or run npm run build`,
 };

@@ -28,7 +28,7 @@ import { localError } from "./errors.ts";
 import { devLibrary, libraryFile, prebuiltDir } from "./paths.ts";
 
 /** Must equal `abi_version` in zig/src/exports.zig. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 const { u32, i32, i64, i64_fast, ptr, cstring, void: none } = FFIType;
 
@@ -63,6 +63,7 @@ const symbols = {
   ioperm_prepare: { args: [ptr, u32, ptr], returns: i64_fast },
   ioperm_prepared_run: { args: [i64, ptr, ptr], returns: i32 },
   ioperm_prepared_free: { args: [i64], returns: i32 },
+  ioperm_prepared_alive: { args: [], returns: u32 },
   ioperm_driver_version: { args: [ptr], returns: i32 },
   ioperm_pci_read32: { args: [u32, u32, u32, u32, ptr], returns: i32 },
   ioperm_driver_install: { args: [ptr, u32], returns: i32 },

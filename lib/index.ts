@@ -100,24 +100,47 @@ function badAccess(port: number, bytes: number, value?: number): never {
   throw new RangeError(`port 0x${port.toString(16)} or value ${String(value)} is out of range`);
 }
 
-/** Frees the native copy of a prepared batch once its PreparedBatch is garbage. */
-const preparedCopies = new FinalizationRegistry<{ free: (handle: number) => number; handle: number }>(({ free, handle }) => {
-  free(handle);
+const freedError = (op: string) =>
+  localError(
+    "FREED",
+    `${op}(): this prepared batch was freed (by free(), the end of its \`using\` scope, or close() of its handle); prepare() it again`,
+    op,
+  );
+
+/** What frees a prepared batch's native copy when its owner forgot to: the handle, never the batch itself. */
+interface PreparedCopy {
+  handle: number;
+  free: (handle: number) => number;
+  /** The preparing Ioperm's live handles: only a handle still there is freed (close() may have freed it). */
+  live: Map<number, WeakRef<PreparedBatch>>;
+}
+
+/** The backstop: frees the native copy of a PreparedBatch that became garbage without free(). */
+const preparedCopies = new FinalizationRegistry<PreparedCopy>(({ handle, free, live }) => {
+  if (live.delete(handle)) free(handle);
 });
 
 /**
  * A prepared batch: encoded and copied into the native library once, its op
  * fields checked once, its grants checked again only when this thread's grants
- * have changed since its last run. Run it many times.
+ * have changed since its last run. Run it many times, then free it: `free()`,
+ * or `using` so that the end of the scope does. The library holds a limited
+ * number of prepared batches at once (TOO_MANY_PREPARED past it); the garbage
+ * collector frees forgotten ones too, but not in time for a loop that prepares.
+ *
+ * @example
+ * using poll = io.prepare([ops.outb(0x378, 0x01), ops.inb(0x379)]);
+ * const status = poll.run()[1];
  */
-export class PreparedBatch {
+export class PreparedBatch implements Disposable {
   /** Number of ops. */
   readonly length: number;
   readonly #buf: Uint8Array;
   readonly #done = new Uint32Array(1);
   readonly #values: Uint32Array;
   readonly #io: Ioperm;
-  readonly #handle: number;
+  /** The native handle; 0 once freed (the library refuses 0). */
+  #handle: number;
 
   constructor(io: Ioperm, list: readonly BatchOp[]) {
     this.#io = io;
@@ -131,10 +154,29 @@ export class PreparedBatch {
    * Runs every op and returns each op's value (reads: what was read). If the
    * thread's grants no longer cover an op, none runs and the error names it.
    * The values go into one array, which the next run() reuses: copy it to keep it.
+   * Throws IopermError FREED after free().
    */
   run(): Uint32Array {
     this.#io.runPrepared(this.#handle, this.#buf, this.#done, this.#values);
     return this.#values;
+  }
+
+  /** Whether free() was called (or the handle that prepared it was closed). */
+  get freed(): boolean {
+    return this.#handle === 0;
+  }
+
+  /** Frees the library's copy now; run() then throws FREED. Idempotent. */
+  free(): void {
+    const handle = this.#handle;
+    if (handle === 0) return;
+    this.#handle = 0;
+    this.#io.freePrepared(handle, this);
+  }
+
+  /** `using batch = io.prepare(...)` frees it at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.free();
   }
 }
 
@@ -145,6 +187,8 @@ export class Ioperm implements PortIO, Disposable {
   /** Bus locks taken through this handle, released by close(). */
   #locks = new Set<BusLock>();
   readonly #open: Native;
+  /** The batches this handle prepared and nobody freed yet, by native handle; weak, so a forgotten one is still collected. */
+  readonly #prepared = new Map<number, WeakRef<PreparedBatch>>();
 
   /**
    * @param symbols internal: the native exports to call (benchmarks substitute
@@ -317,7 +361,11 @@ export class Ioperm implements PortIO, Disposable {
     return Array.from(opValues(buf));
   }
 
-  /** Encodes ops once for repeated runs (the fast way to replay a sequence). */
+  /**
+   * Encodes ops once for repeated runs (the fast way to replay a sequence).
+   * Free the batch when done with it: `using`, or free().
+   * @example using poll = io.prepare([ops.inb(0x379)]); poll.run();
+   */
   prepare(list: readonly BatchOp[]): PreparedBatch {
     return new PreparedBatch(this, list);
   }
@@ -328,19 +376,34 @@ export class Ioperm implements PortIO, Disposable {
     if (s < 0) this.#batchFailed(s, buf, done);
   }
 
-  /** @internal Copies an encoded list into the library; the copy is freed when `owner` is garbage. */
-  prepareEncoded(buf: Uint8Array, done: Uint32Array, owner: object): number {
+  /**
+   * @internal Copies an encoded list into the library for `owner`, which frees
+   * it through freePrepared(); close(), or the garbage collector, frees it otherwise.
+   */
+  prepareEncoded(buf: Uint8Array, done: Uint32Array, owner: PreparedBatch): number {
     const n = this.#live("prepare");
-    const handle = n.ioperm_prepare(buf, buf.length / 8, done);
-    if (handle < 0) this.#batchFailed(Number(handle), buf, done);
-    preparedCopies.register(owner, { free: this.#open.ioperm_prepared_free, handle: Number(handle) });
-    return Number(handle);
+    const handle = Number(n.ioperm_prepare(buf, buf.length / 8, done));
+    if (handle === Status.TOO_MANY_PREPARED) throw errorFor(handle, { op: "prepare", count: n.ioperm_prepared_alive() });
+    if (handle < 0) this.#batchFailed(handle, buf, done);
+    this.#prepared.set(handle, new WeakRef(owner));
+    preparedCopies.register(owner, { handle, free: this.#open.ioperm_prepared_free, live: this.#prepared }, owner);
+    return handle;
   }
 
-  /** @internal Runs a prepared copy (see PreparedBatch.run). */
+  /** @internal Frees a prepared copy (see PreparedBatch.free); a handle already freed is left alone. */
+  freePrepared(handle: number, owner: PreparedBatch): void {
+    if (!this.#prepared.delete(handle)) return;
+    preparedCopies.unregister(owner);
+    this.#open.ioperm_prepared_free(handle);
+  }
+
+  /** @internal Runs a prepared copy (see PreparedBatch.run); handle 0: freed. */
   runPrepared(handle: number, buf: Uint8Array, done: Uint32Array, values: Uint32Array): void {
     const s = this.#n.ioperm_prepared_run(handle, done, values);
-    if (s < 0) this.#batchFailed(s, buf, done);
+    if (s < 0) {
+      if (handle === 0) throw freedError("run");
+      this.#batchFailed(s, buf, done);
+    }
   }
 
   #batchFailed(s: number, buf: Uint8Array, done: Uint32Array): never {
@@ -392,10 +455,18 @@ export class Ioperm implements PortIO, Disposable {
     return held;
   }
 
-  /** Releases everything this thread holds (grants and bus locks) and closes the handle. Idempotent. */
+  /**
+   * Frees the batches this handle prepared, releases the bus locks it took and
+   * everything this thread holds, and closes the handle. Idempotent.
+   */
   close(): void {
     if (this.closed) return;
     for (const l of [...this.#locks]) l.release();
+    for (const [handle, batch] of this.#prepared) {
+      const b = batch.deref();
+      if (b) b.free();
+      else if (this.#prepared.delete(handle)) this.#open.ioperm_prepared_free(handle);
+    }
     this.#open.ioperm_release(0, 0);
     this.#n = closedSymbols(this.#open);
   }

@@ -20,6 +20,7 @@ export const Status = {
   BAD_BUFFER: -5015,
   LOCK_TIMEOUT: -5021,
   DRIVER_MISMATCH: -5020,
+  TOO_MANY_PREPARED: -5016,
 } as const;
 
 /** The name of a fixed native status code. */

@@ -24,6 +24,7 @@ const mustSay: Record<keyof typeof Status | keyof typeof Errno, string> = {
   BAD_BUFFER: "misaligned buffer",
   LOCK_TIMEOUT: "wait longer with { timeoutMs }",
   DRIVER_MISMATCH: "not the driver this package was built with",
+  TOO_MANY_PREPARED: "batch.free(), or `using batch = io.prepare(...)`",
   EPERM: "CAP_SYS_RAWIO",
   ENOENT: "/dev/port does not exist",
   EIO: "I/O error",

@@ -17,7 +17,7 @@ fn changed(rc: i32) i32 {
 }
 
 /// Bumped when any signature or struct layout below changes.
-pub const abi_version: u32 = 3;
+pub const abi_version: u32 = 4;
 
 export fn ioperm_abi_version() u32 {
     return abi_version;
@@ -150,7 +150,8 @@ export fn ioperm_batch(ops: ?[*]core.Op, count: u32, done: ?*u32) i32 {
 }
 
 /// Copies and checks an op list for repeated runs (see prepared.zig). Returns a
-/// handle (> 0), or a negative status with `done` set to the refused op's index.
+/// handle (> 0, below 2^53), or a negative status with `done` set to the refused
+/// op's index; too_many_prepared when every slot holds a batch.
 export fn ioperm_prepare(ops: ?[*]const core.Op, count: u32, done: ?*u32) i64 {
     return prepared.prepare(ops, count, done);
 }
@@ -160,9 +161,15 @@ export fn ioperm_prepared_run(handle: i64, done: ?*u32, values: ?[*]u32) i32 {
     return prepared.run(handle, done, values);
 }
 
-/// Frees a prepared list; its handle is refused from then on.
+/// Frees a prepared list; its handle is refused from then on. Safe against a
+/// run of the same handle in another thread (the run keeps the list until it returns).
 export fn ioperm_prepared_free(handle: i64) i32 {
     return prepared.free(handle);
+}
+
+/// How many prepared lists are alive in this process (for the too_many_prepared message).
+export fn ioperm_prepared_alive() u32 {
+    return prepared.alive();
 }
 
 /// Windows: the running driver's version block, six u32 in the order of

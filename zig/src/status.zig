@@ -41,6 +41,8 @@ pub const Code = enum(i32) {
     /// Windows: the ioperm.sys given to driver install is not the one this library was built with
     /// (its SHA-256 differs, or another process holds it open for writing): nothing was installed.
     driver_mismatch = -5020,
+    /// Every prepared-batch slot holds a batch: free some (prepared.max_slots are alive).
+    too_many_prepared = -5016,
 };
 
 pub const ok: i32 = 0;
