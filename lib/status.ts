@@ -18,6 +18,8 @@ export const Status = {
   DRIVER_IO: -5013,
   UNSUPPORTED: -5014,
   BAD_BUFFER: -5015,
+  TIMEOUT: -5016,
+  TOO_LONG: -5017,
 } as const;
 
 /** The name of a fixed native status code. */

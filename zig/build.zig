@@ -34,7 +34,7 @@ pub fn build(b: *std.Build) void {
                 .strip = optimize != .debug,
             }),
         });
-        if (query.os_tag == .windows) windowsClient(b, lib.root_module, target);
+        if (query.os_tag == .windows) windowsClient(b, lib.root_module, target) else protocol(b, lib.root_module, target);
         b.installArtifact(lib);
     }
 
@@ -43,6 +43,7 @@ pub fn build(b: *std.Build) void {
         .target = b.resolveTargetQuery(targets[0]),
         .optimize = optimize,
     }) });
+    protocol(b, tests.root_module, b.resolveTargetQuery(targets[0]));
     const test_step = b.step("test", "unit tests that need no port");
     test_step.dependOn(&b.addRunArtifact(tests).step);
 
@@ -53,6 +54,7 @@ pub fn build(b: *std.Build) void {
         .optimize = optimize,
     });
     vectors.addAnonymousImport("ops_vectors", .{ .root_source_file = b.path("../test/vectors/ops.json") });
+    protocol(b, vectors, b.resolveTargetQuery(targets[0]));
     test_step.dependOn(&b.addRunArtifact(b.addTest(.{ .root_module = vectors })).step);
 
     // ioperm-with-iopl: iopl(3), then exec its arguments (the lab runs Wine under it).
@@ -83,8 +85,20 @@ pub fn build(b: *std.Build) void {
 // ---- Windows -----------------------------------------------------------------
 
 /// The driver's protocol header, the one source of truth for IOCTL codes and
-/// layouts; windows.zig imports it as "ioperm_ioctl" and checks core.Op against it.
+/// layouts, and for the op kinds and caps of every platform: core.zig imports
+/// it as "ioperm_ioctl" and checks core.Op against it.
 const ioctl_header = "../windows-driver/include/ioperm_ioctl.h";
+
+/// The header through translate-c for a Linux module (it needs no libc: clang's own <stdint.h>).
+fn protocol(b: *std.Build, module: *std.Build.Module, target: std.Build.ResolvedTarget) void {
+    const header = b.addTranslateC(.{
+        .root_source_file = b.path(ioctl_header),
+        .target = target,
+        .optimize = .ReleaseSmall,
+        .link_libc = false,
+    });
+    module.addImport("ioperm_ioctl", header.createModule());
+}
 
 /// ioperm.dll's backend: the header through translate-c, and the system DLLs it calls.
 fn windowsClient(b: *std.Build, module: *std.Build.Module, target: std.Build.ResolvedTarget) void {

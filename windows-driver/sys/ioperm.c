@@ -135,7 +135,7 @@ static NTSTATUS ioperm_batch(const IOPERM_DEVICE *d, PVOID buf, ULONG in, ULONG 
   IOPERM_BATCH_HEADER *h = buf;
   if (in < sizeof *h) return STATUS_INFO_LENGTH_MISMATCH;
   ULONG count = h->count;
-  if (count == 0 || count > IOPERM_MAX_BATCH || h->reserved != 0) return STATUS_INVALID_PARAMETER;
+  if (count == 0 || count > IOPERM_MAX_BATCH || h->value != 0) return STATUS_INVALID_PARAMETER;
   ULONG size = sizeof *h + count * sizeof(IOPERM_OP);
   NTSTATUS status = ioperm_exact(in, size, out, size);
   if (!NT_SUCCESS(status)) return status;

@@ -243,7 +243,7 @@ static void fill_input(int kind, DWORD len, uint32_t *batch_count) {
     h->count = *batch_count;
     h->result = (int32_t)rnd();
     h->index = rnd();
-    h->reserved = below(10) ? 0 : rnd();
+    h->value = below(10) ? 0 : rnd();
     IOPERM_OP *ops = (IOPERM_OP *)(h + 1);
     DWORD n = room < 0x2000 ? room : 0x2000;
     for (DWORD i = 0; i < n; i++)
@@ -340,7 +340,7 @@ static uint64_t expected(int h, DWORD code, int kind, DWORD in_len, DWORD out_le
   if (kind == K_BATCH) {
     if (in_len < sizeof(IOPERM_BATCH_HEADER)) return SET(E_BAD_LENGTH);
     const IOPERM_BATCH_HEADER *b = (const IOPERM_BATCH_HEADER *)in_buf;
-    int bad_header = b->count == 0 || b->count > IOPERM_MAX_BATCH || b->reserved != 0;
+    int bad_header = b->count == 0 || b->count > IOPERM_MAX_BATCH || b->value != 0;
     exact_lengths(kind, b->count, &want_in, &want_out);
     if (bad_header) return SET(E_INVALID_PARAMETER) | SET(E_BAD_LENGTH);
     if (in_len != want_in || out_len != want_out) return SET(E_BAD_LENGTH);

@@ -73,8 +73,8 @@ fn lookup(handle: i64) ?*Slot {
     return slot;
 }
 
-/// Copies `count` ops and checks every field that does not depend on grants
-/// (flags, width, value, range). Returns a handle (> 0), or a negative status
+/// Copies `count` op slots and checks every field that does not depend on grants
+/// (kind, width, values, the caps of timed steps; core.checkList). Returns a handle (> 0), or a negative status
 /// with `done` set to the index of the op refused.
 pub fn prepare(ops: ?[*]const core.Op, count: u32, done: ?*u32) i64 {
     const out = done orelse return status.of(.bad_buffer);
@@ -82,13 +82,10 @@ pub fn prepare(ops: ?[*]const core.Op, count: u32, done: ?*u32) i64 {
     const src: []const core.Op = if (count == 0) &.{} else (ops orelse return status.of(.bad_buffer))[0..count];
     const list = gpa.alloc(core.Op, count) catch return status.of(.bad_buffer);
     @memcpy(list, src);
-    for (list, 0..) |op, i| {
-        const rc = core.checkFields(op);
-        if (rc != status.ok) {
-            gpa.free(list);
-            out.* = @intCast(i);
-            return rc;
-        }
+    const rc = core.checkList(null, list, out);
+    if (rc != status.ok) {
+        gpa.free(list);
+        return rc;
     }
     const index = takeSlot() orelse {
         gpa.free(list);
@@ -115,13 +112,8 @@ pub fn run(handle: i64, done: ?*u32, values: ?[*]u32) i32 {
     const v = values orelse return status.of(.bad_buffer);
     const t = core.platform.thread();
     if (t.id == 0 or slot.checked_id != t.id or slot.checked_generation != t.generation) {
-        for (list, 0..) |op, i| {
-            const rc = core.checkGrants(t, op);
-            if (rc != status.ok) {
-                out.* = @intCast(i);
-                return rc;
-            }
-        }
+        const rc = core.checkListGrants(t, list, out);
+        if (rc != status.ok) return rc;
         slot.checked_id = t.id;
         slot.checked_generation = t.generation;
     }

@@ -36,6 +36,11 @@ pub const Code = enum(i32) {
     unsupported = -5014,
     /// A null or misaligned buffer, or a count that overflows it.
     bad_buffer = -5015,
+    /// A batch's wait saw no match before its timeout: the ops before it ran, none after it.
+    timeout = -5016,
+    /// A wait, delay or pulse is over the step cap, or a batch's timed steps add up to more
+    /// than the call cap (IOPERM_MAX_STEP_US, IOPERM_MAX_CALL_US): nothing ran.
+    too_long = -5017,
 };
 
 pub const ok: i32 = 0;

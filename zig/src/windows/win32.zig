@@ -32,6 +32,8 @@ pub extern "kernel32" fn DeleteFileW(path: [*:0]const u16) callconv(.winapi) BOO
 pub const SRWLOCK = extern struct { ptr: ?*anyopaque = null };
 pub extern "kernel32" fn AcquireSRWLockExclusive(lock: *SRWLOCK) callconv(.winapi) void;
 pub extern "kernel32" fn ReleaseSRWLockExclusive(lock: *SRWLOCK) callconv(.winapi) void;
+pub extern "kernel32" fn QueryPerformanceCounter(count: *i64) callconv(.winapi) BOOL;
+pub extern "kernel32" fn QueryPerformanceFrequency(frequency: *i64) callconv(.winapi) BOOL;
 pub extern "kernel32" fn GetSystemDirectoryW(buf: [*]u16, size: u32) callconv(.winapi) u32;
 
 pub const SC_HANDLE = usize;
