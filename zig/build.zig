@@ -132,7 +132,7 @@ const driver_arches = [_]DriverArch{
         .machine = "i386:x86-64",
         .decorated = false,
         .entry = "DriverEntry",
-        .defs = &.{"ntoskrnl.x64.def"},
+        .defs = &.{ "ntoskrnl.x64.def", "hal.x64.def" },
     },
     .{
         .name = "x86",

@@ -59,7 +59,9 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
   test("the driver runs with the allowlist the host wrote to Parameters\\AllowedPorts (witness: the prefix's system.reg)", () => {
     if (typeof info === "string") throw new Error(info); // unreachable: the describe is skipped then
     const [, v, list] = ctl(["open r", VERSION, ioctl("ALLOWLIST", null, 8192)]);
-    expect(reply(v!).getUint32(8, true)).toBe(h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ! | h.IOPERM_CAP_REGISTRY_LIST!);
+    expect(reply(v!).getUint32(8, true)).toBe(
+      h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ! | h.IOPERM_CAP_TIMED_STEPS! | h.IOPERM_CAP_REGISTRY_LIST!,
+    );
     const bits = Buffer.from(list!.out!, "hex");
     const allowed = Array.from({ length: 0x10000 }, (_, p) => p).filter((p) => bits[p >> 3]! & (1 << (p & 7)));
     // The registry as Wine stores it: "AllowedPorts"=str(7):"0x80-0x83\0000xE9\0…" (octal escapes).

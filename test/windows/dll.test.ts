@@ -38,7 +38,7 @@ describe("the TypeScript API in bun.exe under Wine", () => {
     expect(v!.version).toEqual({
       protocol: h.IOPERM_PROTOCOL_VERSION,
       driverVersion: h.IOPERM_DRIVER_VERSION,
-      capabilities: h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ!,
+      capabilities: h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ! | h.IOPERM_CAP_TIMED_STEPS!,
       maxBatch: h.IOPERM_MAX_BATCH,
       opSize: 8,
       pointerBits: 64,
