@@ -1,3 +1,4 @@
+import { MAX_CALL_US, MAX_STEP_US } from "./batch.ts";
 import { causes, explainCauses, readFacts } from "./diagnose.ts";
 import { type ErrnoName, type StatusName, errnoName, statusErrno, statusName } from "./status.ts";
 
@@ -14,6 +15,10 @@ export interface ErrorContext {
   backend?: string;
   /** ppdev: the device the handle claims through. */
   device?: string;
+  /** A batch: the index of the step refused or timed out in the caller's list. */
+  index?: number;
+  /** TIMEOUT: the last value the wait read. */
+  value?: number;
   /** errno of each backend's attempt at the last grant, when it failed. */
   diagnosis?: { ioperm?: number; devport?: number };
 }
@@ -28,6 +33,10 @@ export class IopermError extends Error {
   readonly errno: number | undefined;
   readonly op: string;
   readonly port: number | undefined;
+  /** A batch: the index of the step refused or timed out, in the list given. */
+  readonly index: number | undefined;
+  /** TIMEOUT: the last value the wait read (so `value & mask` shows which bits never came). */
+  readonly value: number | undefined;
 
   constructor(code: IopermCode, message: string, ctx: ErrorContext, errno?: number) {
     super(message);
@@ -35,6 +44,8 @@ export class IopermError extends Error {
     this.errno = errno;
     this.op = ctx.op;
     this.port = ctx.port;
+    this.index = ctx.index;
+    this.value = ctx.value;
   }
 }
 
@@ -105,7 +116,8 @@ const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
   ENODEV: (at, _ctx, tried) => `${at}: no such device (ENODEV)${tried}`,
   RANGE: (at) => `${at}: out of range: ports are 0..0xFFFF, a range must not pass 0x10000, and values must fit their width`,
   BAD_WIDTH: (at) => `${at}: width must be 8, 16 or 32 bits`,
-  BAD_OP: (at) => `${at}: malformed batch op: the only flag is write (1)`,
+  BAD_OP: (at) =>
+    `${at}: malformed batch op: an unknown kind (0 read, 1 write, 2 wait, 3 delay, 4 pulse), a delay that names a port or width, or a wait or pulse without its parameter slot; build ops with ops.*`,
   WIDTH_UNSUPPORTED: (at) =>
     `${at}: /dev/port performs byte accesses only (a 2-byte read is two inb at consecutive ports, ` +
     `not one inw), so 16/32-bit I/O needs the direct backend: open({ backend: "direct" }) as root`,
@@ -135,6 +147,12 @@ const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
     `${at}: ${ctx.count ?? "too many"} prepared batches are alive in this process, the most it can hold; ` +
     "free each one when you are done with it: batch.free(), or `using batch = io.prepare(...)` to free it at the end of the scope " +
     "(closing the handle frees its batches too)",
+  TIMEOUT: (at, ctx) =>
+    `${at}: the wait timed out: (value & mask) never equalled expect; the last value read was ${hex(ctx.value ?? 0)}. ` +
+    `The steps before it ran, none after it. Check that the device is there and in the state the wait expects, or give it a longer timeout (at most ${MAX_STEP_US} us)`,
+  TOO_LONG: (at) =>
+    `${at}: over a cap, so nothing ran: one wait, delay or pulse may take at most ${MAX_STEP_US} us, and the timed steps of one call ` +
+    `at most ${MAX_CALL_US} us in all; split the work into several batches`,
   CLOSED: (at) => `${at}: this handle was closed; open() a new one`,
   FREED: (at) =>
     `${at}: this prepared batch was freed (by free(), the end of its \`using\` scope, or close() of its handle); prepare() it again`,

@@ -28,7 +28,7 @@ import { localError } from "./errors.ts";
 import { devLibrary, libraryFile, prebuiltDir } from "./paths.ts";
 
 /** Must equal `abi_version` in zig/src/exports.zig. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 const { u32, i32, i64, i64_fast, ptr, cstring, void: none } = FFIType;
 
@@ -60,6 +60,8 @@ const symbols = {
   ioperm_outsw: { args: [u32, ptr, u32], returns: i32 },
   ioperm_outsl: { args: [u32, ptr, u32], returns: i32 },
   ioperm_batch: { args: [ptr, u32, ptr], returns: i32 },
+  ioperm_timeout_value: { args: [], returns: u32 },
+  ioperm_step_limits: { args: [ptr], returns: none },
   ioperm_prepare: { args: [ptr, u32, ptr], returns: i64_fast },
   ioperm_prepared_run: { args: [i64, ptr, ptr], returns: i32 },
   ioperm_prepared_free: { args: [i64], returns: i32 },
@@ -316,4 +318,11 @@ export function nativeDiagnosis(): { ioperm?: number; devport?: number } {
   const out = new Int32Array(2);
   native().ioperm_diagnose(out);
   return { ioperm: out[0] || undefined, devport: out[1] || undefined };
+}
+
+/** The native caps of timed steps in microseconds, for checking lib/batch.ts against them. */
+export function nativeStepLimits(): { step: number; call: number } {
+  const out = new Uint32Array(2);
+  native().ioperm_step_limits(out);
+  return { step: out[0] ?? 0, call: out[1] ?? 0 };
 }

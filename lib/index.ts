@@ -13,7 +13,7 @@
  * refused with IopermError code NOT_GRANTED before any instruction runs.
  */
 import { readFileSync } from "node:fs";
-import { encodeOps, opValues, type BatchOp } from "./batch.ts";
+import { encodeOps, hasParams, OP_KIND, OP_SIZE, opValues, stepAt, stepValues, type BatchOp } from "./batch.ts";
 import { arrayWidth, checkPort, checkRange, checkValue, checkWidth, type PortArray, type Width } from "./check.ts";
 import { errorFor, IopermError, localError, type ErrorContext } from "./errors.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
@@ -22,7 +22,7 @@ import { type Bus, type BusLock, type LockOptions, lockBus } from "./lock.ts";
 import { type Access, Port, ReadOnlyPort, WriteOnlyPort, type PortIO } from "./ports.ts";
 
 export { IopermError, type IopermCode } from "./errors.ts";
-export { ops, type BatchOp } from "./batch.ts";
+export { MAX_CALL_US, MAX_STEP_US, ops, type BatchOp, type DelayOp, type PortOp, type PulseOp, type WaitOp } from "./batch.ts";
 export { Port, ReadOnlyPort, WriteOnlyPort, type Access } from "./ports.ts";
 export type { PortArray, Width } from "./check.ts";
 export { libraryPath } from "./ffi.ts";
@@ -137,7 +137,10 @@ export class PreparedBatch implements Disposable {
   readonly length: number;
   readonly #buf: Uint8Array;
   readonly #done = new Uint32Array(1);
+  /** One value per slot, as the native run writes them. */
   readonly #values: Uint32Array;
+  /** One value per step, when a wait or pulse makes slots and steps differ. */
+  readonly #steps: Uint32Array | undefined;
   readonly #io: Ioperm;
   /** The native handle; 0 once freed (the library refuses 0). */
   #handle: number;
@@ -146,19 +149,21 @@ export class PreparedBatch implements Disposable {
     this.#io = io;
     this.#buf = encodeOps(list);
     this.length = list.length;
-    this.#values = new Uint32Array(list.length);
+    this.#values = new Uint32Array(this.#buf.length / OP_SIZE);
+    this.#steps = hasParams(this.#buf) ? new Uint32Array(list.length) : undefined;
     this.#handle = io.prepareEncoded(this.#buf, this.#done, this);
   }
 
   /**
-   * Runs every op and returns each op's value (reads: what was read). If the
-   * thread's grants no longer cover an op, none runs and the error names it.
+   * Runs every op and returns each op's value (reads: what was read; timed
+   * steps: 0). If the thread's grants no longer cover an op, none runs and the
+   * error names it; a wait that times out throws TIMEOUT after the ops before it ran.
    * The values go into one array, which the next run() reuses: copy it to keep it.
    * Throws IopermError FREED after free().
    */
   run(): Uint32Array {
     this.#io.runPrepared(this.#handle, this.#buf, this.#done, this.#values);
-    return this.#values;
+    return this.#steps ? stepValues(this.#buf, this.#values, this.#steps) : this.#values;
   }
 
   /** Whether free() was called (or the handle that prepared it was closed). */
@@ -351,14 +356,17 @@ export class Ioperm implements PortIO, Disposable {
 
   /**
    * Runs ops in order in one native call and returns each op's value (reads:
-   * the value read). The whole list is checked first: if any op is refused,
-   * none runs and the error names it.
+   * the value read; timed steps: 0). The whole list is checked first, caps
+   * included: if any op is refused, none runs and the error names it. A wait
+   * that times out stops the list there: IopermError TIMEOUT, with `index`
+   * (the wait) and `value` (the last value it read).
    * @example io.batch([ops.outw(0x510, 0), ops.inb(0x511), ops.inb(0x511)])
+   * @example io.batch([ops.outb(0xca3, 0x61), ops.wait(0xca3, 0x02, 0, 10_000), ops.inb(0xca2)])
    */
   batch(list: readonly BatchOp[]): number[] {
     const buf = encodeOps(list);
     this.runEncoded(buf, new Uint32Array(1));
-    return Array.from(opValues(buf));
+    return Array.from(stepValues(buf, opValues(buf)));
   }
 
   /**
@@ -408,9 +416,13 @@ export class Ioperm implements PortIO, Disposable {
 
   #batchFailed(s: number, buf: Uint8Array, done: Uint32Array): never {
     if (s === CLOSED_STATUS) throw closedError("batch");
-    const i = done[0] ?? 0;
-    const port = i * 8 + 2 <= buf.length ? new DataView(buf.buffer, buf.byteOffset).getUint16(i * 8, true) : undefined;
-    throw errorFor(s, { op: `batch[${i}]`, port });
+    const slot = done[0] ?? 0;
+    const index = stepAt(buf, slot);
+    const head = slot * OP_SIZE + 4 <= buf.length ? new DataView(buf.buffer, buf.byteOffset + slot * OP_SIZE) : undefined;
+    // A delay names no port.
+    const port = head && head.getUint8(3) !== OP_KIND.delay ? head.getUint16(0, true) : undefined;
+    const value = s === Status.TIMEOUT ? this.#open.ioperm_timeout_value() : undefined;
+    throw errorFor(s, { op: `batch[${index}]`, port, index, value });
   }
 
   /** A typed 8-bit port. */

@@ -21,6 +21,8 @@ export const Status = {
   LOCK_TIMEOUT: -5021,
   DRIVER_MISMATCH: -5020,
   TOO_MANY_PREPARED: -5016,
+  TIMEOUT: -5017,
+  TOO_LONG: -5018,
 } as const;
 
 /** The name of a fixed native status code. */

@@ -11,7 +11,7 @@ const mustSay: Record<keyof typeof Status | keyof typeof Errno, string> = {
   NO_BACKEND: "run it inside the lab VM",
   RANGE: "ports are 0..0xFFFF",
   BAD_WIDTH: "width must be 8, 16 or 32 bits",
-  BAD_OP: "the only flag is write",
+  BAD_OP: "build ops with ops.*",
   WIDTH_UNSUPPORTED: 'open({ backend: "direct" })',
   IOPL_ACTIVE: "call release() with no range",
   BACKEND_MISMATCH: "release() them before switching backends",
@@ -25,6 +25,8 @@ const mustSay: Record<keyof typeof Status | keyof typeof Errno, string> = {
   LOCK_TIMEOUT: "wait longer with { timeoutMs }",
   DRIVER_MISMATCH: "not the driver this package was built with",
   TOO_MANY_PREPARED: "batch.free(), or `using batch = io.prepare(...)`",
+  TIMEOUT: "longer timeout",
+  TOO_LONG: "split the work into several batches",
   EPERM: "CAP_SYS_RAWIO",
   ENOENT: "/dev/port does not exist",
   EIO: "I/O error",
@@ -87,4 +89,11 @@ test("a closed handle: every call throws CLOSED, naming the call and the remedy,
 test("NO_BACKEND names what each backend answered", () => {
   const m = errorFor(Status.NO_BACKEND, { op: "grant", port: 0x378, count: 3, diagnosis: { ioperm: 38, devport: 2 } }).message;
   expect(m).toMatch(/ioperm\/iopl: ENOSYS; \/dev\/port: ENOENT.*\/dev\/port is also missing/);
+});
+
+test("a timeout carries the step's index and the last value read, and says both", () => {
+  const e = errorFor(Status.TIMEOUT, { op: "batch[2]", port: 0x64, index: 2, value: 0x1d });
+  expect({ code: e.code, index: e.index, value: e.value, port: e.port }).toEqual({ code: "TIMEOUT", index: 2, value: 0x1d, port: 0x64 });
+  expect(e.message).toContain("batch[2](0x64): the wait timed out");
+  expect(e.message).toContain("last value read was 0x1D");
 });

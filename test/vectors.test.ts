@@ -1,23 +1,42 @@
 // The shared table of op-validity cases (test/vectors/ops.json) against the
 // TypeScript layer's own check, lib/batch.ts encodeOps. zig/src/vectors_test.zig
-// holds core.zig's checkOp to the same table, and the Wine driver test the driver.
-// TypeScript cannot express unknown flag bits, and grants are native state, so
-// here: bad_width and range are a RangeError before any native call; ok and
-// not_granted encode (the native check then decides).
+// holds core.zig's checkList to the same table, and the Wine driver test the driver.
+// TypeScript cannot express unknown kinds or a missing parameter slot, and grants
+// are native state, so here: bad_width, range and a step over its cap are a
+// RangeError before any native call; ok, not_granted and the call cap encode
+// (the native check then decides, test/batch.test.ts shows it refuse).
 import { describe, expect, test } from "bun:test";
 import { encodeOps, type BatchOp } from "../lib/batch.ts";
 import type { Width } from "../lib/check.ts";
 import table from "./vectors/ops.json";
 
+type Case = (typeof table.cases)[number] & { param?: number[]; repeat?: number };
+
+/** The case as the BatchOp lib/ would build, or undefined when TypeScript cannot express it. */
+function asOp(c: Case): BatchOp | undefined {
+  const width = (c.width * 8) as Width;
+  const [a = 0, b = 0] = c.param ?? [];
+  if (c.flags <= 1) return { port: c.port, width, write: c.flags === 1, value: c.value };
+  if (c.flags === 3 && c.port === 0 && c.width === 0) return { step: "delay", us: c.value };
+  if (c.flags === 2 && c.param) return { step: "wait", port: c.port, width, mask: a, expect: b, timeoutUs: c.value };
+  if (c.flags === 4 && c.param) return { step: "pulse", port: c.port, width, value: c.value, rest: a, widthUs: b };
+  return undefined;
+}
+
 describe("ops.json in lib/batch.ts", () => {
   test("the table holds every verdict", () => {
-    expect(new Set(table.cases.map((c) => c.expect))).toEqual(new Set(["ok", "not_granted", "bad_width", "bad_op", "range"]));
+    expect(new Set(table.cases.map((c) => c.expect))).toEqual(new Set(["ok", "not_granted", "bad_width", "bad_op", "range", "too_long"]));
   });
-  for (const c of table.cases.filter((c) => c.flags <= 1)) {
+  for (const c of table.cases as Case[]) {
+    const op = asOp(c);
+    if (!op) continue;
+    const list: BatchOp[] = Array.from({ length: c.repeat ?? 1 }, () => op);
+    const slots = list.length * (c.param ? 2 : 1);
     test(`${c.name}: ${c.expect}`, () => {
-      const op: BatchOp = { port: c.port, width: (c.width * 8) as Width, write: c.flags === 1, value: c.value };
-      if (c.expect === "bad_width" || c.expect === "range") expect(() => encodeOps([op])).toThrow(RangeError);
-      else expect(encodeOps([op]).length).toBe(8);
+      const callCap = c.expect === "too_long" && (c.repeat ?? 1) > 1;
+      if (c.expect === "bad_width" || c.expect === "range" || (c.expect === "too_long" && !callCap))
+        expect(() => encodeOps(list)).toThrow(RangeError);
+      else expect(encodeOps(list).length).toBe(8 * slots);
     });
   }
 });

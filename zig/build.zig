@@ -36,7 +36,7 @@ pub fn build(b: *std.Build) void {
                 .strip = optimize != .debug,
             }),
         });
-        if (query.os_tag == .windows) windowsClient(b, lib.root_module, target, driver_hashes.?.x64);
+        if (query.os_tag == .windows) windowsClient(b, lib.root_module, target, driver_hashes.?.x64) else protocol(b, lib.root_module, target);
         b.installArtifact(lib);
     }
 
@@ -45,6 +45,7 @@ pub fn build(b: *std.Build) void {
         .target = b.resolveTargetQuery(targets[0]),
         .optimize = optimize,
     }) });
+    protocol(b, tests.root_module, b.resolveTargetQuery(targets[0]));
     const test_step = b.step("test", "unit tests that need no port");
     test_step.dependOn(&b.addRunArtifact(tests).step);
 
@@ -55,6 +56,7 @@ pub fn build(b: *std.Build) void {
         .optimize = optimize,
     });
     vectors.addAnonymousImport("ops_vectors", .{ .root_source_file = b.path("../test/vectors/ops.json") });
+    protocol(b, vectors, b.resolveTargetQuery(targets[0]));
     test_step.dependOn(&b.addRunArtifact(b.addTest(.{ .root_module = vectors })).step);
 
     // ioperm-with-iopl: iopl(3), then exec its arguments (the lab runs Wine under it).
@@ -94,8 +96,20 @@ pub fn build(b: *std.Build) void {
 // ---- Windows -----------------------------------------------------------------
 
 /// The driver's protocol header, the one source of truth for IOCTL codes and
-/// layouts; windows.zig imports it as "ioperm_ioctl" and checks core.Op against it.
+/// layouts, and for the op kinds and caps of every platform: core.zig imports
+/// it as "ioperm_ioctl" and checks core.Op against it.
 const ioctl_header = "../windows-driver/include/ioperm_ioctl.h";
+
+/// The header through translate-c for a Linux module (it needs no libc: clang's own <stdint.h>).
+fn protocol(b: *std.Build, module: *std.Build.Module, target: std.Build.ResolvedTarget) void {
+    const header = b.addTranslateC(.{
+        .root_source_file = b.path(ioctl_header),
+        .target = target,
+        .optimize = .ReleaseSmall,
+        .link_libc = false,
+    });
+    module.addImport("ioperm_ioctl", header.createModule());
+}
 
 /// ioperm.dll's backend: the header through translate-c, the system DLLs it calls,
 /// and `driver_hash`, the SHA-256 of its arch's ioperm.sys that driverInstall checks.
@@ -131,7 +145,7 @@ const driver_arches = [_]DriverArch{
         .machine = "i386:x86-64",
         .decorated = false,
         .entry = "DriverEntry",
-        .defs = &.{"ntoskrnl.x64.def"},
+        .defs = &.{ "ntoskrnl.x64.def", "hal.x64.def" },
     },
     .{
         .name = "x86",

@@ -57,7 +57,7 @@ NON_NX_ALLOCATORS = {
 GUARD, GUARD_FAIL = "__stack_chk_guard", "__stack_chk_fail"
 SCN_MEM_EXECUTE, SCN_MEM_WRITE = 0x20000000, 0x80000000
 DEFS = {
-    "x64": {"ntoskrnl.exe": "ntoskrnl.x64.def"},
+    "x64": {"ntoskrnl.exe": "ntoskrnl.x64.def", "hal.dll": "hal.x64.def"},
     "x86": {"ntoskrnl.exe": "ntoskrnl.x86.def", "hal.dll": "hal.x86.def"},
 }
 

@@ -58,7 +58,7 @@ describe("the TypeScript API in bun.exe under Wine", () => {
     expect(v!.version).toEqual({
       protocol: h.IOPERM_PROTOCOL_VERSION,
       driverVersion: h.IOPERM_DRIVER_VERSION,
-      capabilities: h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ!,
+      capabilities: h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ! | h.IOPERM_CAP_TIMED_STEPS!,
       maxBatch: h.IOPERM_MAX_BATCH,
       opSize: 8,
       pointerBits: 64,
@@ -89,6 +89,14 @@ describe("the TypeScript API in bun.exe under Wine", () => {
     expect(String(notGranted!.message)).toMatch(/^batch\[1\]\(0x64\)/);
     expect(badWidth).toMatchObject({ rc: "RangeError" });
     expect(String(badWidth!.message)).toContain("batch op 0");
+  }, 60_000);
+
+  test("timed steps through the DLL: over the call cap TOO_LONG, a wait on an ungranted port NOT_GRANTED by index, delays run in the driver", () => {
+    const [over, wait, delays] = guest("batch-timed=over", "batch-timed=wait", "batch-timed=delays");
+    expect(over).toMatchObject({ rc: "TOO_LONG", index: 10 });
+    expect(wait).toMatchObject({ rc: "NOT_GRANTED", index: 1 });
+    expect(String(wait!.message)).toMatch(/^batch\[1\]\(0x64\)/);
+    expect(delays).toMatchObject({ rc: 0, values: [0, 0] });
   }, 60_000);
 
   test("SCM: status, uninstall, install through installDriver()/uninstallDriver()/driverStatus()", () => {

@@ -66,7 +66,7 @@ describe("ioperm.sys under Wine", () => {
     }).toEqual({
       protocol: h.IOPERM_PROTOCOL_VERSION!,
       driver: h.IOPERM_DRIVER_VERSION!,
-      capabilities: h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ!, // x64: no IOPM, default allowlist
+      capabilities: h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ! | h.IOPERM_CAP_TIMED_STEPS!, // x64: no IOPM, default allowlist
       maxBatch: h.IOPERM_MAX_BATCH!,
       opSize: 8,
       pointerBits: 64,
@@ -225,7 +225,9 @@ describe("ioperm.sys under Wine", () => {
     try {
       expect(setAllowlist(["0x70-0x71", " 0x3F8 ", "1016-1017"])).toBe(true);
       const [, v, l, read] = ctl(["open rw", version, ioctl("ALLOWLIST", null, 8192), ioctl("READ", op(0x378, 1), 8)]);
-      expect(reply(v!).getUint32(8, true)).toBe(h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ! | h.IOPERM_CAP_REGISTRY_LIST!);
+      expect(reply(v!).getUint32(8, true)).toBe(
+        h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ! | h.IOPERM_CAP_TIMED_STEPS! | h.IOPERM_CAP_REGISTRY_LIST!,
+      );
       const bits = Buffer.from(l!.out!, "hex");
       const allowed: number[] = [];
       for (let p = 0; p < 0x10000; p++) if (bits[p >> 3]! & (1 << (p & 7))) allowed.push(p);
@@ -241,7 +243,7 @@ describe("ioperm.sys under Wine", () => {
       setAllowlist([]);
     }
     const [, v] = ctl(["open r", version]);
-    expect(reply(v!).getUint32(8, true)).toBe(h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ!);
+    expect(reply(v!).getUint32(8, true)).toBe(h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ! | h.IOPERM_CAP_TIMED_STEPS!);
   }, 120_000);
 
   // Only real Windows shows the device's DACL: Wine keeps none for device objects.

@@ -19,6 +19,7 @@ import {
   h,
   ioctl,
   op,
+  pair,
   persistentSession,
   reply,
   root,
@@ -104,6 +105,58 @@ describe("ioperm.sys edges under Wine", () => {
     expect(verdict(max, true)).toBe(`${R("NOT_ALLOWED")}@${MAX - 1}`);
     expect(max!.bytes).toBe(full.length);
     expect(verdict(plusOne, true)).toBe(`error ${ERROR_INVALID_PARAMETER}`);
+  }, 120_000);
+
+  test("timed steps: lengths, caps, a wait outside the allowlist, and delays that run in the kernel", () => {
+    const STEP = h.IOPERM_MAX_STEP_US!;
+    const CALL = h.IOPERM_MAX_CALL_US!;
+    const WAIT = h.IOPERM_OP_WAIT!;
+    const DELAY = h.IOPERM_OP_DELAY!;
+    const PULSE = h.IOPERM_OP_PULSE!;
+    const delay = (us: number) => op(0, 0, DELAY, us);
+    const wait = (port: number, timeoutUs: number, mask = 0x80, expect = 0x80) => [op(port, 1, WAIT, timeoutUs), pair(mask, expect)];
+    const pulse = (port: number, holdUs: number) => [op(port, 1, PULSE, 0xff), pair(0, holdUs)];
+    const atCap = Array.from({ length: CALL / STEP }, () => delay(STEP));
+    const lists: Uint8Array[][] = [
+      [...wait(0x378, 10)], // a wait is two slots: sent as one, it is the length that is off
+      [...wait(0x378, STEP + 1)], // over the step cap
+      [delay(STEP + 1)],
+      [...pulse(0x378, STEP + 1)],
+      [...atCap, delay(1)], // each step under its cap, the call over its cap by 1 us
+      [...atCap, refused], // exactly at the call cap: checked on to the refused op
+      [delay(5), ...wait(0x64, 10, 1, 1)], // a wait on the keyboard controller: denylisted
+      [delay(5), ...wait(0x70, 10, 1, 1)], // CMOS: outside the default allowlist
+      [delay(5), ...pulse(0x64, 10)],
+      [op(0x378, 1, WAIT, 10)], // a head with no parameter slot
+      [delay(5), ...wait(0x378, 10, 0x01, 0x02)], // expect outside mask: could never match
+      [op(0x378, 0, DELAY, 5)], // a delay that names a port
+    ];
+    const lines = [
+      ioctl("BATCH", batch(lists[0]!, 1), 24),
+      ...lists.slice(1).map((l) => ioctl("BATCH", batch(l), 16 + 8 * l.length)),
+      // Delays alone touch no port, so they run here: the performance counter works under Wine.
+      ioctl("BATCH", batch([delay(1000), delay(0)]), 32),
+    ];
+    const got = cases(lines);
+    expect(got.map((r, i) => (i === 0 ? (r.ok ? "ok" : `error ${r.error}`) : verdict(r, true)))).toEqual([
+      `error ${ERROR_BAD_LENGTH}`,
+      `${R("TOO_LONG")}@0`,
+      `${R("TOO_LONG")}@0`,
+      `${R("TOO_LONG")}@0`,
+      `${R("TOO_LONG")}@${CALL / STEP}`,
+      `${R("NOT_ALLOWED")}@${CALL / STEP}`,
+      `${R("NOT_ALLOWED")}@1`,
+      `${R("NOT_ALLOWED")}@1`,
+      `${R("NOT_ALLOWED")}@1`,
+      `${R("BAD_OP")}@0`,
+      `${R("RANGE")}@1`,
+      `${R("BAD_OP")}@0`,
+      `${R("OK")}@2`,
+    ]);
+    // No timeout happened, so no value came back; the version block announces the steps.
+    for (const r of got.slice(1)) expect(reply(r).getUint32(12, true)).toBe(0);
+    const [v] = cases([version]);
+    expect(reply(v!).getUint32(8, true) & h.IOPERM_CAP_TIMED_STEPS!).toBe(h.IOPERM_CAP_TIMED_STEPS!);
   }, 120_000);
 
   test("accesses that straddle an edge of the default allowlist are refused whole", () => {

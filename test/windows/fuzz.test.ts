@@ -53,7 +53,7 @@ const documented: Record<number, string> = {
   5: "ERROR_ACCESS_DENIED: the handle lacks the code's FILE_READ_DATA/FILE_WRITE_DATA (README, header)",
   24: "ERROR_BAD_LENGTH: a length is not exact (header: STATUS_INFO_LENGTH_MISMATCH)",
   50: "ERROR_NOT_SUPPORTED: IOPM codes on x64 (header: STATUS_NOT_SUPPORTED)",
-  87: "ERROR_INVALID_PARAMETER: batch count 0, above IOPERM_MAX_BATCH, or reserved != 0 (README)",
+  87: "ERROR_INVALID_PARAMETER: batch count 0, above IOPERM_MAX_BATCH, or value != 0 in the header (README)",
 };
 
 /** The header's IOCTL_IOPERM_* codes, computed from IOPERM_CTL_CODE(function, access). */
@@ -139,7 +139,7 @@ describe("fuzzing ioperm.sys under Wine", () => {
         [
           `${counts!.n} IOCTLs in ${seconds.toFixed(1)} s (seed ${seed}): ${counts!.steered} well-formed port requests steered onto refused ports, ` +
             `${counts!.huge} with a length >= 1 MiB, ${counts!.reopened} handles reopened, ${counts!.broken} broke a rule`,
-          `  port requests answered, by verdict: ${["OK", "NOT_ALLOWED", "BAD_WIDTH", "BAD_OP", "RANGE"].map((v, i) => `${v} ${counts!.verdicts[i]}`).join(", ")}`,
+          `  port requests answered, by verdict: ${["OK", "NOT_ALLOWED", "BAD_WIDTH", "BAD_OP", "RANGE", "TIMEOUT", "TOO_LONG"].map((v, i) => `${v} ${counts!.verdicts[i]}`).join(", ")}`,
           ...["ours", "near", "random"].map((c) => `  ${c}: ${sum(rows.filter((r) => r.class === c))}`),
           ...[...byReply].map(([k, n]) => `  ${k}: ${n}`),
           ...[...byCode].map(([k, v]) => `  ${k}: ${v.join(", ")}`),
@@ -174,7 +174,10 @@ describe("fuzzing ioperm.sys under Wine", () => {
       expect(counts!.steered).toBeGreaterThan(0);
       // Every refusal verdict occurred (each checked against the op's fields), and nothing ran.
       expect({ ran: counts!.verdicts[0], e9: counts!.e9_bytes }).toEqual({ ran: 0, e9: 0 });
-      for (const [i, n] of counts!.verdicts.entries()) if (i > 0) expect(n).toBeGreaterThan(0);
+      // Every refusal was seen; a TIMEOUT needs a wait that ran, and nothing runs here.
+      const timeout = h.IOPERM_RESULT_TIMEOUT!;
+      for (const [i, n] of counts!.verdicts.entries()) if (i > 0 && i !== timeout) expect({ i, seen: n > 0 }).toEqual({ i, seen: true });
+      expect(counts!.verdicts[timeout]).toBe(0);
       expect(counts!.huge).toBeGreaterThan(0);
       expect(counts!.alive).toBe(true);
 
@@ -250,7 +253,7 @@ describe("fuzzing ioperm.sys under Wine", () => {
       expect(replies[values.length]).toMatchObject({
         start: 0,
         ok: true,
-        caps: h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ!,
+        caps: h.IOPERM_CAP_PORT_IO! | h.IOPERM_CAP_PCI_READ! | h.IOPERM_CAP_TIMED_STEPS!,
         allowed: defaults,
       });
     }, 300_000);

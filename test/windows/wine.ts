@@ -139,7 +139,15 @@ export function op(port: number, width: number, flags = 0, value = 0): Uint8Arra
   return new Uint8Array(v.buffer);
 }
 
-/** IOPERM_BATCH_HEADER + ops, with the count (and reserved field) as given. */
+/** A parameter slot: IOPERM_WAIT_PARAM {mask, expect} or IOPERM_PULSE_PARAM {rest, hold_us}. */
+export function pair(a: number, b: number): Uint8Array {
+  const v = new DataView(new ArrayBuffer(8));
+  v.setUint32(0, a >>> 0, true);
+  v.setUint32(4, b >>> 0, true);
+  return new Uint8Array(v.buffer);
+}
+
+/** IOPERM_BATCH_HEADER + ops, with the count (and the header's value field, in: 0) as given. */
 export function batch(ops: Uint8Array[], count = ops.length, reserved = 0): Uint8Array {
   const b = new Uint8Array(16 + 8 * ops.length);
   const v = new DataView(b.buffer);

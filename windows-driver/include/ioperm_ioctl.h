@@ -17,9 +17,9 @@
 #include <stdint.h>
 
 /* Bumped when a code or a layout below changes; the client refuses any other. */
-#define IOPERM_PROTOCOL_VERSION 1u
+#define IOPERM_PROTOCOL_VERSION 2u
 /* The driver's own version, 0x00MMmmpp. */
-#define IOPERM_DRIVER_VERSION 0x00000100u
+#define IOPERM_DRIVER_VERSION 0x00000200u
 
 /* Kernel name, DOS link, and the path user mode opens. */
 #define IOPERM_NT_DEVICE_NAME  L"\\Device\\ioperm"
@@ -86,30 +86,84 @@
 #define IOPERM_PCI_MAX_OFFSET   252u
 
 /* Capability bits in IOPERM_VERSION_INFO.capabilities. */
-#define IOPERM_CAP_PORT_IO       0x1u /* READ, WRITE and BATCH */
-#define IOPERM_CAP_IOPM          0x2u /* IOPM_GRANT/REVOKE (x86 build) */
-#define IOPERM_CAP_REGISTRY_LIST 0x4u /* the allowlist came from the registry */
-#define IOPERM_CAP_PCI_READ      0x8u /* PCI_READ */
+#define IOPERM_CAP_PORT_IO       0x1u  /* READ, WRITE and BATCH */
+#define IOPERM_CAP_IOPM          0x2u  /* IOPM_GRANT/REVOKE (x86 build) */
+#define IOPERM_CAP_REGISTRY_LIST 0x4u  /* the allowlist came from the registry */
+#define IOPERM_CAP_PCI_READ      0x8u  /* PCI_READ */
+#define IOPERM_CAP_TIMED_STEPS   0x10u /* WAIT, DELAY and PULSE in BATCH */
 
 /* Verdicts in IOPERM_PORT_REPLY.result and IOPERM_BATCH_HEADER.result. */
 #define IOPERM_RESULT_OK          0
 #define IOPERM_RESULT_NOT_ALLOWED 1 /* a port is outside the allowlist: nothing ran */
 #define IOPERM_RESULT_BAD_WIDTH   2 /* width is not 1, 2 or 4 */
 #define IOPERM_RESULT_BAD_OP      3 /* unknown flags, or a flag that does not fit the IOCTL */
-#define IOPERM_RESULT_RANGE       4 /* port + width passes 0xFFFF, or the value does not fit the width */
+#define IOPERM_RESULT_RANGE       4 /* port + width passes 0xFFFF, or a value does not fit the width */
+#define IOPERM_RESULT_TIMEOUT     5 /* a wait's timeout passed: ops before it ran, it and those after did not finish */
+#define IOPERM_RESULT_TOO_LONG    6 /* a step's time, or the batch's total, is over its cap: nothing ran */
 
-#define IOPERM_OP_WRITE   0x01u
 #define IOPERM_PORT_COUNT 0x10000u
-/* Most ops one BATCH may carry: 64 KiB of ops, one buffered copy each way. */
+/* Most op slots one BATCH may carry: 64 KiB of ops, one buffered copy each way. */
 #define IOPERM_MAX_BATCH 8192u
 
-/* One port access; the same 8 bytes as zig/src/core.zig `Op` (checked at compile time there). */
+/*
+ * Op kinds, in IOPERM_OP.flags (any other value is BAD_OP). READ and WRITE
+ * are one slot each. The three timed steps:
+ *
+ *   WAIT   two slots: the head {port, width, WAIT, value = timeout in us}, then
+ *          an IOPERM_WAIT_PARAM {mask, expect}. Reads the port until
+ *          (value & mask) == expect, at least once, and until the timeout has
+ *          passed. On a timeout the batch stops with IOPERM_RESULT_TIMEOUT,
+ *          `index` names the head, and IOPERM_BATCH_HEADER.value carries the
+ *          last value read. mask and expect fit the width, and expect has no bit
+ *          outside mask (it could never match): else RANGE.
+ *   DELAY  one slot {port 0, width 0, DELAY, value = us}: a busy-wait on a
+ *          monotonic clock (the performance counter in the driver, the vDSO's
+ *          CLOCK_MONOTONIC in libioperm). A port or width other than 0 is BAD_OP.
+ *   PULSE  two slots: the head {port, width, PULSE, value}, then an
+ *          IOPERM_PULSE_PARAM {rest, hold_us}. Writes value, busy-waits hold_us
+ *          from the end of that write, writes rest: the port holds value for at
+ *          least hold_us. value and rest fit the width: else RANGE.
+ *
+ * Every slot is read as an op or a parameter by walking the list from index 0;
+ * a head in the last slot has no parameter and is BAD_OP. Timed steps never
+ * overwrite their slots, so a list can be run again as it is. `index` in a
+ * reply is always a slot index (a head's, for a two-slot step).
+ *
+ * Caps: a step's time (a wait's timeout, a delay, a pulse's hold) is at most
+ * IOPERM_MAX_STEP_US, and the sum of them over one batch (one call) at most
+ * IOPERM_MAX_CALL_US; a request over either is TOO_LONG, naming the step that
+ * passed it, before any op runs. The driver holds every request to these caps
+ * itself, whatever its client sends, and it polls at PASSIVE_LEVEL: no request
+ * holds a CPU longer than IOPERM_MAX_CALL_US of timed steps plus its accesses.
+ */
+#define IOPERM_OP_READ     0x00u
+#define IOPERM_OP_WRITE    0x01u
+#define IOPERM_OP_WAIT     0x02u
+#define IOPERM_OP_DELAY    0x03u
+#define IOPERM_OP_PULSE    0x04u
+#define IOPERM_MAX_STEP_US 100000u
+#define IOPERM_MAX_CALL_US 1000000u
+
+/* One port access or the head of a timed step; the same 8 bytes as zig/src/core.zig `Op`
+ * (checked at compile time there). */
 typedef struct IOPERM_OP {
   uint16_t port;
-  uint8_t width;  /* 1, 2 or 4 bytes */
-  uint8_t flags;  /* IOPERM_OP_WRITE, or 0 for a read */
-  uint32_t value; /* written for a write; replaced by the value read for a read */
+  uint8_t width;  /* 1, 2 or 4 bytes; 0 for a DELAY */
+  uint8_t flags;  /* IOPERM_OP_*: the kind */
+  uint32_t value; /* written for a write; replaced by the value read for a read; see the kinds above */
 } IOPERM_OP;
+
+/* The slot after a WAIT head. */
+typedef struct IOPERM_WAIT_PARAM {
+  uint32_t mask;
+  uint32_t expect;
+} IOPERM_WAIT_PARAM;
+
+/* The slot after a PULSE head. */
+typedef struct IOPERM_PULSE_PARAM {
+  uint32_t rest;    /* written once hold_us has passed */
+  uint32_t hold_us; /* how long value stays on the port */
+} IOPERM_PULSE_PARAM;
 
 typedef struct IOPERM_PORT_REPLY {
   int32_t result; /* IOPERM_RESULT_* */
@@ -117,10 +171,10 @@ typedef struct IOPERM_PORT_REPLY {
 } IOPERM_PORT_REPLY;
 
 typedef struct IOPERM_BATCH_HEADER {
-  uint32_t count;    /* ops that follow, 1..IOPERM_MAX_BATCH */
-  int32_t result;    /* out: IOPERM_RESULT_* */
-  uint32_t index;    /* out: the op refused, or count when all ran */
-  uint32_t reserved; /* in: 0 */
+  uint32_t count; /* ops that follow, 1..IOPERM_MAX_BATCH */
+  int32_t result; /* out: IOPERM_RESULT_* */
+  uint32_t index; /* out: the slot refused or timed out, or count when all ran */
+  uint32_t value; /* in: 0. out: the last value a timed-out WAIT read; 0 otherwise */
 } IOPERM_BATCH_HEADER;
 
 typedef struct IOPERM_VERSION_INFO {

@@ -76,21 +76,80 @@ static int is_allowed(uint32_t p) {
   return p < IOPERM_PORT_COUNT && (allowed.bits[p >> 3] >> (p & 7)) & 1;
 }
 
-/* The verdict the driver owes an op: README's order (flags, width, value fits
- * the width, range, allowlist), the order of checkOp in zig/src/core.zig. */
-static int32_t verdict_of(const IOPERM_OP *op) {
-  if (op->flags & ~IOPERM_OP_WRITE) return IOPERM_RESULT_BAD_OP;
+/* Slots a step takes: a WAIT or PULSE head is followed by its parameter slot. */
+static uint32_t slots_of(const IOPERM_OP *op) {
+  return op->flags == IOPERM_OP_WAIT || op->flags == IOPERM_OP_PULSE ? 2 : 1;
+}
+
+static int fits(uint32_t value, uint8_t width) {
+  return width == 4 || (value >> (width * 8)) == 0;
+}
+
+/* The verdict the driver owes one step, and its time in `*us`: the header's
+ * order (kind and a parameter slot present, width, values, step cap, then
+ * range and allowlist), the order of checkList in zig/src/core.zig. `next` is
+ * the slot after it, NULL at the end of the list. The call cap is the caller's. */
+static int32_t step_fields(const IOPERM_OP *op, const IOPERM_OP *next, uint32_t *us) {
+  *us = 0;
+  if (op->flags == IOPERM_OP_DELAY) {
+    if (op->port || op->width) return IOPERM_RESULT_BAD_OP;
+    if (op->value > IOPERM_MAX_STEP_US) return IOPERM_RESULT_TOO_LONG;
+    *us = op->value;
+    return IOPERM_RESULT_OK;
+  }
+  if (op->flags > IOPERM_OP_PULSE) return IOPERM_RESULT_BAD_OP;
+  if (slots_of(op) == 2 && !next) return IOPERM_RESULT_BAD_OP;
   if (op->width != 1 && op->width != 2 && op->width != 4) return IOPERM_RESULT_BAD_WIDTH;
-  if ((op->flags & IOPERM_OP_WRITE) && op->width != 4 && (op->value >> (op->width * 8))) return IOPERM_RESULT_RANGE;
+  if (op->flags == IOPERM_OP_WRITE && !fits(op->value, op->width)) return IOPERM_RESULT_RANGE;
+  if (op->flags == IOPERM_OP_WAIT) {
+    const IOPERM_WAIT_PARAM *p = (const IOPERM_WAIT_PARAM *)next;
+    if (!fits(p->mask, op->width) || !fits(p->expect, op->width) || (p->expect & ~p->mask)) return IOPERM_RESULT_RANGE;
+    if (op->value > IOPERM_MAX_STEP_US) return IOPERM_RESULT_TOO_LONG;
+    *us = op->value;
+  }
+  if (op->flags == IOPERM_OP_PULSE) {
+    const IOPERM_PULSE_PARAM *p = (const IOPERM_PULSE_PARAM *)next;
+    if (!fits(op->value, op->width) || !fits(p->rest, op->width)) return IOPERM_RESULT_RANGE;
+    if (p->hold_us > IOPERM_MAX_STEP_US) return IOPERM_RESULT_TOO_LONG;
+    *us = p->hold_us;
+  }
+  return IOPERM_RESULT_OK;
+}
+
+static int32_t step_port(const IOPERM_OP *op) {
+  if (op->flags == IOPERM_OP_DELAY) return IOPERM_RESULT_OK;
   if ((uint32_t)op->port + op->width > IOPERM_PORT_COUNT) return IOPERM_RESULT_RANGE;
   for (uint32_t p = op->port; p < (uint32_t)op->port + op->width; p++)
     if (!is_allowed(p)) return IOPERM_RESULT_NOT_ALLOWED;
   return IOPERM_RESULT_OK;
 }
 
-/* READ and WRITE also refuse an op whose flags are not the IOCTL's own. */
+/* The verdict a list of `n` slots is owed and the slot it names (`n` when all pass). */
+static int32_t list_verdict(const IOPERM_OP *ops, uint32_t n, uint32_t *index) {
+  uint64_t total = 0;
+  uint32_t us;
+  for (uint32_t i = 0; i < n; i += slots_of(&ops[i])) {
+    int32_t v = step_fields(&ops[i], i + 1 < n ? &ops[i + 1] : NULL, &us);
+    if (v == IOPERM_RESULT_OK && (total += us) > IOPERM_MAX_CALL_US) v = IOPERM_RESULT_TOO_LONG;
+    if (v == IOPERM_RESULT_OK) v = step_port(&ops[i]);
+    if (v != IOPERM_RESULT_OK) {
+      *index = i;
+      return v;
+    }
+  }
+  *index = n;
+  return IOPERM_RESULT_OK;
+}
+
+static int32_t verdict_of(const IOPERM_OP *op) {
+  uint32_t us;
+  int32_t v = step_fields(op, NULL, &us);
+  return v == IOPERM_RESULT_OK ? step_port(op) : v;
+}
+
+/* READ and WRITE also refuse an op whose kind is not the IOCTL's own. */
 static int32_t single_verdict(int write, const IOPERM_OP *op) {
-  return op->flags != (write ? IOPERM_OP_WRITE : 0) ? IOPERM_RESULT_BAD_OP : verdict_of(op);
+  return op->flags != (write ? IOPERM_OP_WRITE : IOPERM_OP_READ) ? IOPERM_RESULT_BAD_OP : verdict_of(op);
 }
 
 static int would_run(const IOPERM_OP *op) {
@@ -225,6 +284,51 @@ static void valid_op(IOPERM_OP *op, int write) {
   op->value = write ? below(256) : rnd();
 }
 
+/* Puts a few timed steps (WAIT, DELAY, PULSE) among `n` slots: mostly short and
+ * well formed, sometimes over a cap, a head in the last slot, or an expect
+ * outside its mask; a run of delays sometimes passes the call cap. */
+static void timed_steps(IOPERM_OP *ops, uint32_t n) {
+  for (uint32_t k = 1 + below(4); k; k--) {
+    uint32_t i = below(n);
+    IOPERM_OP *op = &ops[i];
+    /* Short mostly; at a cap edge sometimes (at the cap itself rarely: in the lab, where
+     * lists run, each such step holds the fuzz for 100 ms). */
+    uint32_t us = below(8)        ? below(50)
+                  : below(8) == 0 ? IOPERM_MAX_STEP_US
+                                  : (uint32_t[]){IOPERM_MAX_STEP_US + 1, rnd()}[below(2)];
+    switch (below(3)) {
+    case 0:
+      *op = (IOPERM_OP){0, 0, IOPERM_OP_DELAY, us};
+      if (below(8) == 0) op->port = allowed_ports[0];
+      break;
+    case 1:
+      op->flags = IOPERM_OP_WAIT;
+      op->width = below(8) ? 1 : 2;
+      op->value = us;
+      if (i + 1 < n) {
+        uint32_t mask = below(256);
+        ops[i + 1] = (IOPERM_OP){0};
+        ((IOPERM_WAIT_PARAM *)&ops[i + 1])->mask = mask;
+        ((IOPERM_WAIT_PARAM *)&ops[i + 1])->expect = below(8) ? mask & rnd() : rnd();
+      }
+      break;
+    default:
+      op->flags = IOPERM_OP_PULSE;
+      op->width = 1;
+      op->value = below(8) ? below(256) : rnd();
+      if (i + 1 < n) {
+        ops[i + 1] = (IOPERM_OP){0};
+        ((IOPERM_PULSE_PARAM *)&ops[i + 1])->rest = below(256);
+        ((IOPERM_PULSE_PARAM *)&ops[i + 1])->hold_us = us;
+      }
+      break;
+    }
+  }
+  if (n >= 11 && below(16) == 0) /* eleven delays at the step cap: over the call cap, never run */
+    for (uint32_t i = 0; i < n && i < 11; i++)
+      ops[i] = (IOPERM_OP){0, 0, IOPERM_OP_DELAY, IOPERM_MAX_STEP_US};
+}
+
 /* Fills `len` bytes of input: structured for our codes most of the time, else random. */
 static void fill_input(int kind, DWORD len, uint32_t *batch_count) {
   DWORD fill = len < 0x20000 ? len : 0x20000; /* past that, leave the buffer as it was */
@@ -243,7 +347,7 @@ static void fill_input(int kind, DWORD len, uint32_t *batch_count) {
     h->count = *batch_count;
     h->result = (int32_t)rnd();
     h->index = rnd();
-    h->reserved = below(10) ? 0 : rnd();
+    h->value = below(10) ? 0 : rnd();
     IOPERM_OP *ops = (IOPERM_OP *)(h + 1);
     DWORD n = room < 0x2000 ? room : 0x2000;
     for (DWORD i = 0; i < n; i++)
@@ -252,6 +356,7 @@ static void fill_input(int kind, DWORD len, uint32_t *batch_count) {
       else
         random_op(&ops[i], (int)below(2));
     if (valid && n && below(2)) random_op(&ops[below(n < h->count ? n : h->count)], (int)below(2));
+    if (n >= 2 && below(2)) timed_steps(ops, n < h->count ? n : h->count);
   } else if (kind == K_PCI && len >= sizeof(IOPERM_PCI_ADDRESS)) {
     /* Each field in range most of the time, so a third or so of the addresses are valid. */
     IOPERM_PCI_ADDRESS *a = (IOPERM_PCI_ADDRESS *)in_buf;
@@ -292,15 +397,20 @@ static int steer(int kind, DWORD in_len) {
   } else if (kind == K_BATCH && in_len >= sizeof(IOPERM_BATCH_HEADER)) {
     IOPERM_BATCH_HEADER *h = (IOPERM_BATCH_HEADER *)in_buf;
     DWORD room = (DWORD)((in_len - sizeof *h) / sizeof(IOPERM_OP));
-    uint32_t n = h->count < room ? h->count : room;
+    uint32_t n = h->count < room ? h->count : room, at, heads = 0, pick, i;
     IOPERM_OP *ops = (IOPERM_OP *)(h + 1);
-    uint32_t i = 0;
-    while (i < n && would_run(&ops[i]))
-      i++;
-    if (n && i == n) {
-      ops[below(n)].port = refused_port;
-      return 1;
-    }
+    /* Only a whole list the driver would accept can run; delays run no port
+     * instruction but take time, so they are steered too. One head is made a
+     * read of a refused port: the steps before it still pass, so that is where
+     * the list is refused. */
+    if (!n || n != h->count || list_verdict(ops, n, &at) != IOPERM_RESULT_OK) return 0;
+    for (i = 0; i < n; i += slots_of(&ops[i]))
+      heads++;
+    pick = below(heads);
+    for (i = 0; pick; i += slots_of(&ops[i]))
+      pick--;
+    ops[i] = (IOPERM_OP){refused_port, 1, IOPERM_OP_READ, 0};
+    return 1;
   }
   return 0;
 }
@@ -340,7 +450,7 @@ static uint64_t expected(int h, DWORD code, int kind, DWORD in_len, DWORD out_le
   if (kind == K_BATCH) {
     if (in_len < sizeof(IOPERM_BATCH_HEADER)) return SET(E_BAD_LENGTH);
     const IOPERM_BATCH_HEADER *b = (const IOPERM_BATCH_HEADER *)in_buf;
-    int bad_header = b->count == 0 || b->count > IOPERM_MAX_BATCH || b->reserved != 0;
+    int bad_header = b->count == 0 || b->count > IOPERM_MAX_BATCH || b->value != 0;
     exact_lengths(kind, b->count, &want_in, &want_out);
     if (bad_header) return SET(E_INVALID_PARAMETER) | SET(E_BAD_LENGTH);
     if (in_len != want_in || out_len != want_out) return SET(E_BAD_LENGTH);
@@ -357,11 +467,13 @@ static uint64_t expected(int h, DWORD code, int kind, DWORD in_len, DWORD out_le
  * verdict the op's fields call for (refused ones with no value and the ops
  * returned as sent; with steering, no verdict is ever OK).
  */
-static unsigned long verdicts[IOPERM_RESULT_RANGE + 1]; /* successful port replies, by verdict */
+static unsigned long verdicts[IOPERM_RESULT_TOO_LONG + 1]; /* successful port replies, by verdict */
 static unsigned long e9_bytes; /* bytes that ran as outb 0xE9: the lab's debugcon file must grow by as many */
 
 static void count_op(int32_t verdict, const IOPERM_OP *op) {
-  if (verdict == IOPERM_RESULT_OK && (op->flags & IOPERM_OP_WRITE) && op->port == 0xE9 && op->width == 1) e9_bytes++;
+  if (verdict != IOPERM_RESULT_OK || op->port != 0xE9 || op->width != 1) return;
+  if (op->flags == IOPERM_OP_WRITE) e9_bytes++;
+  if (op->flags == IOPERM_OP_PULSE) e9_bytes += 2;
 }
 
 static const char *check_reply(int kind, DWORD out_len, DWORD got) {
@@ -384,20 +496,31 @@ static const char *check_reply(int kind, DWORD out_len, DWORD got) {
     const IOPERM_BATCH_HEADER *h = (const IOPERM_BATCH_HEADER *)out_buf;
     const IOPERM_BATCH_HEADER *sent = (const IOPERM_BATCH_HEADER *)in_buf;
     const IOPERM_OP *ops = (const IOPERM_OP *)(sent + 1), *back = (const IOPERM_OP *)(h + 1);
-    uint32_t i = 0;
-    int32_t want = IOPERM_RESULT_OK;
-    while (i < sent->count && (want = verdict_of(&ops[i])) == IOPERM_RESULT_OK)
-      i++;
+    uint32_t i;
+    int32_t want = list_verdict(ops, sent->count, &i);
+    /* A list that runs may stop at a wait that times out (only where ports run: the lab). */
+    int timed_out = want == IOPERM_RESULT_OK && h->result == IOPERM_RESULT_TIMEOUT && h->index < sent->count &&
+                    ops[h->index].flags == IOPERM_OP_WAIT;
+    if (timed_out) {
+      want = IOPERM_RESULT_TIMEOUT;
+      i = h->index;
+    } else if (h->value != 0)
+      return "BATCH carried a value without a timeout";
     if (h->result != want || h->index != i) return "BATCH verdict or index is not the one its ops call for";
     if (h->count != sent->count) return "BATCH count changed";
     verdicts[want]++;
-    for (uint32_t j = 0; j < sent->count; j++)
-      count_op(want, &ops[j]);
+    uint32_t ran = want == IOPERM_RESULT_OK ? sent->count : timed_out ? i : 0;
+    for (uint32_t j = 0; j < ran; j += slots_of(&ops[j]))
+      count_op(IOPERM_RESULT_OK, &ops[j]);
+    /* Every slot comes back as sent, but for the value of a read that ran. */
     for (uint32_t j = 0; j < sent->count; j++) {
-      int read_back = want == IOPERM_RESULT_OK && !(ops[j].flags & IOPERM_OP_WRITE);
-      if (back[j].port != ops[j].port || back[j].width != ops[j].width || back[j].flags != ops[j].flags ||
-          (!read_back && back[j].value != ops[j].value))
+      int read_back = j < ran && ops[j].flags == IOPERM_OP_READ;
+      if (memcmp(&back[j], &ops[j], sizeof *ops) &&
+          !(read_back && back[j].port == ops[j].port && back[j].width == ops[j].width && back[j].flags == ops[j].flags))
         return "BATCH changed an op it should have returned as sent";
+      if (slots_of(&ops[j]) == 2 && j + 1 < sent->count && memcmp(&back[j + 1], &ops[j + 1], sizeof *ops))
+        return "BATCH changed a parameter slot";
+      if (slots_of(&ops[j]) == 2) j++;
     }
   }
   return NULL;
@@ -495,9 +618,9 @@ static int run_ioctls(uint64_t seed, unsigned long n, const DWORD *avoid, int n_
                !memcmp(&after, &allowed, sizeof after);
 
   printf("{\"op\":\"counts\",\"n\":%lu,\"broken\":%lu,\"steered\":%lu,\"reopened\":%lu,\"huge\":%lu,\"alive\":%s,"
-         "\"e9_bytes\":%lu,\"verdicts\":[%lu,%lu,%lu,%lu,%lu],\"rows\":[",
+         "\"e9_bytes\":%lu,\"verdicts\":[%lu,%lu,%lu,%lu,%lu,%lu,%lu],\"rows\":[",
          n, broken, steered, reopened, huge, alive ? "true" : "false", e9_bytes, verdicts[0], verdicts[1], verdicts[2],
-         verdicts[3], verdicts[4]);
+         verdicts[3], verdicts[4], verdicts[5], verdicts[6]);
   int first = 1;
   for (int c = 0; c < 3; c++)
     for (int k = 0; k <= K_COUNT; k++)

@@ -17,19 +17,66 @@ comptime {
     @import("platform.zig").check(platform);
 }
 
-/// One entry of a batch, 8 bytes, laid out identically in lib/ and the Windows driver.
+/// The driver's protocol header (translate-c): the one source of the op kinds,
+/// the parameter slots of timed steps and their caps, on every platform.
+const proto = @import("ioperm_ioctl");
+
+/// One slot of a batch, 8 bytes, laid out identically in lib/ and the Windows
+/// driver: a port access, or the head of a timed step (see the header).
 pub const Op = extern struct {
     port: u16,
     width: u8,
+    /// The kind (Kind).
     flags: u8,
     /// Written for a write; replaced by the value read for a read.
     value: u32,
 
-    pub const write_flag: u8 = 1;
+    pub const write_flag: u8 = proto.IOPERM_OP_WRITE;
 };
+
+/// What a slot asks for (IOPERM_OP_* in the header).
+pub const Kind = enum(u8) {
+    read = proto.IOPERM_OP_READ,
+    write = proto.IOPERM_OP_WRITE,
+    wait = proto.IOPERM_OP_WAIT,
+    delay = proto.IOPERM_OP_DELAY,
+    pulse = proto.IOPERM_OP_PULSE,
+
+    /// Slots the step takes: a head and its parameter, or one.
+    pub fn slots(k: Kind) usize {
+        return switch (k) {
+            .wait, .pulse => 2,
+            .read, .write, .delay => 1,
+        };
+    }
+};
+
+/// The slot after a wait's head.
+pub const WaitParam = extern struct { mask: u32, expect: u32 };
+/// The slot after a pulse's head.
+pub const PulseParam = extern struct { rest: u32, hold_us: u32 };
+
+/// The most one step may wait, delay or hold, in microseconds.
+pub const max_step_us: u32 = proto.IOPERM_MAX_STEP_US;
+/// The most all the timed steps of one call may add up to, in microseconds.
+pub const max_call_us: u32 = proto.IOPERM_MAX_CALL_US;
 
 comptime {
     std.debug.assert(@sizeOf(Op) == 8);
+    std.debug.assert(@sizeOf(Op) == @sizeOf(proto.IOPERM_OP));
+    for (.{ "port", "width", "flags", "value" }) |f|
+        std.debug.assert(@offsetOf(Op, f) == @offsetOf(proto.IOPERM_OP, f));
+    std.debug.assert(@sizeOf(WaitParam) == @sizeOf(Op) and @sizeOf(PulseParam) == @sizeOf(Op));
+    std.debug.assert(@offsetOf(WaitParam, "mask") == @offsetOf(proto.IOPERM_WAIT_PARAM, "mask"));
+    std.debug.assert(@offsetOf(WaitParam, "expect") == @offsetOf(proto.IOPERM_WAIT_PARAM, "expect"));
+    std.debug.assert(@offsetOf(PulseParam, "rest") == @offsetOf(proto.IOPERM_PULSE_PARAM, "rest"));
+    std.debug.assert(@offsetOf(PulseParam, "hold_us") == @offsetOf(proto.IOPERM_PULSE_PARAM, "hold_us"));
+    std.debug.assert(grants.port_count == proto.IOPERM_PORT_COUNT);
+}
+
+/// A parameter slot read as what its head says it is.
+fn param(comptime P: type, slot: *const Op) P {
+    return @as(*const P, @ptrCast(slot)).*;
 }
 
 fn fits(comptime width: u32, value: u32) bool {
@@ -94,40 +141,164 @@ pub fn writeString(comptime width: u32, port: u32, buf: ?[*]const cpu.Int(width)
     return platform.writeString(t.backend, width, @intCast(port), p, count);
 }
 
-/// Checks one op without running it.
-pub fn checkOp(t: *const grants.Thread, op: Op) i32 {
-    const rc = checkFields(op);
+/// A value fits `width` bytes (a width already checked).
+fn fitsBytes(value: u32, width: u8) bool {
+    return width == 4 or value >> @intCast(width * 8) == 0;
+}
+
+/// Checks one step without running it: its fields, then its grants. `next` is
+/// the slot after it (a two-slot step's parameter), null at the end of the list.
+pub fn checkOp(t: *const grants.Thread, op: Op, next: ?Op) i32 {
+    const rc = checkFields(op, next);
     if (rc != status.ok) return rc;
     return checkGrants(t, op);
 }
 
-/// The checks of an op that do not depend on grants: flags, width, a written value's size.
-pub fn checkFields(op: Op) i32 {
-    if (op.flags & ~Op.write_flag != 0) return status.of(.bad_op);
+/// The checks of a step that do not depend on grants, in a fixed order: kind
+/// (and a parameter slot present), width, values, time against the step cap.
+pub fn checkFields(op: Op, next: ?Op) i32 {
+    const kind = std.enums.fromInt(Kind, op.flags) orelse return status.of(.bad_op);
+    if (kind == .delay) {
+        if (op.port != 0 or op.width != 0) return status.of(.bad_op);
+        return if (op.value > max_step_us) status.of(.too_long) else status.ok;
+    }
+    if (kind.slots() == 2 and next == null) return status.of(.bad_op);
     if (!grants.validWidth(op.width)) return status.of(.bad_width);
-    if (op.flags & Op.write_flag != 0 and op.width != 4 and op.value >> @intCast(op.width * 8) != 0)
-        return status.of(.range);
+    switch (kind) {
+        .read, .delay => {},
+        .write => if (!fitsBytes(op.value, op.width)) return status.of(.range),
+        .wait => {
+            const p = param(WaitParam, &next.?);
+            if (!fitsBytes(p.mask, op.width) or !fitsBytes(p.expect, op.width) or p.expect & ~p.mask != 0)
+                return status.of(.range);
+            if (op.value > max_step_us) return status.of(.too_long);
+        },
+        .pulse => {
+            const p = param(PulseParam, &next.?);
+            if (!fitsBytes(op.value, op.width) or !fitsBytes(p.rest, op.width)) return status.of(.range);
+            if (p.hold_us > max_step_us) return status.of(.too_long);
+        },
+    }
     return status.ok;
 }
 
-/// The checks of an op that depend on the thread: range, then grants.
+/// The time a checked step may take, in microseconds (0 for an access).
+fn stepUs(op: Op, next: ?Op) u32 {
+    return switch (@as(Kind, @fromBackingInt(@intCast(op.flags)))) {
+        .read, .write => 0,
+        .wait, .delay => op.value,
+        .pulse => param(PulseParam, &next.?).hold_us,
+    };
+}
+
+/// The checks of a step that depend on the thread: range, then grants. A
+/// delay touches no port; a wait and a pulse touch theirs.
 pub fn checkGrants(t: *const grants.Thread, op: Op) i32 {
+    if (op.flags == proto.IOPERM_OP_DELAY) return status.ok;
     return admit(t, op.port, op.width);
 }
 
-inline fn runOp(backend: grants.Backend, op: *Op) i32 {
-    const w = op.flags & Op.write_flag != 0;
-    return switch (op.width) {
-        inline 1, 2, 4 => |width| if (w)
-            platform.write(backend, width, op.port, @intCast(op.value))
-        else blk: {
-            const v = platform.read(backend, width, op.port);
-            if (v < 0) break :blk @intCast(v);
-            op.value = @intCast(v);
-            break :blk status.ok;
-        },
+/// Walks a list step by step (a two-slot step's parameter is never read as an
+/// op) and checks each: its fields and caps, the running total against the
+/// call cap, then, with `t`, its grants. A refusal sets `out` to the slot of
+/// the step refused.
+pub fn checkList(t: ?*const grants.Thread, list: []const Op, out: *u32) i32 {
+    var total: u64 = 0;
+    var i: usize = 0;
+    while (i < list.len) {
+        const next: ?Op = if (i + 1 < list.len) list[i + 1] else null;
+        var rc = checkFields(list[i], next);
+        if (rc == status.ok) {
+            total += stepUs(list[i], next);
+            if (total > max_call_us) rc = status.of(.too_long);
+        }
+        if (rc == status.ok) if (t) |th| {
+            rc = checkGrants(th, list[i]);
+        };
+        if (rc != status.ok) {
+            out.* = @intCast(i);
+            return rc;
+        }
+        i += @as(Kind, @fromBackingInt(@intCast(list[i].flags))).slots();
+    }
+    return status.ok;
+}
+
+/// The grant checks alone of a list whose fields checkList has passed.
+pub fn checkListGrants(t: *const grants.Thread, list: []const Op, out: *u32) i32 {
+    var i: usize = 0;
+    while (i < list.len) {
+        const rc = checkGrants(t, list[i]);
+        if (rc != status.ok) {
+            out.* = @intCast(i);
+            return rc;
+        }
+        i += @as(Kind, @fromBackingInt(@intCast(list[i].flags))).slots();
+    }
+    return status.ok;
+}
+
+/// The last value a timed-out wait read on this thread (ioperm_timeout_value):
+/// set with every timeout status, like errno beside a -1.
+pub threadlocal var timeout_value: u32 = 0;
+
+inline fn readAs(comptime backend: grants.Backend, width: u8, port: u16) i64 {
+    return switch (width) {
+        inline 1, 2, 4 => |w| platform.read(backend, w, port),
         else => status.of(.bad_width),
     };
+}
+
+inline fn writeAs(comptime backend: grants.Backend, width: u8, port: u16, value: u32) i32 {
+    return switch (width) {
+        inline 1, 2, 4 => |w| platform.write(backend, w, port, @intCast(value)),
+        else => status.of(.bad_width),
+    };
+}
+
+/// Busy-waits until `us` microseconds have passed since `start` (platform.monotonicNs).
+fn spinUntil(start: u64, us: u32) void {
+    const ns = @as(u64, us) * std.time.ns_per_us;
+    while (platform.monotonicNs() -% start < ns) std.atomic.spinLoopHint();
+}
+
+/// Runs one checked step at `list[i]`.
+inline fn runStep(comptime backend: grants.Backend, list: []Op, i: usize) i32 {
+    const op = &list[i];
+    switch (@as(Kind, @fromBackingInt(@intCast(op.flags)))) {
+        .read => {
+            const v = readAs(backend, op.width, op.port);
+            if (v < 0) return @intCast(v);
+            op.value = @intCast(v);
+        },
+        .write => return writeAs(backend, op.width, op.port, op.value),
+        .wait => {
+            // At least one read; then reads until the match or the timeout.
+            const p = param(WaitParam, &list[i + 1]);
+            const ns = @as(u64, op.value) * std.time.ns_per_us;
+            const start = platform.monotonicNs();
+            while (true) {
+                const v = readAs(backend, op.width, op.port);
+                if (v < 0) return @intCast(v);
+                const got: u32 = @intCast(v);
+                if (got & p.mask == p.expect) break;
+                if (platform.monotonicNs() -% start >= ns) {
+                    timeout_value = got;
+                    return status.of(.timeout);
+                }
+            }
+        },
+        .delay => spinUntil(platform.monotonicNs(), op.value),
+        .pulse => {
+            const p = param(PulseParam, &list[i + 1]);
+            const rc = writeAs(backend, op.width, op.port, op.value);
+            if (rc != status.ok) return rc;
+            // Timed from the end of the first write: the port holds value at least hold_us.
+            spinUntil(platform.monotonicNs(), p.hold_us);
+            return writeAs(backend, op.width, op.port, p.rest);
+        },
+    }
+    return status.ok;
 }
 
 /// Ops copied from the caller this many at a time onto the stack; longer lists go to the heap.
@@ -137,7 +308,9 @@ const stack_ops = 256;
 /// sees, then the whole copy is checked, then the copy runs: a caller's buffer
 /// that another thread rewrites meanwhile (a SharedArrayBuffer) cannot slip in an
 /// op that was never checked. A refused op means none ran; `done` receives the
-/// index of the op that failed (or `count`). Values read are copied back.
+/// slot of the op that failed (or `count`). A wait that times out stops the
+/// list there (timeout, its value in `timeout_value`): the ops before it ran.
+/// Values read are copied back.
 pub fn batch(ops: ?[*]Op, count: u32, done: ?*u32) i32 {
     const out = done orelse return status.of(.bad_buffer);
     out.* = 0;
@@ -149,13 +322,8 @@ pub fn batch(ops: ?[*]Op, count: u32, done: ?*u32) i32 {
     defer if (heap) std.heap.page_allocator.free(list);
     @memcpy(list, caller);
     const t = platform.thread();
-    for (list, 0..) |op, i| {
-        const rc = checkOp(t, op);
-        if (rc != status.ok) {
-            out.* = @intCast(i);
-            return rc;
-        }
-    }
+    const checked = checkList(t, list, out);
+    if (checked != status.ok) return checked;
     const rc = platform.batch(t, list, out);
     for (caller, list) |*c, op| c.value = op.value;
     return rc;
@@ -171,12 +339,14 @@ pub fn runEach(backend: grants.Backend, list: []Op, out: *u32) i32 {
 }
 
 fn runEachOn(comptime backend: grants.Backend, list: []Op, out: *u32) i32 {
-    for (list, 0..) |*op, i| {
-        const rc = runOp(backend, op);
+    var i: usize = 0;
+    while (i < list.len) {
+        const rc = runStep(backend, list, i);
         if (rc != status.ok) {
             out.* = @intCast(i);
             return rc;
         }
+        i += @as(Kind, @fromBackingInt(@intCast(list[i].flags))).slots();
     }
     out.* = @intCast(list.len);
     return status.ok;
@@ -185,12 +355,70 @@ fn runEachOn(comptime backend: grants.Backend, list: []Op, out: *u32) i32 {
 test "checkOp order: flags, width, value, range, grants" {
     var t: grants.Thread = .{};
     t.set(0x378, 3, true);
-    try std.testing.expectEqual(status.of(.bad_op), checkOp(&t, .{ .port = 0x378, .width = 1, .flags = 4, .value = 0 }));
-    try std.testing.expectEqual(status.of(.bad_width), checkOp(&t, .{ .port = 0x378, .width = 3, .flags = 0, .value = 0 }));
-    try std.testing.expectEqual(status.of(.range), checkOp(&t, .{ .port = 0x378, .width = 1, .flags = 1, .value = 0x100 }));
-    try std.testing.expectEqual(status.of(.range), checkOp(&t, .{ .port = 0xFFFF, .width = 2, .flags = 0, .value = 0 }));
-    try std.testing.expectEqual(status.of(.not_granted), checkOp(&t, .{ .port = 0x37A, .width = 2, .flags = 0, .value = 0 }));
-    try std.testing.expectEqual(status.ok, checkOp(&t, .{ .port = 0x379, .width = 2, .flags = 1, .value = 0xFFFF }));
+    try std.testing.expectEqual(status.of(.bad_op), checkOp(&t, .{ .port = 0x378, .width = 1, .flags = 9, .value = 0 }, null));
+    try std.testing.expectEqual(status.of(.bad_width), checkOp(&t, .{ .port = 0x378, .width = 3, .flags = 0, .value = 0 }, null));
+    try std.testing.expectEqual(status.of(.range), checkOp(&t, .{ .port = 0x378, .width = 1, .flags = 1, .value = 0x100 }, null));
+    try std.testing.expectEqual(status.of(.range), checkOp(&t, .{ .port = 0xFFFF, .width = 2, .flags = 0, .value = 0 }, null));
+    try std.testing.expectEqual(status.of(.not_granted), checkOp(&t, .{ .port = 0x37A, .width = 2, .flags = 0, .value = 0 }, null));
+    try std.testing.expectEqual(status.ok, checkOp(&t, .{ .port = 0x379, .width = 2, .flags = 1, .value = 0xFFFF }, null));
+}
+
+fn waitHead(port: u16, timeout_us: u32) Op {
+    return .{ .port = port, .width = 1, .flags = proto.IOPERM_OP_WAIT, .value = timeout_us };
+}
+
+fn waitParam(mask: u32, expect: u32) Op {
+    return @as(*const Op, @ptrCast(&WaitParam{ .mask = mask, .expect = expect })).*;
+}
+
+fn delay(us: u32) Op {
+    return .{ .port = 0, .width = 0, .flags = proto.IOPERM_OP_DELAY, .value = us };
+}
+
+test "timed steps: a missing parameter, the step cap and the call cap are refused before anything runs" {
+    var t: grants.Thread = .{};
+    t.set(0x378, 3, true);
+    var done: u32 = 99;
+    // A wait head in the last slot has no parameter.
+    try std.testing.expectEqual(status.of(.bad_op), checkList(&t, &.{waitHead(0x379, 10)}, &done));
+    try std.testing.expectEqual(@as(u32, 0), done);
+    // expect outside mask could never match.
+    try std.testing.expectEqual(status.of(.range), checkList(&t, &.{ waitHead(0x379, 10), waitParam(0x80, 0x40) }, &done));
+    // One step over the cap.
+    try std.testing.expectEqual(status.of(.too_long), checkList(&t, &.{ delay(1), waitHead(0x379, max_step_us + 1), waitParam(0x80, 0x80) }, &done));
+    try std.testing.expectEqual(@as(u32, 1), done);
+    // Each step under the cap, their sum over the call cap: refused at the step that passes it.
+    var many: [12]Op = @splat(delay(max_step_us));
+    try std.testing.expectEqual(status.of(.too_long), checkList(&t, &many, &done));
+    try std.testing.expectEqual(@as(u32, max_call_us / max_step_us), done);
+    // A delay names no port.
+    try std.testing.expectEqual(status.of(.bad_op), checkList(&t, &.{.{ .port = 0x378, .width = 0, .flags = proto.IOPERM_OP_DELAY, .value = 1 }}, &done));
+    // A wait on a port outside the grants, after an allowed delay: refused by slot.
+    try std.testing.expectEqual(status.of(.not_granted), checkList(&t, &.{ delay(5), waitHead(0x80, 10), waitParam(1, 1) }, &done));
+    try std.testing.expectEqual(@as(u32, 1), done);
+    // A parameter slot is never read as an op: a mask of 0xFF000000 puts 0xFF
+    // where an op's kind would be, and the list is still valid.
+    t.set(0x378, 4, true);
+    var wide = waitHead(0x378, 10);
+    wide.width = 4;
+    try std.testing.expectEqual(status.ok, checkList(&t, &.{ wide, waitParam(0xFF00_0000, 0) }, &done));
+}
+
+test "a timed-out refusal never reaches the instruction: the batch fails at the check" {
+    // This test thread holds no grant: a wait on an ungranted port is refused by index.
+    var list = [_]Op{ delay(0), waitHead(0x80, 100), waitParam(1, 1) };
+    var done: u32 = 99;
+    try std.testing.expectEqual(status.of(.not_granted), batch(&list, list.len, &done));
+    try std.testing.expectEqual(@as(u32, 1), done);
+}
+
+test "delay busy-waits at least the time asked on the monotonic clock" {
+    var list = [_]Op{delay(200)};
+    var done: u32 = 99;
+    const start = platform.monotonicNs();
+    try std.testing.expectEqual(status.ok, runEach(.none, &list, &done));
+    try std.testing.expect(platform.monotonicNs() - start >= 200 * std.time.ns_per_us);
+    try std.testing.expectEqual(@as(u32, 1), done);
 }
 
 test "batch checks and runs its own copy: the caller's list is read once" {
@@ -204,7 +432,7 @@ test "batch checks and runs its own copy: the caller's list is read once" {
     try std.testing.expectEqual(@as(u32, 7), t_ops[0].value);
     // Longer than the stack copy: the heap copy is checked the same way.
     var many: [stack_ops + 1]Op = @splat(.{ .port = 0x80, .width = 1, .flags = 0, .value = 0 });
-    many[1] = .{ .port = 0x80, .width = 1, .flags = 8, .value = 0 };
+    many[1] = .{ .port = 0x80, .width = 1, .flags = 0x80, .value = 0 };
     try std.testing.expectEqual(status.of(.not_granted), batch(&many, many.len, &done));
     try std.testing.expectEqual(@as(u32, 0), done);
 }

@@ -17,7 +17,7 @@ fn changed(rc: i32) i32 {
 }
 
 /// Bumped when any signature or struct layout below changes.
-pub const abi_version: u32 = 4;
+pub const abi_version: u32 = 5;
 
 export fn ioperm_abi_version() u32 {
     return abi_version;
@@ -144,9 +144,21 @@ export fn ioperm_outsl(port: u32, buf: ?[*]const u32, count: u32) i32 {
     return core.writeString(4, port, buf, count);
 }
 
-/// Runs `count` ops (core.Op, 8 bytes each); see core.batch.
+/// Runs `count` op slots (core.Op, 8 bytes each; a wait or pulse takes two); see core.batch.
 export fn ioperm_batch(ops: ?[*]core.Op, count: u32, done: ?*u32) i32 {
     return core.batch(ops, count, done);
+}
+
+/// The last value read by the calling thread's last wait that timed out (the
+/// batch or prepared run returned `timeout`), as errno goes with a -1.
+export fn ioperm_timeout_value() u32 {
+    return core.timeout_value;
+}
+
+/// The caps of timed steps in microseconds (the header's IOPERM_MAX_STEP_US and
+/// IOPERM_MAX_CALL_US), for the TypeScript side to check its copy against.
+export fn ioperm_step_limits(out: *[2]u32) void {
+    out.* = .{ core.max_step_us, core.max_call_us };
 }
 
 /// Copies and checks an op list for repeated runs (see prepared.zig). Returns a

@@ -205,6 +205,14 @@ pub fn batch(t: *Thread, list: []core.Op, out: *u32) i32 {
     return core.runEach(t.backend, list, out);
 }
 
+/// CLOCK_MONOTONIC in nanoseconds, through the vDSO when the process has one
+/// (std looks it up; a syscall otherwise): the clock of waits, delays and pulses.
+pub fn monotonicNs() u64 {
+    var ts: linux.timespec = undefined;
+    _ = linux.clock_gettime(.MONOTONIC, &ts);
+    return @as(u64, @intCast(ts.sec)) * std.time.ns_per_s + @as(u64, @intCast(ts.nsec));
+}
+
 /// The calling thread's grants: the mirror is the kernel's bitmap, nothing to refresh.
 pub inline fn thread() *Thread {
     return grants.current();

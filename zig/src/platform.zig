@@ -43,6 +43,7 @@ pub fn check(comptime P: type) void {
         .{ "driverStatus", fn () i32 },
         .{ "ppdevConfigure", fn ([*:0]const u8, u32, bool) i32 },
         .{ "adopt", fn (*Thread, i32) i32 },
+        .{ "monotonicNs", fn () u64 },
     };
     inline for (want) |w| {
         if (!@hasDecl(P, w[0])) @compileError(@typeName(P) ++ " lacks " ++ w[0]);

@@ -171,23 +171,20 @@ fn reclaim(slot: *Slot, index: u32) void {
     _ = in_use.fetchSub(1, .monotonic);
 }
 
-/// Copies `count` ops and checks every field that does not depend on grants
-/// (flags, width, value, range). Returns a handle (> 0), or a negative status
-/// with `done` set to the index of the op refused; too_many_prepared when
-/// max_slots batches are alive.
+/// Copies `count` op slots and checks every field that does not depend on grants
+/// (kind, width, values, the caps of timed steps; core.checkList). Returns a
+/// handle (> 0), or a negative status with `done` set to the index of the op
+/// refused; too_many_prepared when max_slots batches are alive.
 pub fn prepare(ops: ?[*]const core.Op, count: u32, done: ?*u32) i64 {
     const out = done orelse return status.of(.bad_buffer);
     out.* = 0;
     const src: []const core.Op = if (count == 0) &.{} else (ops orelse return status.of(.bad_buffer))[0..count];
     const list = ops_allocator.alloc(core.Op, count) catch return status.of(.bad_buffer);
     @memcpy(list, src);
-    for (list, 0..) |op, i| {
-        const rc = core.checkFields(op);
-        if (rc != status.ok) {
-            ops_allocator.free(list);
-            out.* = @intCast(i);
-            return rc;
-        }
+    const rc = core.checkList(null, list, out);
+    if (rc != status.ok) {
+        ops_allocator.free(list);
+        return rc;
     }
     const index = takeSlot() catch |e| {
         ops_allocator.free(list);
@@ -223,7 +220,7 @@ pub fn run(handle: i64, done: ?*u32, values: ?[*]u32) i32 {
     const t = core.platform.thread();
     if (!ref.in_place) return runCopy(t, list, out, v);
     if (t.id == 0 or slot.checked_id != t.id or slot.checked_generation != t.generation) {
-        const rc = checkGrants(t, list, out);
+        const rc = core.checkListGrants(t, list, out);
         if (rc != status.ok) return rc;
         slot.checked_id = t.id;
         slot.checked_generation = t.generation;
@@ -233,34 +230,28 @@ pub fn run(handle: i64, done: ?*u32, values: ?[*]u32) i32 {
     return rc;
 }
 
-fn checkGrants(t: *const grants.Thread, list: []const core.Op, out: *u32) i32 {
-    for (list, 0..) |op, i| {
-        const rc = core.checkGrants(t, op);
-        if (rc != status.ok) {
-            out.* = @intCast(i);
-            return rc;
-        }
-    }
-    return status.ok;
-}
-
 /// A run while another thread runs the same list in place: that run owns the
 /// grants stamp and writes the values of read ops into the list, so this one
-/// checks every op's grants itself, copies every field but a read's value, and
+/// checks every step's grants itself, copies every slot but a read's value
+/// (walking step by step: a timed step's parameter slot is copied whole), and
 /// runs its copy. Not inlined: its stack copy stays out of the replay's frame.
 noinline fn runCopy(t: *grants.Thread, list: []const core.Op, out: *u32, v: [*]u32) i32 {
-    const checked = checkGrants(t, list, out);
+    const checked = core.checkListGrants(t, list, out);
     if (checked != status.ok) return checked;
     var local: [stack_ops]core.Op = undefined;
     const heap = list.len > stack_ops;
     const copy: []core.Op = if (heap) ops_allocator.alloc(core.Op, list.len) catch return status.of(.bad_buffer) else local[0..list.len];
     defer if (heap) ops_allocator.free(copy);
-    for (copy, list) |*c, op| c.* = .{
-        .port = op.port,
-        .width = op.width,
-        .flags = op.flags,
-        .value = if (op.flags & core.Op.write_flag != 0) op.value else 0,
-    };
+    var at: usize = 0;
+    while (at < list.len) {
+        const kind: core.Kind = @fromBackingInt(@intCast(list[at].flags));
+        const n = kind.slots();
+        if (kind == .read) {
+            // The in-place run is writing this one's value: every field but that.
+            copy[at] = .{ .port = list[at].port, .width = list[at].width, .flags = list[at].flags, .value = 0 };
+        } else @memcpy(copy[at..][0..n], list[at..][0..n]);
+        at += n;
+    }
     const rc = core.platform.batch(t, copy, out);
     for (copy, 0..) |op, i| v[i] = op.value;
     return rc;

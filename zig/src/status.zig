@@ -43,6 +43,11 @@ pub const Code = enum(i32) {
     driver_mismatch = -5020,
     /// Every prepared-batch slot holds a batch: free some (prepared.max_slots are alive).
     too_many_prepared = -5016,
+    /// A batch's wait saw no match before its timeout: the ops before it ran, none after it.
+    timeout = -5017,
+    /// A wait, delay or pulse is over the step cap, or a batch's timed steps add up to more
+    /// than the call cap (IOPERM_MAX_STEP_US, IOPERM_MAX_CALL_US): nothing ran.
+    too_long = -5018,
 };
 
 pub const ok: i32 = 0;

@@ -21,17 +21,9 @@ const status = @import("status.zig");
 const platform = @import("platform.zig");
 const device = @import("windows/device.zig");
 const scm = @import("windows/scm.zig");
+const win32 = @import("windows/win32.zig");
 const Thread = grants.Thread;
 const Backend = grants.Backend;
-
-comptime {
-    // core.Op travels to the driver as IOPERM_OP unchanged.
-    std.debug.assert(@sizeOf(core.Op) == @sizeOf(proto.IOPERM_OP));
-    for (.{ "port", "width", "flags", "value" }) |f|
-        std.debug.assert(@offsetOf(core.Op, f) == @offsetOf(proto.IOPERM_OP, f));
-    std.debug.assert(core.Op.write_flag == proto.IOPERM_OP_WRITE);
-    std.debug.assert(grants.port_count == proto.IOPERM_PORT_COUNT);
-}
 
 const is_x86 = builtin.cpu.arch == .x86;
 
@@ -173,24 +165,23 @@ pub inline fn write(backend: Backend, comptime width: u32, port: u16, value: cpu
     return @intCast(device.single(width, port, proto.IOPERM_OP_WRITE, value));
 }
 
-/// Exactly one IOCTL on the driver backend; core.batch has checked every op.
+/// Exactly one IOCTL on the driver backend, timed steps included (the driver
+/// runs them); core.batch has checked every op and the caps, which the driver
+/// checks again. The x86 direct backend runs the list in this process.
 pub fn batch(t: *Thread, list: []core.Op, out: *u32) i32 {
-    if (!device.pin(held_since)) {
+    // A thread without grants got here with a list of delays alone (core.batch
+    // checked every op): the device may not be open yet, and there is no grant
+    // whose generation the pin must match, only the device's current one.
+    if (t.backend == .none) {
+        const opened = device.open();
+        if (opened != status.ok) return opened;
+    }
+    if (!device.pin(if (t.backend == .none) device.generation.load(.acquire) else held_since)) {
         out.* = 0;
         return status.of(.not_granted);
     }
     defer device.unpin();
-    if (is_x86 and t.backend == .direct) {
-        for (list, 0..) |*op, i| {
-            const rc = runDirect(op);
-            if (rc != status.ok) {
-                out.* = @intCast(i);
-                return rc;
-            }
-        }
-        out.* = @intCast(list.len);
-        return status.ok;
-    }
+    if (is_x86 and t.backend == .direct) return core.runEach(.direct, list, out);
     if (list.len > proto.IOPERM_MAX_BATCH) return status.of(.range);
     var index: u32 = 0;
     const rc = device.batchIoctl(list, &index);
@@ -198,16 +189,18 @@ pub fn batch(t: *Thread, list: []core.Op, out: *u32) i32 {
     return rc;
 }
 
-fn runDirect(op: *core.Op) i32 {
-    return switch (op.width) {
-        inline 1, 2, 4 => |w| blk: {
-            if (op.flags & core.Op.write_flag != 0) {
-                cpu.out(w, op.port, @intCast(op.value));
-            } else op.value = cpu.in(w, op.port);
-            break :blk status.ok;
-        },
-        else => status.of(.bad_width),
-    };
+/// The performance counter in nanoseconds: the clock of timed steps run in this
+/// process (the x86 direct backend; the driver keeps its own). The frequency is
+/// read each time: it is a read of shared memory, and a cached i64 would need a
+/// 64-bit atomic that x86 lacks.
+pub fn monotonicNs() u64 {
+    var f: i64 = 1;
+    _ = win32.QueryPerformanceFrequency(&f);
+    var c: i64 = 0;
+    _ = win32.QueryPerformanceCounter(&c);
+    const count: u64 = @intCast(c);
+    const freq: u64 = @intCast(f);
+    return count / freq * std.time.ns_per_s + count % freq * std.time.ns_per_s / freq;
 }
 
 pub fn readString(backend: Backend, comptime width: u32, port: u16, buf: [*]cpu.Int(width), count: usize) i32 {

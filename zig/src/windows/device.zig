@@ -126,6 +126,8 @@ pub fn verdict(result: i32) i32 {
         proto.IOPERM_RESULT_BAD_WIDTH => status.of(.bad_width),
         proto.IOPERM_RESULT_BAD_OP => status.of(.bad_op),
         proto.IOPERM_RESULT_RANGE => status.of(.range),
+        proto.IOPERM_RESULT_TIMEOUT => status.of(.timeout),
+        proto.IOPERM_RESULT_TOO_LONG => status.of(.too_long),
         else => status.of(.driver_io),
     };
 }
@@ -170,13 +172,15 @@ pub fn batchIoctl(ops: []core.Op, index: *u32) i32 {
     defer if (heap) std.heap.page_allocator.free(buf);
     const header: *proto.IOPERM_BATCH_HEADER = @ptrCast(buf.ptr);
     const list: [*]core.Op = @ptrCast(@alignCast(buf.ptr + @sizeOf(proto.IOPERM_BATCH_HEADER)));
-    header.* = .{ .count = @intCast(ops.len), .result = 0, .index = 0, .reserved = 0 };
+    header.* = .{ .count = @intCast(ops.len), .result = 0, .index = 0, .value = 0 };
     @memcpy(list[0..ops.len], ops);
     const rc = ioctl(device.load(.acquire), proto.IOCTL_IOPERM_BATCH, buf.ptr, size, buf.ptr, size);
     if (rc != status.ok) return rc;
     index.* = header.index;
     const v = verdict(header.result);
-    if (v == status.ok) @memcpy(ops, list[0..ops.len]);
+    // A timeout stops the list after the ops before it ran: their values count too.
+    if (v == status.of(.timeout)) core.timeout_value = header.value;
+    if (v == status.ok or v == status.of(.timeout)) @memcpy(ops, list[0..ops.len]);
     return v;
 }
 
