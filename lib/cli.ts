@@ -4,6 +4,7 @@
  * when that command runs. `ioperm help` lists them.
  */
 import type { Command } from "./cli/command.ts";
+import { markCliMain } from "./where.ts";
 
 /** Every command, in the order `ioperm help` lists them. Each module exports `command`. */
 const commands: Record<string, () => Promise<{ command: Command }>> = {
@@ -45,4 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   return (await load()).command.run(rest);
 }
 
-if (import.meta.main) process.exit(await main(process.argv.slice(2)));
+if (import.meta.main) {
+  markCliMain();
+  process.exit(await main(process.argv.slice(2)));
+}

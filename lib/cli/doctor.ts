@@ -8,6 +8,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { causes, canOpen, readFacts } from "../diagnose.ts";
 import { IopermError } from "../errors.ts";
 import { type BackendName, open } from "../index.ts";
+import { commandFor } from "../where.ts";
 import type { Command } from "./command.ts";
 
 interface Check {
@@ -83,7 +84,7 @@ export const command: Command = {
     if (unknown.length > 0 || process.platform !== "linux") {
       console.error(
         process.platform !== "linux"
-          ? "ioperm doctor: Linux only (on Windows: bunx ioperm driver status)"
+          ? `ioperm doctor: Linux only (on Windows: ${commandFor("driver status")})`
           : "usage: ioperm doctor [--json]",
       );
       return 64;
