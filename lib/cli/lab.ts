@@ -160,6 +160,9 @@ async function lab(args: string[]): Promise<number> {
     process.stderr.write(
       `lab: exit ${result.exitCode} (${result.accel}, boot ${(result.bootMs / 1000).toFixed(1)} s, total ${total.toFixed(1)} s; run dir ${result.runDir})\n`,
     );
+  } else {
+    // Without a terminal (CI) there was no progress to read it from: say where the witness files are.
+    process.stderr.write(`lab: run dir ${result.runDir}\n`);
   }
   return result.exitCode;
 }

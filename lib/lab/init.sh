@@ -7,6 +7,7 @@
 #
 # Kernel command line: lab.run=<host run dir> lab.id=<marker nonce>
 #                      lab.modules=<host dir of this kernel's /lib/modules/<kver>>
+#                      lab.tty=1 when the host's stdout is a terminal (else 0)
 /bin/busybox --install -s /bin
 export PATH=/bin
 
@@ -27,9 +28,10 @@ leave() {
 }
 die() { echo "lab-init: $*"; leave; }
 
-run= id= modules=
+run= id= modules= tty=0
 for arg in $(cat /proc/cmdline); do
   case $arg in
+    lab.tty=*) tty=${arg#lab.tty=} ;;
     lab.run=*) run=${arg#lab.run=} ;;
     lab.id=*) id=${arg#lab.id=} ;;
     lab.modules=*) modules=${arg#lab.modules=} ;;
@@ -78,9 +80,16 @@ hostname lab
 
 # Markers let the harness hide boot and shutdown noise. The end marker has no
 # leading newline so output without a final newline comes through unchanged.
+# The command's two streams stay apart: stdout on the console (COM1, which the
+# host copies to its stdout), stderr into <run>/stderr, which the host streams to
+# its stderr as it grows. The console is a tty; the command sees it only when the
+# host's stdout is a terminal too (lab.tty=1), else a pipe through cat, as it would on the host.
 printf '\n@@lab-start-%s@@\n' "$id"
-env -i chroot /newroot /bin/sh "$run/guest.sh" </dev/null
-rc=$?
-echo "$rc" >"/newroot$run/exit-code"
+if [ "$tty" = 1 ]; then
+  env -i chroot /newroot /bin/sh "$run/guest.sh" </dev/null 2>"/newroot$run/stderr"
+  echo "$?" >"/newroot$run/exit-code"
+else
+  { env -i chroot /newroot /bin/sh "$run/guest.sh" </dev/null 2>"/newroot$run/stderr"; echo "$?" >"/newroot$run/exit-code"; } | cat
+fi
 printf '@@lab-end-%s@@\n' "$id"
 leave

@@ -3,11 +3,13 @@
 // host, in the caller's directory, against real x86 I/O ports. See init.sh for
 // the guest side, toolchain.ts for what it needs on the host.
 //
-// Standard machine on every run (QEMU 7.2, -M pc): COM1 = console (streamed),
+// Standard machine on every run (QEMU 7.2, -M pc): COM1 = console (streamed; the
+// command's stdout, its stderr streams from <run>/stderr, see init.sh),
 // COM2 at 0x2f8 -> <run>/com2.out, LPT1 at 0x378 -> <run>/lpt1.out, isa-debugcon
 // at 0xe9 -> <run>/debugcon.out, isa-debug-exit at 0xf4, std VGA (Bochs VBE at
 // 0x1ce/0x1cf), RTC, i440FX/PIIX, fw_cfg.
 import type { Subprocess } from "bun";
+import { closeSync, constants, openSync, readSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -49,8 +51,13 @@ export interface LabOptions {
   timeoutMs?: number;
   /** Extra environment for the guest command. */
   env?: Record<string, string>;
-  /** Live output of the command (stdout and stderr, CR stripped); default writes to process.stdout. */
+  /**
+   * Live stdout of the command (CR stripped); default writes to process.stdout. The
+   * command sees a terminal only when this is the default and process.stdout is one.
+   */
   onOutput?: (text: string) => void;
+  /** Live stderr of the command; default writes to process.stderr. */
+  onError?: (text: string) => void;
   /** Also show the kernel console before and after the command, and the QEMU command line (stderr). */
   verbose?: boolean;
   /** Progress lines (installing, booting, boot time); default stderr when it is a terminal, else none. */
@@ -81,8 +88,10 @@ export interface LabResult {
   files: LabFiles;
   /** QEMU start -> command start. */
   bootMs: number;
-  /** The command's console output, CR stripped. */
+  /** The command's stdout, CR stripped. */
   output: string;
+  /** The command's stderr. */
+  stderr: string;
   accel: "tcg" | "kvm";
 }
 
@@ -269,11 +278,57 @@ interface Plan {
   deadline: number;
   timeoutMs: number;
   onOutput: (text: string) => void;
+  onError: (text: string) => void;
   progress: (line: string) => void;
   verbose: boolean;
 }
 
-type Attempt = { kind: "finished"; bootMs: number; output: string; tail: string } | { kind: "no-start"; why: string; tail: string };
+type Attempt =
+  | { kind: "finished"; bootMs: number; output: string; stderr: string; tail: string }
+  | { kind: "no-start"; why: string; tail: string };
+
+/** How often the guest command's stderr file is read while it runs. */
+const stderrPollMs = 20;
+
+/**
+ * Streams the guest command's stderr to `sink`: the guest's /init writes it to
+ * <run>/stderr, which the run dir's uncached 9p share puts on the host as it is
+ * written, so the host reads what is new until `stop`, which drains the rest
+ * and resolves with all of it.
+ */
+function streamStderr(path: string, sink: (text: string) => void): { stop: () => string } {
+  let fd: number | undefined;
+  let at = 0;
+  let all = "";
+  const decoder = new TextDecoder();
+  const chunk = new Uint8Array(65536);
+  const drain = () => {
+    if (fd === undefined) {
+      try {
+        fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      } catch {
+        return; // not written yet
+      }
+    }
+    for (let n = readSync(fd, chunk, 0, chunk.length, at); n > 0; n = readSync(fd, chunk, 0, chunk.length, at)) {
+      at += n;
+      const text = decoder.decode(chunk.subarray(0, n), { stream: true });
+      all += text;
+      if (text) sink(text);
+    }
+  };
+  const timer = setInterval(drain, stderrPollMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      drain();
+      const rest = decoder.decode();
+      if (rest) sink(rest);
+      if (fd !== undefined) closeSync(fd);
+      return all + rest;
+    },
+  };
+}
 
 /** Last lines of the console and QEMU's stderr, for error messages. */
 function tailOf(consoleText: string, stderr: string): string {
@@ -363,6 +418,8 @@ async function attempt(plan: Plan, accel: "tcg" | "kvm", bootLimitMs: number | n
   if (plan.verbose) plan.progress(`lab: ${cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ")}`);
   plan.progress(`lab: booting (${accel})…`);
   await rm(join(plan.runDir, "exit-code"), { force: true });
+  await rm(join(plan.runDir, "stderr"), { force: true });
+  const errors = streamStderr(join(plan.runDir, "stderr"), plan.onError);
   const t0 = performance.now();
   const proc = Bun.spawn({ cmd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   running.add(proc);
@@ -374,8 +431,9 @@ async function attempt(plan: Plan, accel: "tcg" | "kvm", bootLimitMs: number | n
   ]);
   running.delete(proc);
   watch.done();
+  const commandStderr = errors.stop();
   await writeFile(join(plan.runDir, accel === "kvm" && seen.bootMs < 0 ? "console-kvm.log" : "console.log"), seen.consoleText);
-  return verdictOf(plan, { status, stderr, stopped: watch.why(), bootLimitMs, ...seen });
+  return verdictOf(plan, { status, stderr, commandStderr, stopped: watch.why(), bootLimitMs, ...seen });
 }
 
 /** What one boot came to: finished, did not start (why), or a timeout (thrown). */
@@ -384,6 +442,7 @@ function verdictOf(
   r: {
     status: number;
     stderr: string;
+    commandStderr: string;
     stopped: "timeout" | "boot-limit" | null;
     bootLimitMs: number | null;
     consoleText: string;
@@ -408,7 +467,7 @@ function verdictOf(
         : `QEMU exited (status ${r.status}) before the command started${firstError(r.stderr)}`;
     return { kind: "no-start", why, tail };
   }
-  return { kind: "finished", bootMs: r.bootMs, output: r.output, tail };
+  return { kind: "finished", bootMs: r.bootMs, output: r.output, stderr: r.commandStderr, tail };
 }
 
 /**
@@ -440,22 +499,24 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
   const speaker = opts.pcspk ? pcspkRecording(runDir) : { args: [], files: {} };
   const files: LabFiles = { ...extra.files, ...speaker.files, ...standardFiles(runDir) };
   await writeFile(join(runDir, "files.json"), `${JSON.stringify(files, null, 2)}\n`);
+  // The guest's stdout is a terminal only when ours is, and the output goes there.
   const colour = opts.onOutput === undefined && process.stdout.isTTY === true;
   await writeFile(join(runDir, "guest.sh"), guestScript(opts.command, cwd, runDir, opts.env ?? {}, colour));
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
   const plan: Plan = {
     id,
     runDir,
-    baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "stdio"),
+    baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "stdio", colour),
     tailArgs: [...extra.args, ...speaker.args, ...(opts.qemuArgs ?? [])],
     deadline,
     timeoutMs,
     onOutput: opts.onOutput ?? ((text) => process.stdout.write(text)),
+    onError: opts.onError ?? ((text) => process.stderr.write(text)),
     progress,
     verbose: opts.verbose ?? false,
   };
   // The same machine, paused and with a silent console, must satisfy QEMU and share no I/O ports.
-  const paused = { ...plan, baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "null") };
+  const paused = { ...plan, baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "null", colour) };
   await checkMachine(qemuCommand(paused, "tcg"), opts.devices ?? []);
   const { accel, result } = await boot(plan, opts.kvm ?? false, timeoutMs);
   await commandFound(opts.command[0] ?? "", cwd, runDir);
@@ -465,6 +526,7 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     files,
     bootMs: Math.round(result.bootMs),
     output: result.output,
+    stderr: result.stderr,
     accel,
   };
 }
@@ -493,12 +555,21 @@ function standardFiles(runDir: string): { com2: string; lpt1: string; debugcon: 
 }
 
 /** QEMU's arguments for the standard machine (the accelerator and -cpu go in after argv[0], see qemuCommand). */
-function baseArgs(tools: LabTools, initramfs: string, runDir: string, id: string, memoryMiB: number, console: "stdio" | "null"): string[] {
+function baseArgs(
+  tools: LabTools,
+  initramfs: string,
+  runDir: string,
+  id: string,
+  memoryMiB: number,
+  console: "stdio" | "null",
+  tty: boolean,
+): string[] {
   const { com2, lpt1, debugcon } = standardFiles(runDir);
   const kernel: Kernel = tools.kernel;
-  const append = ["console=ttyS0 quiet loglevel=3 panic=-1", `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir ?? ""}`].join(
-    " ",
-  );
+  const append = [
+    "console=ttyS0 quiet loglevel=3 panic=-1",
+    `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir ?? ""} lab.tty=${tty ? 1 : 0}`,
+  ].join(" ");
   return [
     tools.qemu,
     ...["-M", "pc", "-m", String(memoryMiB), "-smp", "1"],
