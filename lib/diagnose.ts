@@ -27,10 +27,10 @@ export interface Facts {
 
 /** What the last grant's backends answered (errno, 0 when not tried or fine). */
 export interface Attempt {
-  ioperm?: number;
-  devport?: number;
+  ioperm?: number | undefined;
+  devport?: number | undefined;
   /** The highest port of the refused range, when known. */
-  lastPort?: number;
+  lastPort?: number | undefined;
 }
 
 /** One cause of refusal, present on this system, with its one remedy. */

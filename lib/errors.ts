@@ -16,7 +16,7 @@ export interface ErrorContext {
   /** ppdev: the device the handle claims through. */
   device?: string;
   /** errno of each backend's attempt at the last grant, when it failed. */
-  diagnosis?: { ioperm?: number; devport?: number };
+  diagnosis?: { ioperm?: number | undefined; devport?: number | undefined };
   /** Bytes one access spans (2 for inw, 4 for inl), when more than one. */
   bytes?: number;
   /** NOT_GRANTED: the first port of the access this thread does not hold (see firstMissing). */

@@ -96,7 +96,7 @@ export function useEmbeddedLibrary(path: string): void {
 
 /** Every place the library is looked for, in order: IOPERM_LIB alone when it is set. */
 export function libraryCandidates(): { source: LibrarySource; path: string }[] {
-  const override = process.env.IOPERM_LIB;
+  const { IOPERM_LIB: override } = process.env;
   if (override) return [{ source: "IOPERM_LIB", path: override }];
   return [
     ...(embedded === undefined ? [] : [{ source: "embedded" as const, path: embedded }]),
@@ -320,7 +320,7 @@ export function nativeBackends(): { names: string[]; allPortsFlag: number } {
 }
 
 /** errno of each backend's attempt at this thread's last failed grant. */
-export function nativeDiagnosis(): { ioperm?: number; devport?: number } {
+export function nativeDiagnosis(): { ioperm: number | undefined; devport: number | undefined } {
   const out = new Int32Array(2);
   native().ioperm_diagnose(out);
   return { ioperm: out[0] || undefined, devport: out[1] || undefined };

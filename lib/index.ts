@@ -410,7 +410,7 @@ let adopted = false;
  * otherwise (the mirror then stays empty: NOT_GRANTED, never a fault).
  */
 function adoptInherited(n: Native): void {
-  const fd = process.env.IOPERM_GRANTS_FD;
+  const { IOPERM_GRANTS_FD: fd } = process.env;
   if (adopted || fd === undefined || process.platform !== "linux") return;
   adopted = true;
   if (/^\d+$/.test(fd)) n.ioperm_adopt(Number(fd));

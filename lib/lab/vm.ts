@@ -25,30 +25,30 @@ export interface LabOptions {
   /** Run as root inside the guest, e.g. `["bun", "script.ts"]`. */
   command: string[];
   /** Where the command runs, the same path in the guest; default process.cwd(). */
-  cwd?: string;
+  cwd?: string | undefined;
   /** Boot this kernel instead of the cached Debian one: a bzImage, or an unpacked kernel package directory. */
-  kernel?: string;
+  kernel?: string | undefined;
   /**
    * Extra `-device` specs. An isa-serial, isa-parallel or isa-debugcon without
    * `chardev=` gets a host file `<run>/<driver>@<iobase>.out`, e.g. `isa-parallel@0x278.out`.
    */
-  devices?: string[];
+  devices?: string[] | undefined;
   /** Passed to QEMU as they are, after everything else. */
-  qemuArgs?: string[];
+  qemuArgs?: string[] | undefined;
   /** Record the PC speaker (PIT channel 2 through port 0x61) to <run>/pcspk.wav, named `pcspk` in files. */
-  pcspk?: boolean;
+  pcspk?: boolean | undefined;
   /** Guest RAM; default 2048, from labLimits.minMemoryMiB up to the host's RAM. The overlay's writable layer lives in it. */
-  memoryMiB?: number;
+  memoryMiB?: number | undefined;
   /** Run dir, the same path in the guest; default <cache>/runs/<timestamp>-<pid> (see labCacheDir). */
-  outDir?: string;
+  outDir?: string | undefined;
   /**
    * Use KVM (a LabError "no-kvm" when /dev/kvm is missing or not ours). If the
    * guest does not reach the command in ~20 s (nested KVM can hang), the run
    * falls back to TCG.
    */
-  kvm?: boolean;
+  kvm?: boolean | undefined;
   /** Whole run, boot included; default 10 min, at most labLimits.maxTimeoutMs. QEMU is killed after it. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Extra environment for the guest command. */
   env?: Record<string, string>;
   /**
@@ -59,7 +59,7 @@ export interface LabOptions {
   /** Live stderr of the command; default writes to process.stderr. */
   onError?: (text: string) => void;
   /** Also show the kernel console before and after the command, and the QEMU command line (stderr). */
-  verbose?: boolean;
+  verbose?: boolean | undefined;
   /** Progress lines (installing, booting, boot time); default stderr when it is a terminal, else none. */
   onProgress?: (line: string) => void;
 }
@@ -231,10 +231,11 @@ function extraDevices(specs: string[], runDir: string): { args: string[]; files:
  * same paths), then the system directories.
  */
 function guestPath(cwd: string): string {
+  const { PATH: hostPath = "" } = process.env;
   const dirs = [
     join(cwd, "node_modules", ".bin"),
     dirname(process.execPath),
-    ...(process.env.PATH ?? "").split(":"),
+    ...hostPath.split(":"),
     ..."/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".split(":"),
   ];
   return [...new Set(dirs.filter((d) => d.startsWith("/")))].join(":");
@@ -242,6 +243,7 @@ function guestPath(cwd: string): string {
 
 function guestScript(command: string[], cwd: string, runDir: string, env: Record<string, string>, colour: boolean): string {
   const path = guestPath(cwd);
+  const { TERM: hostTerm = "xterm" } = process.env;
   const vars: Record<string, string> = {
     HOME: "/root",
     USER: "root",
@@ -250,7 +252,7 @@ function guestScript(command: string[], cwd: string, runDir: string, env: Record
     LANG: "C.UTF-8",
     // The guest's stdout is always a tty (the serial console), so tools colour
     // their output unless told not to; that only helps when it lands on a terminal.
-    ...(colour ? { TERM: process.env.TERM ?? "xterm" } : { TERM: "dumb", NO_COLOR: "1" }),
+    ...(colour ? { TERM: hostTerm } : { TERM: "dumb", NO_COLOR: "1" }),
     IOPERM_LAB: "1",
     IOPERM_LAB_RUN: runDir,
     ...env,
