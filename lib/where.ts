@@ -12,7 +12,7 @@ import { packageRoot } from "./paths.ts";
 export type Place = "installed" | "checkout" | "compiled";
 
 /** Bun's virtual root for the modules of a compiled executable: /$bunfs/ on POSIX, B:\~BUN\ on Windows. */
-const bunfs = /^(\/\$bunfs\/|[A-Za-z]:[\\/]~BUN[\\/])/;
+const bunfs = /^(\/\$bunfs(\/|$)|[A-Za-z]:[\\/]~BUN([\\/]|$))/;
 
 /** The place of a package whose root is `root` (pure: tested with each kind of path). */
 export function placeOf(root: string): Place {
@@ -23,11 +23,11 @@ export function placeOf(root: string): Place {
 /** Where this process's copy of the library runs. */
 export const place: Place = placeOf(packageRoot);
 
-/** A path as the user would type it from the current directory. */
-function typed(path: string, cwd: string): string {
+/** A path as the user would type it from the current directory; an executable in it gets its `./`. */
+function typed(path: string, cwd: string, executable = false): string {
   const rel = relative(cwd, path);
   if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return path;
-  return rel.includes("/") || rel.includes("\\") ? rel : `./${rel}`;
+  return executable && !rel.includes("/") && !rel.includes("\\") ? `./${rel}` : rel;
 }
 
 /** What decides a command line: the place, and what only the process knows. */
@@ -62,7 +62,7 @@ export function commandFor(args: string, at: Here = here()): string {
     case "checkout":
       return `bun ${typed(join(packageRoot, "lib", "cli.ts"), at.cwd)} ${args}`;
     case "compiled":
-      return at.cli ? `${typed(at.execPath, at.cwd)} ${args}` : `bunx ioperm ${args}`;
+      return at.cli ? `${typed(at.execPath, at.cwd, true)} ${args}` : `bunx ioperm ${args}`;
   }
 }
 
@@ -72,7 +72,7 @@ export function commandFor(args: string, at: Here = here()): string {
  * when the program is ioperm's own (the CLI, the probe) or unknown (a REPL).
  */
 export function selfCommand(at: Here = here()): string {
-  if (at.place === "compiled") return typed(at.execPath, at.cwd);
+  if (at.place === "compiled") return typed(at.execPath, at.cwd, true);
   const ours =
     at.main.startsWith(join(packageRoot, "lib")) || at.main === join(packageRoot, "probe.ts") || !/\.[cm]?[jt]sx?$/.test(at.main);
   return ours ? "bun <script>" : `bun ${typed(at.main, at.cwd)}`;

@@ -20,6 +20,8 @@ test("the place follows from the package root: node_modules, a $bunfs executable
   expect(placeOf("/home/u/rig/node_modules/ioperm")).toBe("installed");
   expect(placeOf("C:\\Users\\u\\rig\\node_modules\\ioperm")).toBe("installed");
   expect(placeOf("/$bunfs/root")).toBe("compiled");
+  expect(placeOf("/$bunfs")).toBe("compiled"); // the package root when lib/ sits at /$bunfs/root
+  expect(placeOf("B:\\~BUN")).toBe("compiled");
   expect(placeOf("B:\\~BUN\\root")).toBe("compiled");
   expect(placeOf("/home/u/src/ioperm")).toBe("checkout");
   expect(placeOf(root)).toBe("checkout");
@@ -27,7 +29,7 @@ test("the place follows from the package root: node_modules, a $bunfs executable
 
 test("installed: bunx ioperm, and the user's own script by its path from here", () => {
   expect(commandFor("doctor", at({}))).toBe("bunx ioperm doctor");
-  expect(labCommand(at({}))).toBe("bunx ioperm lab -- bun ./rig.ts");
+  expect(labCommand(at({}))).toBe("bunx ioperm lab -- bun rig.ts");
   expect(labCommand(at({ main: "/home/u/rig/tools/rig.ts" }))).toBe("bunx ioperm lab -- bun tools/rig.ts");
   // ioperm's own programs (the CLI, the probe) and a REPL have no script of the user's to name.
   expect(labCommand(at({ main: join(root, "lib", "cli.ts") }))).toBe("bunx ioperm lab -- bun <script>");
@@ -58,12 +60,12 @@ test("port I/O exists only on x86 Linux and Windows; elsewhere the reason and th
   ] as const)
     expect(machineProblem(platform, arch, at({}))).toBe("");
   expect(machineProblem("linux", "arm64", at({}))).toBe(
-    "port I/O exists only on x86 CPUs (the in/out instructions), and this is linux-arm64; run it in the lab VM, an x86 PC that QEMU emulates on any machine: bunx ioperm lab -- bun ./rig.ts",
+    "port I/O exists only on x86 CPUs (the in/out instructions), and this is linux-arm64; run it in the lab VM, an x86 PC that QEMU emulates on any machine: bunx ioperm lab -- bun rig.ts",
   );
   expect(machineProblem("darwin", "arm64", at({}))).toContain("only on x86 CPUs");
   expect(machineProblem("darwin", "x64", at({}))).toStartWith("port I/O is reached through Linux (ioperm, /dev/port) or Windows");
   expect(machineProblem("darwin", "x64", at({ place: "checkout", cwd: root, main: join(root, "rig.ts") }))).toEndWith(
-    "bun lib/cli.ts lab -- bun ./rig.ts",
+    "bun lib/cli.ts lab -- bun rig.ts",
   );
 });
 
