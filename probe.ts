@@ -38,7 +38,7 @@ import {
   scanPci,
 } from "./lib/devices/index.ts";
 import { canOpen } from "./lib/diagnose.ts";
-import { commandFor, place, selfCommand } from "./lib/where.ts";
+import { commandFor } from "./lib/where.ts";
 import { type BackendName, type Ioperm, IopermError, open } from "./lib/index.ts";
 
 const SECTIONS = ["fwcfg", "lpt", "uart", "rtc", "pci"] as const;
@@ -517,7 +517,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(JSON.stringify({ schema: SCHEMA_ID, error: { code: e instanceof IopermError ? e.code : "RANGE", message: why } }));
     else
       console.error(
-        `probe: port I/O is not available here.\n  ${why}\n  To survey the lab VM's hardware instead: ${place === "compiled" ? `${selfCommand()} --vm` : commandFor("probe --vm")}`,
+        `probe: port I/O is not available here.\n  ${why}\n  To survey the lab VM's hardware instead: ${commandFor("probe --vm")}`,
       );
     return 2;
   }
