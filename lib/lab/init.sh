@@ -7,7 +7,8 @@
 #
 # Kernel command line: lab.run=<host run dir> lab.id=<marker nonce>
 #                      lab.modules=<host dir of this kernel's /lib/modules/<kver>>
-#                      lab.tty=1 when the host's stdout is a terminal (else 0)
+#                      lab.tty=2 when the host's stdout and stderr are terminals,
+#                      1 when only its stdout is, 0 when neither
 /bin/busybox --install -s /bin
 export PATH=/bin
 
@@ -80,16 +81,21 @@ hostname lab
 
 # Markers let the harness hide boot and shutdown noise. The end marker has no
 # leading newline so output without a final newline comes through unchanged.
-# The command's two streams stay apart: stdout on the console (COM1, which the
-# host copies to its stdout), stderr into <run>/stderr, which the host streams to
-# its stderr as it grows. The console is a tty; the command sees it only when the
-# host's stdout is a terminal too (lab.tty=1), else a pipe through cat, as it would on the host.
+# The command's stdout is the console (COM1, which the host copies to its stdout);
+# its stderr goes to <run>/stderr, which the host streams to its stderr as it grows.
+# The console is a tty, and the command sees one where the host has one: both
+# streams on it when the host's stdout and stderr are terminals (2), stdout alone
+# (1), or neither, stdout then a pipe through cat (0).
 printf '\n@@lab-start-%s@@\n' "$id"
-if [ "$tty" = 1 ]; then
-  env -i chroot /newroot /bin/sh "$run/guest.sh" </dev/null 2>"/newroot$run/stderr"
-  echo "$?" >"/newroot$run/exit-code"
-else
-  { env -i chroot /newroot /bin/sh "$run/guest.sh" </dev/null 2>"/newroot$run/stderr"; echo "$?" >"/newroot$run/exit-code"; } | cat
-fi
+case $tty in
+  2)
+    env -i chroot /newroot /bin/sh "$run/guest.sh" </dev/null
+    echo "$?" >"/newroot$run/exit-code" ;;
+  1)
+    env -i chroot /newroot /bin/sh "$run/guest.sh" </dev/null 2>"/newroot$run/stderr"
+    echo "$?" >"/newroot$run/exit-code" ;;
+  *)
+    { env -i chroot /newroot /bin/sh "$run/guest.sh" </dev/null 2>"/newroot$run/stderr"; echo "$?" >"/newroot$run/exit-code"; } | cat ;;
+esac
 printf '@@lab-end-%s@@\n' "$id"
 leave

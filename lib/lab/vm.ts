@@ -56,7 +56,12 @@ export interface LabOptions {
    * command sees a terminal only when this is the default and process.stdout is one.
    */
   onOutput?: (text: string) => void;
-  /** Live stderr of the command; default writes to process.stderr. */
+  /**
+   * Live stderr of the command; default writes to process.stderr. When both this and
+   * onOutput are the defaults and process.stdout and process.stderr are terminals, the
+   * command's stderr shares its stdout's terminal (it sees a terminal on both, as it would
+   * here) and comes out on process.stdout, so `stderr` in the result is empty.
+   */
   onError?: (text: string) => void;
   /** Also show the kernel console before and after the command, and the QEMU command line (stderr). */
   verbose?: boolean | undefined;
@@ -90,7 +95,7 @@ export interface LabResult {
   bootMs: number;
   /** The command's stdout, CR stripped. */
   output: string;
-  /** The command's stderr. */
+  /** The command's stderr (empty when it shared the terminal: see onError). */
   stderr: string;
   accel: "tcg" | "kvm";
 }
@@ -421,19 +426,21 @@ async function attempt(plan: Plan, accel: "tcg" | "kvm", bootLimitMs: number | n
   plan.progress(`lab: booting (${accel})…`);
   await rm(join(plan.runDir, "exit-code"), { force: true });
   await rm(join(plan.runDir, "stderr"), { force: true });
-  const errors = streamStderr(join(plan.runDir, "stderr"), plan.onError);
   const t0 = performance.now();
   const proc = Bun.spawn({ cmd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   running.add(proc);
   const watch = supervise(proc, plan, bootLimitMs);
+  const errors = streamStderr(join(plan.runDir, "stderr"), plan.onError);
+  let commandStderr = "";
   const [status, seen, stderr] = await Promise.all([
     proc.exited,
     readConsole(proc, plan, t0, watch.booted),
     readStderr(proc, plan.verbose),
-  ]);
+  ]).finally(() => {
+    commandStderr = errors.stop();
+  });
   running.delete(proc);
   watch.done();
-  const commandStderr = errors.stop();
   await writeFile(join(plan.runDir, accel === "kvm" && seen.bootMs < 0 ? "console-kvm.log" : "console.log"), seen.consoleText);
   return verdictOf(plan, { status, stderr, commandStderr, stopped: watch.why(), bootLimitMs, ...seen });
 }
@@ -501,14 +508,15 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
   const speaker = opts.pcspk ? pcspkRecording(runDir) : { args: [], files: {} };
   const files: LabFiles = { ...extra.files, ...speaker.files, ...standardFiles(runDir) };
   await writeFile(join(runDir, "files.json"), `${JSON.stringify(files, null, 2)}\n`);
-  // The guest's stdout is a terminal only when ours is, and the output goes there.
+  // The guest's stdout is a terminal only when ours is, and the output goes there; its stderr too.
   const colour = opts.onOutput === undefined && process.stdout.isTTY === true;
+  const tty = colour ? (opts.onError === undefined && process.stderr.isTTY === true ? 2 : 1) : 0;
   await writeFile(join(runDir, "guest.sh"), guestScript(opts.command, cwd, runDir, opts.env ?? {}, colour));
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
   const plan: Plan = {
     id,
     runDir,
-    baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "stdio", colour),
+    baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "stdio", tty),
     tailArgs: [...extra.args, ...speaker.args, ...(opts.qemuArgs ?? [])],
     deadline,
     timeoutMs,
@@ -518,7 +526,7 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     verbose: opts.verbose ?? false,
   };
   // The same machine, paused and with a silent console, must satisfy QEMU and share no I/O ports.
-  const paused = { ...plan, baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "null", colour) };
+  const paused = { ...plan, baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "null", tty) };
   await checkMachine(qemuCommand(paused, "tcg"), opts.devices ?? []);
   const { accel, result } = await boot(plan, opts.kvm ?? false, timeoutMs);
   await commandFound(opts.command[0] ?? "", cwd, runDir);
@@ -564,13 +572,13 @@ function baseArgs(
   id: string,
   memoryMiB: number,
   console: "stdio" | "null",
-  tty: boolean,
+  tty: 0 | 1 | 2,
 ): string[] {
   const { com2, lpt1, debugcon } = standardFiles(runDir);
   const kernel: Kernel = tools.kernel;
   const append = [
     "console=ttyS0 quiet loglevel=3 panic=-1",
-    `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir ?? ""} lab.tty=${tty ? 1 : 0}`,
+    `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir ?? ""} lab.tty=${tty}`,
   ].join(" ");
   return [
     tools.qemu,
