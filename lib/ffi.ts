@@ -5,7 +5,7 @@
  * The library is looked for in this order, and a failure names every path tried:
  * 1. IOPERM_LIB (in a privileged process, only a root-owned file that nobody else can
  *    write, checked and loaded through one descriptor: see `unsafeOpened`);
- * 2. the binary embedded in a `bun build --compile` executable (lib/embed.ts);
+ * 2. the binary embedded in a `bun build --compile` executable (lib/prebuilt.ts);
  * 3. the installed package's prebuilt/<platform>-<arch>/;
  * 4. the development build, zig/zig-out.
  */
@@ -87,8 +87,8 @@ export type LibrarySource = "IOPERM_LIB" | "embedded" | "prebuilt" | "developmen
 let embedded: string | undefined = place === "compiled" ? prebuiltLibraries[currentPlatform()] : undefined;
 
 /**
- * Registers the library a `bun build --compile` executable carries (see
- * lib/embed.ts, which imports it `with { type: "file" }`). Tried after IOPERM_LIB.
+ * Registers the library a `bun build --compile` executable carries (lib/embed.ts
+ * calls it; a compiled executable registers lib/prebuilt.ts's file by itself). Tried after IOPERM_LIB.
  */
 export function useEmbeddedLibrary(path: string): void {
   embedded = path;
