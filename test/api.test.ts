@@ -2,7 +2,9 @@
 // /dev/port). They check that refusals are typed and that nothing executes: an
 // executed in/out on an ungranted port would kill this test process.
 import { expect, test } from "bun:test";
+import { errorFor, firstMissing } from "../lib/errors.ts";
 import { IopermError, open, ops } from "../lib/index.ts";
+import { Status } from "../lib/status.ts";
 import { expectedRefusal } from "./kernel.ts";
 import { errorCode as code } from "./error-code.ts";
 import { labCommand } from "../lib/where.ts";
@@ -94,4 +96,18 @@ test("a Worker without a grant gets NOT_GRANTED, and this process goes on", asyn
   w.terminate();
   expect(msg.code).toBe("NOT_GRANTED");
   expect(msg.message).toContain("a Worker must grant its own");
+});
+
+test("a refused wide access names the byte that is missing, the span it covers, and the grant that fixes it", () => {
+  // After grant(0x378, 3): 0x378-0x37A held, 0x37B not.
+  const held = (p: number) => p >= 0x378 && p < 0x37b;
+  expect(firstMissing(0x378, 4, held)).toBe(0x37b);
+  expect(firstMissing(0x379, 2, held)).toBe(0x379); // all held: a refusal the grants do not explain names the access port
+  expect(firstMissing(0x377, 2, held)).toBe(0x377);
+  const e = errorFor(Status.NOT_GRANTED, { op: "inl", port: 0x378, bytes: 4, missing: 0x37b });
+  expect(e.message).toBe(
+    "inl(0x378): port 0x37B is not granted to this thread (a 32-bit access at 0x378 uses ports 0x378-0x37B), so the instruction was not run. " +
+      "Call grant(0x378, 4) first; grants belong to the calling thread, so a Worker must grant its own",
+  );
+  expect(e.port).toBe(0x378);
 });

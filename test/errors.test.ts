@@ -1,7 +1,7 @@
 // Host unit tests: every code maps to one IopermError whose message carries its
 // own remedy (a table of what each must say, not a length or a name check).
 import { expect, test } from "bun:test";
-import { errorFor, firstMissing, IopermError, localError } from "../lib/errors.ts";
+import { errorFor, IopermError, localError } from "../lib/errors.ts";
 import { Errno, Status } from "../lib/status.ts";
 import { commandFor } from "../lib/where.ts";
 
@@ -63,18 +63,4 @@ test("the library's own codes", () => {
 test("NO_BACKEND names what each backend answered", () => {
   const m = errorFor(Status.NO_BACKEND, { op: "grant", port: 0x378, count: 3, diagnosis: { ioperm: 38, devport: 2 } }).message;
   expect(m).toMatch(/ioperm\/iopl: ENOSYS; \/dev\/port: ENOENT.*\/dev\/port is also missing/);
-});
-
-test("a refused wide access names the byte that is missing, the span it covers, and the grant that fixes it", () => {
-  // After grant(0x378, 3): 0x378-0x37A held, 0x37B not.
-  const held = (p: number) => p >= 0x378 && p < 0x37b;
-  expect(firstMissing(0x378, 4, held)).toBe(0x37b);
-  expect(firstMissing(0x379, 2, held)).toBe(0x379); // all held: a refusal the grants do not explain names the access port
-  expect(firstMissing(0x377, 2, held)).toBe(0x377);
-  const e = errorFor(Status.NOT_GRANTED, { op: "inl", port: 0x378, bytes: 4, missing: 0x37b });
-  expect(e.message).toBe(
-    "inl(0x378): port 0x37B is not granted to this thread (a 32-bit access at 0x378 uses ports 0x378-0x37B), so the instruction was not run. " +
-      "Call grant(0x378, 4) first; grants belong to the calling thread, so a Worker must grant its own",
-  );
-  expect(e.port).toBe(0x378);
 });

@@ -9,12 +9,12 @@
 // at 0xe9 -> <run>/debugcon.out, isa-debug-exit at 0xf4, std VGA (Bochs VBE at
 // 0x1ce/0x1cf), RTC, i440FX/PIIX, fw_cfg.
 import type { Subprocess } from "bun";
-import { closeSync, constants, openSync, readSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { ConsoleSplitter, type Phase } from "./console.ts";
 import { LabError } from "./errors.ts";
+import { streamStderr } from "./stderr.ts";
 import { ensureInitramfs } from "./initramfs.ts";
 import { checkDeviceNames, checkMachine, parseDeviceSpec } from "./preflight.ts";
 import { checkKvm, type Kernel, type LabTools, prepareLab } from "./toolchain.ts";
@@ -294,49 +294,6 @@ type Attempt =
   | { kind: "finished"; bootMs: number; output: string; stderr: string; tail: string }
   | { kind: "no-start"; why: string; tail: string };
 
-/** How often the guest command's stderr file is read while it runs. */
-const stderrPollMs = 20;
-
-/**
- * Streams the guest command's stderr to `sink`: the guest's /init writes it to
- * <run>/stderr, which the run dir's uncached 9p share puts on the host as it is
- * written, so the host reads what is new until `stop`, which drains the rest
- * and resolves with all of it.
- */
-function streamStderr(path: string, sink: (text: string) => void): { stop: () => string } {
-  let fd: number | undefined;
-  let at = 0;
-  let all = "";
-  const decoder = new TextDecoder();
-  const chunk = new Uint8Array(65536);
-  const drain = () => {
-    if (fd === undefined) {
-      try {
-        fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-      } catch {
-        return; // not written yet
-      }
-    }
-    for (let n = readSync(fd, chunk, 0, chunk.length, at); n > 0; n = readSync(fd, chunk, 0, chunk.length, at)) {
-      at += n;
-      const text = decoder.decode(chunk.subarray(0, n), { stream: true });
-      all += text;
-      if (text) sink(text);
-    }
-  };
-  const timer = setInterval(drain, stderrPollMs);
-  return {
-    stop() {
-      clearInterval(timer);
-      drain();
-      const rest = decoder.decode();
-      if (rest) sink(rest);
-      if (fd !== undefined) closeSync(fd);
-      return all + rest;
-    },
-  };
-}
-
 /** Last lines of the console and QEMU's stderr, for error messages. */
 function tailOf(consoleText: string, stderr: string): string {
   const lines = consoleText.split("\n").filter((l) => l.trim() !== "");
@@ -425,12 +382,11 @@ async function attempt(plan: Plan, accel: "tcg" | "kvm", bootLimitMs: number | n
   if (plan.verbose) plan.progress(`lab: ${cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ")}`);
   plan.progress(`lab: booting (${accel})…`);
   await rm(join(plan.runDir, "exit-code"), { force: true });
-  await rm(join(plan.runDir, "stderr"), { force: true });
   const t0 = performance.now();
+  const errors = streamStderr(join(plan.runDir, "stderr"), plan.onError);
   const proc = Bun.spawn({ cmd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   running.add(proc);
   const watch = supervise(proc, plan, bootLimitMs);
-  const errors = streamStderr(join(plan.runDir, "stderr"), plan.onError);
   let commandStderr = "";
   const [status, seen, stderr] = await Promise.all([
     proc.exited,
@@ -508,15 +464,13 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
   const speaker = opts.pcspk ? pcspkRecording(runDir) : { args: [], files: {} };
   const files: LabFiles = { ...extra.files, ...speaker.files, ...standardFiles(runDir) };
   await writeFile(join(runDir, "files.json"), `${JSON.stringify(files, null, 2)}\n`);
-  // The guest's stdout is a terminal only when ours is, and the output goes there; its stderr too.
   const colour = opts.onOutput === undefined && process.stdout.isTTY === true;
-  const tty = colour ? (opts.onError === undefined && process.stderr.isTTY === true ? 2 : 1) : 0;
   await writeFile(join(runDir, "guest.sh"), guestScript(opts.command, cwd, runDir, opts.env ?? {}, colour));
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
   const plan: Plan = {
     id,
     runDir,
-    baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "stdio", tty),
+    baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "stdio", ttyMode(opts)),
     tailArgs: [...extra.args, ...speaker.args, ...(opts.qemuArgs ?? [])],
     deadline,
     timeoutMs,
@@ -526,7 +480,7 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     verbose: opts.verbose ?? false,
   };
   // The same machine, paused and with a silent console, must satisfy QEMU and share no I/O ports.
-  const paused = { ...plan, baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "null", tty) };
+  const paused = { ...plan, baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "null", ttyMode(opts)) };
   await checkMachine(qemuCommand(paused, "tcg"), opts.devices ?? []);
   const { accel, result } = await boot(plan, opts.kvm ?? false, timeoutMs);
   await commandFound(opts.command[0] ?? "", cwd, runDir);
@@ -562,6 +516,16 @@ function pcspkRecording(runDir: string): { args: string[]; files: Record<string,
 /** The standard machine's host-side witness files. */
 function standardFiles(runDir: string): { com2: string; lpt1: string; debugcon: string } {
   return { com2: join(runDir, "com2.out"), lpt1: join(runDir, "lpt1.out"), debugcon: join(runDir, "debugcon.out") };
+}
+
+/**
+ * Where the guest command sees a terminal (init.sh's lab.tty): on stdout and stderr
+ * (2) when both of ours are terminals and its output comes to them, on stdout (1)
+ * when only our stdout is, else nowhere (0).
+ */
+function ttyMode(opts: LabOptions): 0 | 1 | 2 {
+  if (opts.onOutput !== undefined || process.stdout.isTTY !== true) return 0;
+  return opts.onError === undefined && process.stderr.isTTY === true ? 2 : 1;
 }
 
 /** QEMU's arguments for the standard machine (the accelerator and -cpu go in after argv[0], see qemuCommand). */
