@@ -4,7 +4,7 @@
  * when that command runs. `ioperm help` lists them.
  */
 import type { Command } from "./cli/command.ts";
-import { markCliMain } from "./where.ts";
+import { commandFor, markCliMain } from "./where.ts";
 
 /** Every command, in the order `ioperm help` lists them. Each module exports `command`. */
 const commands: Record<string, () => Promise<{ command: Command }>> = {
@@ -27,7 +27,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
 async function usage(): Promise<string> {
   const lines = ["usage: ioperm <command> [options]", ""];
   for (const [name, load] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${(await load()).command.summary}`);
-  lines.push("", "ioperm <command> --help for its options.");
+  lines.push("", `${commandFor("<command> --help")} for its options.`);
   return lines.join("\n");
 }
 
