@@ -3,6 +3,8 @@
 // the checkout case is also shown end to end here, since this repository is one.
 // The installed and compiled cases run from a fresh project in test/newuser.test.ts.
 import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { packageRoot as root } from "../lib/paths.ts";
 import { commandFor, type Here, labCommand, machineProblem, placeOf, selfCommand } from "../lib/where.ts";
@@ -101,3 +103,19 @@ try { open(); console.log("opened"); } catch (e) { console.log(JSON.stringify({ 
   expect(e.message).toContain("bun lib/cli.ts lab -- bun <script>");
   expect(e.message).not.toContain("tried");
 });
+
+test("an executable compiled from a checkout (which has no prebuilt/) says it carries no library and how to build one that does", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ioperm-where-"));
+  try {
+    writeFileSync(join(dir, "rig.ts"), `import { open } from ${JSON.stringify(join(root, "lib", "index.ts"))};\nopen();\n`);
+    const built = run([process.execPath, "build", "--compile", join(dir, "rig.ts"), "--outfile", join(dir, "rig")]);
+    expect(built.code, built.stderr).toBe(0);
+    const r = Bun.spawnSync(["./rig"], { cwd: dir, env: { PATH: "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.toString()).toContain(
+      "this executable carries no library for this platform: build it with `bun build --compile` in a project that installed ioperm (bun add ioperm)",
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
