@@ -10,14 +10,20 @@
 //   calls into it (witness: libraryPath() inside the executable, and a native call's answer).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { packageRoot as root } from "../lib/paths.ts";
 
 const work = mkdtempSync(join(tmpdir(), "ioperm-newuser-"));
 const project = join(work, "rig");
 const bunDir = join(work, "bin");
-const env = { HOME: work, PATH: `${bunDir}:/usr/sbin:/usr/bin:/sbin:/bin`, NO_COLOR: "1" };
+/** A new HOME, but Bun's package cache is this user's: bun init's @types/bun installs offline once it has been fetched. */
+const env = {
+  HOME: work,
+  PATH: `${bunDir}:/usr/sbin:/usr/bin:/sbin:/bin`,
+  NO_COLOR: "1",
+  BUN_INSTALL_CACHE_DIR: process.env["BUN_INSTALL_CACHE_DIR"] ?? join(homedir(), ".bun", "install", "cache"),
+};
 const tsc = join(root, "node_modules", ".bin", "tsc");
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
