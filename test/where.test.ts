@@ -119,3 +119,15 @@ test("an executable compiled from a checkout (which has no prebuilt/) says it ca
     rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);
+
+test("ioperm doctor on an arm64 process says port I/O exists only on x86 and points at the lab", () => {
+  const script = `Object.defineProperty(process, "arch", { value: "arm64" });
+const { command } = await import(${JSON.stringify(join(root, "lib", "cli", "doctor.ts"))});
+process.exit(await command.run([]));`;
+  const r = run([process.execPath, "-e", script]);
+  expect(r.code).toBe(1);
+  expect(r.stdout).toContain("ioperm doctor: port I/O is refused here");
+  expect(r.stdout).toContain(
+    "Why: port I/O exists only on x86 CPUs (the in/out instructions), and this is linux-arm64; run it in the lab VM",
+  );
+});
