@@ -23,11 +23,16 @@ export function placeOf(root: string): Place {
 /** Where this process's copy of the library runs. */
 export const place: Place = placeOf(packageRoot);
 
-/** A path as the user would type it from the current directory; an executable in it gets its `./`. */
+/** A path as the user would type it from the current directory (quoted when a shell needs it); an executable in it gets its `./`. */
 function typed(path: string, cwd: string, executable = false): string {
   const rel = relative(cwd, path);
-  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return path;
-  return executable && !rel.includes("/") && !rel.includes("\\") ? `./${rel}` : rel;
+  const shown =
+    rel === "" || rel.startsWith("..") || isAbsolute(rel)
+      ? path
+      : executable && !rel.includes("/") && !rel.includes("\\")
+        ? `./${rel}`
+        : rel;
+  return /^[\w@%+=:,./\\~-]+$/.test(shown) ? shown : `'${shown.replaceAll("'", `'\\''`)}'`;
 }
 
 /** What decides a command line: the place, and what only the process knows. */

@@ -33,6 +33,7 @@ test("installed: bunx ioperm, and the user's own script by its path from here", 
   expect(commandFor("doctor", at({}))).toBe("bunx ioperm doctor");
   expect(labCommand(at({}))).toBe("bunx ioperm lab -- bun rig.ts");
   expect(labCommand(at({ main: "/home/u/rig/tools/rig.ts" }))).toBe("bunx ioperm lab -- bun tools/rig.ts");
+  expect(labCommand(at({ main: "/home/u/rig/my rig.ts" }))).toBe("bunx ioperm lab -- bun 'my rig.ts'");
   // ioperm's own programs (the CLI, the probe) and a REPL have no script of the user's to name.
   expect(labCommand(at({ main: join(root, "lib", "cli.ts") }))).toBe("bunx ioperm lab -- bun <script>");
   expect(labCommand(at({ main: "[eval]" }))).toBe("bunx ioperm lab -- bun <script>");
