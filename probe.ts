@@ -38,6 +38,7 @@ import {
   scanPci,
 } from "./lib/devices/index.ts";
 import { canOpen } from "./lib/diagnose.ts";
+import { commandFor } from "./lib/where.ts";
 import { type BackendName, type Ioperm, IopermError, open } from "./lib/index.ts";
 
 const SECTIONS = ["fwcfg", "lpt", "uart", "rtc", "pci"] as const;
@@ -70,7 +71,7 @@ interface UartEntry {
 interface Report {
   schema: typeof SCHEMA_ID;
   host: { platform: string; arch: string; kernel: string; uid: number; backend: string; grant: "ranges" | "iopl"; date: string };
-  machine: { hypervisor: string | null; dmi: Record<string, string> };
+  machine: { hypervisor: string | null; dmi: Dmi };
   fwcfg?: { claimedBy: string | null; present: boolean; info: FwCfg | null };
   lpt?: LptEntry[];
   uart?: UartEntry[];
@@ -92,9 +93,13 @@ function readText(path: string): string | undefined {
   }
 }
 
-function dmi(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of ["sys_vendor", "product_name", "bios_vendor", "bios_version", "board_vendor"]) {
+/** The DMI fields the probe reports (/sys/class/dmi/id), each present when the firmware sets it. */
+const dmiFields = ["sys_vendor", "product_name", "bios_vendor", "bios_version", "board_vendor"] as const;
+type Dmi = Partial<Record<(typeof dmiFields)[number], string>>;
+
+function dmi(): Dmi {
+  const out: Dmi = {};
+  for (const k of dmiFields) {
     const v = readText(`/sys/class/dmi/id/${k}`)?.trim();
     if (v) out[k] = v;
   }
@@ -511,7 +516,9 @@ export async function main(argv: string[]): Promise<number> {
     if (values.json)
       console.log(JSON.stringify({ schema: SCHEMA_ID, error: { code: e instanceof IopermError ? e.code : "RANGE", message: why } }));
     else
-      console.error(`probe: port I/O is not available here.\n  ${why}\n  To survey the lab VM's hardware instead: bun run probe.ts --vm`);
+      console.error(
+        `probe: port I/O is not available here.\n  ${why}\n  To survey the lab VM's hardware instead: ${commandFor("probe --vm")}`,
+      );
     return 2;
   }
   try {

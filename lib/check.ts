@@ -2,9 +2,13 @@
  * Argument checks, run before any native call. The fast path is one integer
  * comparison; only a failing check pays for working out which error to throw.
  */
+import { hex } from "./errors.ts";
+
 export type Width = 8 | 16 | 32;
 
 const describe = (v: unknown): string => (typeof v === "number" ? String(v) : typeof v);
+/** A port or value as the datasheets print it: 0x… when it is a whole number >= 0. */
+const num = (v: number): string => (Number.isInteger(v) && v >= 0 ? hex(v) : String(v));
 
 /** `port` is an integer 0..0xFFFF and port+bytes does not pass 0x10000. */
 export function checkPort(port: number, bytes = 1, what = "port"): void {
@@ -14,8 +18,8 @@ export function checkPort(port: number, bytes = 1, what = "port"): void {
   }
   throw new RangeError(
     port < 0 || port > 0xffff
-      ? `${what} ${port} is outside 0..0xFFFF`
-      : `${what} 0x${port.toString(16)} with width ${bytes * 8} passes 0xFFFF`,
+      ? `${what} ${num(port)} is outside 0x0000-0xFFFF`
+      : `${what} ${hex(port)} with width ${bytes * 8} passes 0xFFFF: its last byte would be port ${hex(port + bytes - 1)}`,
   );
 }
 
@@ -26,7 +30,11 @@ export function checkRange(from: number, count: number): void {
   if (typeof count !== "number" || !Number.isInteger(count)) {
     throw new TypeError(`count must be an integer, got ${describe(count)}`);
   }
-  throw new RangeError(`count ${count} from 0x${from.toString(16)} must be at least 1 and stay within 0..0xFFFF`);
+  throw new RangeError(
+    count < 1
+      ? `count ${count} from ${hex(from)} must be at least 1`
+      : `count ${count} from ${hex(from)} passes 0xFFFF: the last port would be ${hex(from + count - 1)}; at most ${0x10000 - from} ports fit`,
+  );
 }
 
 const max = { 8: 0xff, 16: 0xffff, 32: 0xffffffff } as const;
@@ -37,7 +45,14 @@ export function checkValue(value: number, width: Width): void {
   if (typeof value !== "number" || !Number.isInteger(value)) {
     throw new TypeError(`value must be an integer, got ${describe(value)}`);
   }
-  throw new RangeError(`value ${value} does not fit ${width} bits (0..0x${max[width].toString(16).toUpperCase()})`);
+  const wider = value < 0 ? undefined : ([16, 32] as const).find((w) => w > width && value <= max[w]);
+  const hint =
+    value < 0
+      ? "; values are unsigned (for a two's-complement byte, write value & 0xFF)"
+      : wider === undefined
+        ? ""
+        : `; use out${wider === 16 ? "w" : "l"} for ${wider} bits`;
+  throw new RangeError(`value ${num(value)} does not fit ${width} bits (${hex(0, width / 4)}-${hex(max[width])})${hint}`);
 }
 
 /** Throws RangeError unless `width` is 8, 16 or 32. */

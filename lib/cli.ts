@@ -4,6 +4,7 @@
  * when that command runs. `ioperm help` lists them.
  */
 import type { Command } from "./cli/command.ts";
+import { commandFor, markCliMain } from "./where.ts";
 
 /** Every command, in the order `ioperm help` lists them. Each module exports `command`. */
 const commands: Record<string, () => Promise<{ command: Command }>> = {
@@ -26,7 +27,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
 async function usage(): Promise<string> {
   const lines = ["usage: ioperm <command> [options]", ""];
   for (const [name, load] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${(await load()).command.summary}`);
-  lines.push("", "ioperm <command> --help for its options.");
+  lines.push("", `${commandFor("<command> --help")} for its options.`);
   return lines.join("\n");
 }
 
@@ -45,4 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   return (await load()).command.run(rest);
 }
 
-if (import.meta.main) process.exit(await main(process.argv.slice(2)));
+if (import.meta.main) {
+  markCliMain();
+  process.exit(await main(process.argv.slice(2)));
+}

@@ -7,6 +7,7 @@
  * cause is also created for real in the lab (test/lab/doctor.lab.ts).
  */
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { labCommand } from "./where.ts";
 
 /** What the system says, read from /sys and /proc. */
 export interface Facts {
@@ -26,10 +27,10 @@ export interface Facts {
 
 /** What the last grant's backends answered (errno, 0 when not tried or fine). */
 export interface Attempt {
-  ioperm?: number;
-  devport?: number;
+  ioperm?: number | undefined;
+  devport?: number | undefined;
   /** The highest port of the refused range, when known. */
-  lastPort?: number;
+  lastPort?: number | undefined;
 }
 
 /** One cause of refusal, present on this system, with its one remedy. */
@@ -88,7 +89,7 @@ export function causes(f: Facts, attempt: Attempt = {}): Cause[] {
       what: `this kernel was built without CONFIG_X86_IOPL_IOPERM: ioperm and iopl do not exist (ENOSYS)${f.devPort ? "" : ", and /dev/port is missing too"}`,
       remedy: f.devPort
         ? 'use /dev/port: open({ backend: "devport" }) (8-bit accesses only)'
-        : "run it on a kernel with CONFIG_X86_IOPL_IOPERM=y, or in the lab VM (from a checkout of ioperm: bun run lab -- bun <script>)",
+        : `run it on a kernel with CONFIG_X86_IOPL_IOPERM=y, or in the lab VM: ${labCommand()}`,
     });
   } else if (!f.devPort && attempt.devport === ENOENT) {
     out.push({

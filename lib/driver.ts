@@ -85,7 +85,8 @@ export interface InstallOptions {
 
 /** Where installDriver puts the driver: %SystemRoot%\\System32\\drivers\\ioperm.sys, writable by administrators only. */
 export function installedDriverPath(): string {
-  return `${process.env.SystemRoot ?? process.env.windir ?? "C:\\Windows"}\\System32\\drivers\\ioperm.sys`;
+  const { SystemRoot, windir } = process.env;
+  return `${SystemRoot ?? windir ?? "C:\\Windows"}\\System32\\drivers\\ioperm.sys`;
 }
 
 /** What installDriver did. */

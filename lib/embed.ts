@@ -1,17 +1,15 @@
 /**
- * For `bun build --compile`: import this module first and the executable
- * carries the native library inside it, so one file runs on a machine with
- * nothing installed. Bun embeds files imported `with { type: "file" }` and
- * gives their path back at run time.
+ * Kept for scripts written before it was needed: an executable built with
+ * `bun build --compile` from an installed ioperm now carries the native library
+ * without this import (lib/prebuilt.ts). Importing it still registers the same file.
  *
  * @example
- * // my-rig.ts
- * import "ioperm/embed";
+ * import "ioperm/embed"; // optional
  * import { open } from "ioperm";
- * // bun build --compile my-rig.ts --outfile my-rig
  */
-import linux from "../prebuilt/linux-x64/libioperm.so" with { type: "file" };
-import windows from "../prebuilt/win32-x64/ioperm.dll" with { type: "file" };
 import { useEmbeddedLibrary } from "./ffi.ts";
+import { currentPlatform } from "./paths.ts";
+import { prebuiltLibraries } from "./prebuilt.ts";
 
-useEmbeddedLibrary(process.platform === "win32" ? windows : linux);
+const library = prebuiltLibraries[currentPlatform()];
+if (library !== undefined) useEmbeddedLibrary(library);

@@ -1,6 +1,7 @@
 import { MAX_CALL_US, MAX_STEP_US } from "./batch.ts";
 import { causes, explainCauses, readFacts } from "./diagnose.ts";
 import { type ErrnoName, type StatusName, errnoName, statusErrno, statusName } from "./status.ts";
+import { commandFor, labCommand, place } from "./where.ts";
 
 /** Codes raised by the TypeScript layer itself, beside the native statuses. */
 export type LocalCode = "LOAD_FAILED" | "ABI_MISMATCH" | "CLOSED" | "FREED";
@@ -20,7 +21,11 @@ export interface ErrorContext {
   /** TIMEOUT: the last value the wait read. */
   value?: number;
   /** errno of each backend's attempt at the last grant, when it failed. */
-  diagnosis?: { ioperm?: number; devport?: number };
+  diagnosis?: { ioperm?: number | undefined; devport?: number | undefined };
+  /** Bytes one access spans (2 for inw, 4 for inl), when more than one. */
+  bytes?: number;
+  /** NOT_GRANTED: the first port of the access this thread does not hold (see firstMissing). */
+  missing?: number;
 }
 
 /**
@@ -59,7 +64,25 @@ const where = (ctx: ErrorContext): string =>
       ? `${ctx.op}(${hex(ctx.port)})`
       : `${ctx.op}(${hex(ctx.port)}, ${ctx.count})`;
 
-const LAB = "run it inside the lab VM: bun run lab -- bun <script>";
+const lab = () => `run it inside the lab VM: ${labCommand()}`;
+/** How to get the library back: a checkout builds it, an installed package is reinstalled. */
+const rebuild = () =>
+  place === "checkout"
+    ? "build it with `npm run build`"
+    : place === "compiled"
+      ? "rebuild the executable"
+      : "reinstall the package (bun add ioperm)";
+
+/**
+ * The first port of port..port+bytes-1 that `held` says this thread lacks, or
+ * `port` when it holds them all (a refusal the grants do not explain). An
+ * access is refused as a whole, but the user needs the byte that is missing:
+ * after grant(0x378, 3), inl(0x378) lacks 0x37B.
+ */
+export function firstMissing(port: number, bytes: number, held: (port: number) => boolean): number {
+  for (let p = port; p < port + bytes; p++) if (!held(p)) return p;
+  return port;
+}
 const ROOT = "run as root, or give Bun the capability: sudo setcap cap_sys_rawio+ep $(readlink -f $(which bun))";
 
 function diagnosisText(d: ErrorContext["diagnosis"]): string {
@@ -91,20 +114,27 @@ type Explain = (at: string, ctx: ErrorContext, tried: string) => string;
  * the compiler names the code a new status forgot.
  */
 const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
-  NOT_GRANTED: (at, ctx) =>
-    `${at}: port ${hex(ctx.port ?? 0)} is not granted to this thread, so the instruction was not run. ` +
-    `Call grant(${hex(ctx.port ?? 0)}, <count>) first; grants belong to the calling thread, so a Worker must grant its own`,
+  NOT_GRANTED: (at, ctx) => {
+    const port = ctx.port ?? 0;
+    const bytes = ctx.bytes ?? 1;
+    const span = bytes > 1 ? ` (a ${bytes * 8}-bit access at ${hex(port)} uses ports ${hex(port)}-${hex(port + bytes - 1)})` : "";
+    return (
+      `${at}: port ${hex(ctx.missing ?? port)} is not granted to this thread${span}, so the instruction was not run. ` +
+      `Call grant(${hex(port)}, ${bytes > 1 ? bytes : "<count>"}) first; grants belong to the calling thread, so a Worker must grant its own`
+    );
+  },
   EPERM: (at, ctx, tried) => `${at} was refused (EPERM)${tried}: ${found(ctx, `port I/O needs CAP_SYS_RAWIO; ${ROOT}`)}`,
   EACCES: (at, ctx, tried) =>
     ctx.device
       ? `${at}: ${ctx.device} is not open to this user (EACCES): join its group, lp on Debian: sudo usermod -aG lp $USER, then log in again`
       : `${at} was refused (EACCES)${tried}: ${found(ctx, `/dev/port is not open to this user; ${ROOT}`)}`,
   ENOSYS: (at, ctx, tried) =>
-    `${at} was refused (ENOSYS)${tried}: ${found(ctx, `this kernel was built without CONFIG_X86_IOPL_IOPERM; try open({ backend: "devport" }) if /dev/port exists, or ${LAB}`)}`,
+    `${at} was refused (ENOSYS)${tried}: ${found(ctx, `this kernel was built without CONFIG_X86_IOPL_IOPERM; try open({ backend: "devport" }) if /dev/port exists, or ${lab()}`)}`,
   NO_BACKEND: (at, _ctx, tried) =>
     `${at}: no way to reach I/O ports here${tried}: this kernel was built without CONFIG_X86_IOPL_IOPERM ` +
-    `and /dev/port is also missing; ${LAB}`,
-  ENOENT: (at, _ctx, tried) => `${at}: /dev/port does not exist${tried} (kernel without CONFIG_DEVPORT); use the direct backend or ${LAB}`,
+    `and /dev/port is also missing; ${lab()}`,
+  ENOENT: (at, _ctx, tried) =>
+    `${at}: /dev/port does not exist${tried} (kernel without CONFIG_DEVPORT); use the direct backend or ${lab()}`,
   EINVAL: (at, ctx, tried) =>
     `${at} was rejected by the kernel (EINVAL)${tried}: ${found(ctx, "kernels before 5.5 grant only ports below 0x400 through ioperm; use grantAll() (iopl) for higher ports")}`,
   EIO: (at, _ctx, tried) => `${at}: the device reported an I/O error (EIO)${tried}`,
@@ -125,13 +155,13 @@ const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
   BACKEND_MISMATCH: (at, ctx) =>
     `${at}: this thread already holds grants through the ${ctx.backend ?? "other"} backend; release() them before switching backends`,
   DRIVER_NOT_INSTALLED: (at, _ctx, tried) =>
-    `${at}: the ioperm driver is not installed or not running${tried}; install it from an elevated prompt: bunx ioperm driver install`,
+    `${at}: the ioperm driver is not installed or not running${tried}; install it from an elevated prompt: ${commandFor("driver install")}`,
   DRIVER_ACCESS_DENIED: (at, _ctx, tried) => `${at}: the ioperm driver admits only SYSTEM and Administrators${tried}; run elevated`,
   NOT_ALLOWED: (at) =>
     `${at}: the driver's allowlist refuses this port; an administrator can add it to ` +
     "HKLM\\SYSTEM\\CurrentControlSet\\Services\\ioperm\\Parameters\\AllowedPorts and restart the driver",
   DRIVER_VERSION: (at) => `${at}: the installed driver speaks another protocol version; reinstall it from this package`,
-  DRIVER_IO: (at, _ctx, tried) => `${at}: DeviceIoControl failed${tried}; check the driver with: bunx ioperm driver status`,
+  DRIVER_IO: (at, _ctx, tried) => `${at}: DeviceIoControl failed${tried}; check the driver with: ${commandFor("driver status")}`,
   UNSUPPORTED: (at, ctx) =>
     ctx.op === "open"
       ? `${at}: that backend does not exist on ${process.platform} (driver: Windows; devport: Linux; direct: Linux, and x86 Windows)`
@@ -156,8 +186,8 @@ const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
   CLOSED: (at) => `${at}: this handle was closed; open() a new one`,
   FREED: (at) =>
     `${at}: this prepared batch was freed (by free(), the end of its \`using\` scope, or close() of its handle); prepare() it again`,
-  LOAD_FAILED: (at) => `${at}: the native library could not be loaded; reinstall the package or run npm run build`,
-  ABI_MISMATCH: (at) => `${at}: the native library is from another version; reinstall the package or run npm run build`,
+  LOAD_FAILED: (at) => `${at}: the native library could not be loaded; ${rebuild()}`,
+  ABI_MISMATCH: (at) => `${at}: the native library is from another version; ${rebuild()}`,
 };
 
 /** Remedy for a code, given where it happened; an unnamed errno gets the kernel's answer and the diagnosis. */

@@ -5,7 +5,7 @@
  * The library is looked for in this order, and a failure names every path tried:
  * 1. IOPERM_LIB (in a privileged process, only a root-owned file that nobody else can
  *    write, checked and loaded through one descriptor: see `unsafeOpened`);
- * 2. the binary embedded in a `bun build --compile` executable (lib/embed.ts);
+ * 2. the binary embedded in a `bun build --compile` executable (lib/prebuilt.ts);
  * 3. the installed package's prebuilt/<platform>-<arch>/;
  * 4. the development build, zig/zig-out.
  */
@@ -24,8 +24,10 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { binaryProblem } from "./binary.ts";
-import { localError } from "./errors.ts";
-import { devLibrary, libraryFile, prebuiltDir } from "./paths.ts";
+import { IopermError, localError } from "./errors.ts";
+import { currentPlatform, devLibrary, libraryFile, prebuiltDir } from "./paths.ts";
+import { prebuiltLibraries } from "./prebuilt.ts";
+import { machineProblem, place } from "./where.ts";
 
 /** Must equal `abi_version` in zig/src/exports.zig. */
 export const ABI_VERSION = 5;
@@ -86,11 +88,13 @@ export const symbolNames: readonly string[] = Object.keys(symbols);
 /** Where a library came from, in the order they are tried. */
 export type LibrarySource = "IOPERM_LIB" | "embedded" | "prebuilt" | "development build";
 
-let embedded: string | undefined;
+// A compiled executable carries the published package's prebuilt library for its
+// platform (lib/prebuilt.ts, which scripts/pack.ts fills with imports Bun embeds).
+let embedded: string | undefined = place === "compiled" ? prebuiltLibraries[currentPlatform()] : undefined;
 
 /**
- * Registers the library a `bun build --compile` executable carries (see
- * lib/embed.ts, which imports it `with { type: "file" }`). Tried after IOPERM_LIB.
+ * Registers the library a `bun build --compile` executable carries (lib/embed.ts
+ * calls it; a compiled executable registers lib/prebuilt.ts's file by itself). Tried after IOPERM_LIB.
  */
 export function useEmbeddedLibrary(path: string): void {
   embedded = path;
@@ -98,7 +102,7 @@ export function useEmbeddedLibrary(path: string): void {
 
 /** Every place the library is looked for, in order: IOPERM_LIB alone when it is set. */
 export function libraryCandidates(): { source: LibrarySource; path: string }[] {
-  const override = process.env.IOPERM_LIB;
+  const { IOPERM_LIB: override } = process.env;
   if (override) return [{ source: "IOPERM_LIB", path: override }];
   return [
     ...(embedded === undefined ? [] : [{ source: "embedded" as const, path: embedded }]),
@@ -118,7 +122,17 @@ const remedy = (source: LibrarySource) =>
     ? "rebuild it with `npm run build`"
     : source === "IOPERM_LIB"
       ? "point IOPERM_LIB at a built libioperm (or unset it)"
-      : "reinstall the package (bun add ioperm)";
+      : source === "embedded"
+        ? "rebuild the executable from an installed ioperm (bun add ioperm)"
+        : "reinstall the package (bun add ioperm)";
+
+/** What to do when no candidate exists: what was tried depends on where this copy runs. */
+const notFoundRemedy = () =>
+  place === "checkout"
+    ? "build it with `npm run build`, or set IOPERM_LIB to a built library"
+    : place === "compiled"
+      ? "this executable carries no library for this platform: build it with `bun build --compile` in a project that installed ioperm (bun add ioperm), for a linux-x64 or win32-x64 target, or set IOPERM_LIB to a built library"
+      : "the package lacks its prebuilt binaries: reinstall it (bun add ioperm), or set IOPERM_LIB to a built library";
 
 /** AT_SECURE in the auxiliary vector: the kernel sets it for a setuid, setgid or file-capability start. */
 const AT_SECURE = 23n;
@@ -244,15 +258,13 @@ function openTrusted(path: string, who: string): number {
 }
 
 function load() {
+  const machine = machineProblem(process.platform, process.arch);
+  if (machine) throw new IopermError("UNSUPPORTED", `open(): ${machine}`, { op: "open" });
   const candidates = libraryCandidates();
   const found = candidates.find((c) => existsSync(c.path));
   if (found === undefined) {
     const tried = candidates.map((c) => `${c.path} (${c.source})`).join(", ");
-    throw localError(
-      "LOAD_FAILED",
-      `native library not found; tried ${tried}. Install the package with its binaries (bun add ioperm), build it with \`npm run build\` in a checkout, or set IOPERM_LIB to a built library`,
-      "load",
-    );
+    throw localError("LOAD_FAILED", `native library not found; tried ${tried}. ${notFoundRemedy()}`, "load");
   }
   const { source, path } = found;
   const who = source === "IOPERM_LIB" ? privilege() : "";
@@ -314,7 +326,7 @@ export function nativeBackends(): { names: string[]; allPortsFlag: number } {
 }
 
 /** errno of each backend's attempt at this thread's last failed grant. */
-export function nativeDiagnosis(): { ioperm?: number; devport?: number } {
+export function nativeDiagnosis(): { ioperm: number | undefined; devport: number | undefined } {
   const out = new Int32Array(2);
   native().ioperm_diagnose(out);
   return { ioperm: out[0] || undefined, devport: out[1] || undefined };

@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 import { encodeOps, hasParams, OP_KIND, OP_SIZE, opValues, stepAt, stepValues, type BatchOp } from "./batch.ts";
 import { arrayWidth, checkPort, checkRange, checkValue, checkWidth, type PortArray, type Width } from "./check.ts";
-import { errorFor, IopermError, localError, type ErrorContext } from "./errors.ts";
+import { errorFor, firstMissing, hex, IopermError, localError, type ErrorContext } from "./errors.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
 import { Status } from "./status.ts";
 import { type Bus, type BusLock, type LockOptions, lockBus } from "./lock.ts";
@@ -97,7 +97,7 @@ function closedSymbols(n: Native): Native {
 function badAccess(port: number, bytes: number, value?: number): never {
   checkPort(port, bytes);
   if (value !== undefined) checkValue(value, (bytes * 8) as Width);
-  throw new RangeError(`port 0x${port.toString(16)} or value ${String(value)} is out of range`);
+  throw new RangeError(`port ${hex(port)} or value ${value === undefined ? "undefined" : hex(value)} is out of range`);
 }
 
 const freedError = (op: string) =>
@@ -223,6 +223,9 @@ export class Ioperm implements PortIO, Disposable {
     if (ctx.op === "grant" || ctx.op === "grantAll" || isDriverStatus(status)) ctx.diagnosis = nativeDiagnosis();
     if (status === Status.BACKEND_MISMATCH) ctx.backend = this.grants().backend;
     if (this.#device !== undefined) ctx.device = this.#device;
+    // The native check refuses the access whole; the message names the byte it lacked.
+    if (status === Status.NOT_GRANTED && ctx.port !== undefined && (ctx.bytes ?? 1) > 1)
+      ctx.missing = firstMissing(ctx.port, ctx.bytes ?? 1, (p) => this.#n.ioperm_is_granted(p, 1) === 1);
     throw errorFor(status, ctx);
   }
 
@@ -286,14 +289,14 @@ export class Ioperm implements PortIO, Disposable {
   inw(port: number): number {
     if ((port & 0xffff) !== port || port === 0xffff) badAccess(port, 2);
     const v = this.#n.ioperm_inw(port);
-    return v < 0 ? this.#fail(v, { op: "inw", port }) : v;
+    return v < 0 ? this.#fail(v, { op: "inw", port, bytes: 2 }) : v;
   }
 
   /** Reads 32 bits (`in eax, dx`) from port..port+3, all of which must be granted; an unsigned number. */
   inl(port: number): number {
     if ((port & 0xffff) !== port || port > 0xfffc) badAccess(port, 4);
     const v = this.#n.ioperm_inl(port) as number;
-    return v < 0 ? this.#fail(v, { op: "inl", port }) : v;
+    return v < 0 ? this.#fail(v, { op: "inl", port, bytes: 4 }) : v;
   }
 
   /**
@@ -310,14 +313,14 @@ export class Ioperm implements PortIO, Disposable {
   outw(port: number, value: number): void {
     if ((port & 0xffff) !== port || port === 0xffff || (value & 0xffff) !== value) badAccess(port, 2, value);
     const s = this.#n.ioperm_outw(port, value);
-    if (s !== 0) this.#fail(s, { op: "outw", port });
+    if (s !== 0) this.#fail(s, { op: "outw", port, bytes: 2 });
   }
 
   /** Writes 32 bits (`out dx, eax`) to port..port+3; `value` is an integer 0..0xFFFFFFFF. */
   outl(port: number, value: number): void {
     if ((port & 0xffff) !== port || port > 0xfffc || value >>> 0 !== value) badAccess(port, 4, value);
     const s = this.#n.ioperm_outl(port, value);
-    if (s !== 0) this.#fail(s, { op: "outl", port });
+    if (s !== 0) this.#fail(s, { op: "outl", port, bytes: 4 });
   }
 
   /** A read of `width` bits; what typed ports call. */
@@ -341,7 +344,7 @@ export class Ioperm implements PortIO, Disposable {
     const width = arrayWidth(buf, "readInto");
     checkPort(port, width / 8);
     const f = width === 8 ? n.ioperm_insb : width === 16 ? n.ioperm_insw : n.ioperm_insl;
-    this.#status(f(port, buf, buf.length), { op: "readInto", port, count: buf.length });
+    this.#status(f(port, buf, buf.length), { op: "readInto", port, count: buf.length, bytes: width / 8 });
     return buf;
   }
 
@@ -351,7 +354,7 @@ export class Ioperm implements PortIO, Disposable {
     const width = arrayWidth(buf, "writeFrom");
     checkPort(port, width / 8);
     const f = width === 8 ? n.ioperm_outsb : width === 16 ? n.ioperm_outsw : n.ioperm_outsl;
-    this.#status(f(port, buf, buf.length), { op: "writeFrom", port, count: buf.length });
+    this.#status(f(port, buf, buf.length), { op: "writeFrom", port, count: buf.length, bytes: width / 8 });
   }
 
   /**
@@ -418,11 +421,17 @@ export class Ioperm implements PortIO, Disposable {
     if (s === CLOSED_STATUS) throw closedError("batch");
     const slot = done[0] ?? 0;
     const index = stepAt(buf, slot);
-    const head = slot * OP_SIZE + 4 <= buf.length ? new DataView(buf.buffer, buf.byteOffset + slot * OP_SIZE) : undefined;
+    if (slot * OP_SIZE + 4 > buf.length) throw errorFor(s, { op: `batch[${index}]`, index });
+    const head = new DataView(buf.buffer, buf.byteOffset + slot * OP_SIZE);
     // A delay names no port.
-    const port = head && head.getUint8(3) !== OP_KIND.delay ? head.getUint16(0, true) : undefined;
-    const value = s === Status.TIMEOUT ? this.#open.ioperm_timeout_value() : undefined;
-    throw errorFor(s, { op: `batch[${index}]`, port, index, value });
+    const port = head.getUint8(3) !== OP_KIND.delay ? head.getUint16(0, true) : undefined;
+    const bytes = head.getUint8(2) || 1;
+    const ctx: ErrorContext = { op: `batch[${index}]`, index, bytes };
+    if (port !== undefined) ctx.port = port;
+    if (s === Status.TIMEOUT) ctx.value = this.#open.ioperm_timeout_value();
+    if (s === Status.NOT_GRANTED && port !== undefined && bytes > 1)
+      ctx.missing = firstMissing(port, bytes, (p) => this.#n.ioperm_is_granted(p, 1) === 1);
+    throw errorFor(s, ctx);
   }
 
   /** A typed 8-bit port. */
@@ -505,7 +514,7 @@ let adopted = false;
  * otherwise (the mirror then stays empty: NOT_GRANTED, never a fault).
  */
 function adoptInherited(n: Native): void {
-  const fd = process.env.IOPERM_GRANTS_FD;
+  const { IOPERM_GRANTS_FD: fd } = process.env;
   if (adopted || fd === undefined || process.platform !== "linux") return;
   adopted = true;
   if (/^\d+$/.test(fd)) n.ioperm_adopt(Number(fd));

@@ -1,5 +1,5 @@
 // Single-file executables of the probe, with the native library embedded
-// (lib/embed.ts): dist/ioperm-probe for linux-x64 and dist/ioperm-probe.exe for
+// (the published lib/prebuilt.ts, which every compiled import of ioperm carries): dist/ioperm-probe for linux-x64 and dist/ioperm-probe.exe for
 // win32-x64. Built from the staged package (scripts/pack.ts), so they carry
 // exactly what the published package carries. Bun for Windows comes from npm
 // (@oven/bun-windows-x64 at the pinned Bun version, scripts/windows/bun-windows.sh).
@@ -10,9 +10,8 @@ import { parseArgs } from "node:util";
 import { packageRoot as root } from "../lib/paths.ts";
 import { stage } from "./pack.ts";
 
-/** The probe's entry in a compiled executable: the embedded library first, then the probe's main(). */
-const entry = `import "./lib/embed.ts";
-import { main } from "./probe.ts";
+/** The probe's entry in a compiled executable: the probe's main(). */
+const entry = `import { main } from "./probe.ts";
 process.exit(await main(process.argv.slice(2)));
 `;
 

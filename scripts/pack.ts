@@ -25,6 +25,23 @@ export function prebuiltSources(): Record<string, string> {
   };
 }
 
+/**
+ * The published lib/prebuilt.ts: each platform's library imported `with { type: "file" }`,
+ * so `bun build --compile` of any script that imports ioperm embeds them (win32-ia32
+ * is left out: Bun has no 32-bit build to compile for).
+ */
+export function packedPrebuilt(): string {
+  return `// Written by scripts/pack.ts (the repository's copy is empty): Bun embeds these files in a compiled executable.
+/// <reference path="./binaries.d.ts" />
+import type { Platform } from "./paths.ts";
+import linuxX64 from "../prebuilt/linux-x64/libioperm.so" with { type: "file" };
+import win32X64 from "../prebuilt/win32-x64/ioperm.dll" with { type: "file" };
+
+/** Platform -> the library's path (inside the executable when compiled). */
+export const prebuiltLibraries: Partial<Record<Platform, string>> = { "linux-x64": linuxX64, "win32-x64": win32X64 };
+`;
+}
+
 function run(cmd: string[], cwd = root): string {
   const r = Bun.spawnSync(cmd, { cwd, stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")} exited ${r.exitCode}:\n${r.stderr}`);
@@ -55,6 +72,7 @@ export function stage(): string {
     mkdirSync(join(dir, "prebuilt", rel, ".."), { recursive: true });
     copyFileSync(from, join(dir, "prebuilt", rel));
   }
+  writeFileSync(join(dir, "lib", "prebuilt.ts"), packedPrebuilt());
   // What a user installs has no build scripts and no dev tools: nothing runs at install time.
   const { scripts: _s, devDependencies: _d, ...published } = pkg;
   writeFileSync(join(dir, "package.json"), `${JSON.stringify(published, null, 2)}\n`);

@@ -18,7 +18,7 @@ test("layout: port u16, width u8 (bytes), flags u8 (1 = write), value u32, littl
 });
 
 test("a bad op is refused with its index before anything is encoded", () => {
-  expect(() => encodeOps([ops.inb(0x80), ops.outb(0x80, 0x100)])).toThrow(/batch op 1: value 256/);
+  expect(() => encodeOps([ops.inb(0x80), ops.outb(0x80, 0x100)])).toThrow(/batch op 1: value 0x100 does not fit 8 bits/);
   expect(() => encodeOps([ops.inl(0xfffd)])).toThrow(/batch op 0/);
   expect(() => encodeOps([{ port: 0x80, width: 12 as 8, write: false, value: 0 }])).toThrow(RangeError);
   expect(() => encodeOps("x" as never)).toThrow(TypeError);

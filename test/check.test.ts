@@ -46,6 +46,27 @@ describe("checkValue", () => {
   });
 });
 
+test("range errors speak hex, name the port past the end, and point at the wider op where the value fits", () => {
+  const says = (f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "";
+  };
+  expect(says(() => checkValue(4660, 8))).toBe("value 0x1234 does not fit 8 bits (0x00-0xFF); use outw for 16 bits");
+  expect(says(() => checkValue(0x12345, 8))).toBe("value 0x12345 does not fit 8 bits (0x00-0xFF); use outl for 32 bits");
+  expect(says(() => checkValue(0x12345, 16))).toBe("value 0x12345 does not fit 16 bits (0x0000-0xFFFF); use outl for 32 bits");
+  expect(says(() => checkValue(2 ** 32, 32))).toBe("value 0x100000000 does not fit 32 bits (0x00000000-0xFFFFFFFF)");
+  expect(says(() => checkValue(-1, 8))).toContain("value -1 does not fit 8 bits (0x00-0xFF); values are unsigned");
+  expect(says(() => checkPort(0x10000))).toBe("port 0x10000 is outside 0x0000-0xFFFF");
+  expect(says(() => checkPort(0xfffe, 4))).toBe("port 0xFFFE with width 32 passes 0xFFFF: its last byte would be port 0x10001");
+  expect(says(() => checkRange(0xfff0, 0x20))).toBe(
+    "count 32 from 0xFFF0 passes 0xFFFF: the last port would be 0x1000F; at most 16 ports fit",
+  );
+});
+
 test("widths and typed arrays", () => {
   expect(() => checkWidth(8)).not.toThrow();
   expect(() => checkWidth(24)).toThrow(RangeError);

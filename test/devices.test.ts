@@ -10,6 +10,7 @@ import {
   parseSerialDriver,
   pciAddress,
   pciClassName,
+  pciRead32,
 } from "../lib/devices/index.ts";
 
 const IOPORTS = `0000-0cf7 : PCI Bus 0000:00
@@ -122,4 +123,11 @@ test("claimant skips a PCI function's own BAR reservation but not the driver ins
   const claims = parseIoports("c000-cfff : PCI Bus 0000:00\n  c070-c07f : 0000:00:09.0\n    c070-c077 : serial\n");
   expect(claimant(claims, 0xc070, 8)).toBe("serial");
   expect(claimant(claims, 0xc078, 8)).toBeNull();
+});
+
+test("pciRead32 refuses an offset out of range or unaligned in hex, before any port access", () => {
+  const io = {} as Parameters<typeof pciRead32>[0]; // never reached: the checks come first
+  expect(() => pciRead32(io, 0, 0, 0, 0x100)).toThrow("PCI offset 0x100 is outside 0x00..0xFC");
+  expect(() => pciRead32(io, 0, 0, 0, 0x42)).toThrow("PCI offset 0x42 is not a multiple of 4");
+  expect(() => pciRead32(io, 256, 0, 0, 0)).toThrow("PCI bus 256 is outside 0..255");
 });

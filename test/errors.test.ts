@@ -4,6 +4,7 @@ import { expect, test } from "bun:test";
 import { errorFor, IopermError } from "../lib/errors.ts";
 import { open, ops } from "../lib/index.ts";
 import { Errno, Status } from "../lib/status.ts";
+import { commandFor } from "../lib/where.ts";
 
 /** The words each code's message must contain: its remedy, or the fact the user acts on. */
 const mustSay: Record<keyof typeof Status | keyof typeof Errno, string> = {
@@ -15,11 +16,11 @@ const mustSay: Record<keyof typeof Status | keyof typeof Errno, string> = {
   WIDTH_UNSUPPORTED: 'open({ backend: "direct" })',
   IOPL_ACTIVE: "call release() with no range",
   BACKEND_MISMATCH: "release() them before switching backends",
-  DRIVER_NOT_INSTALLED: "bunx ioperm driver install",
+  DRIVER_NOT_INSTALLED: commandFor("driver install"),
   DRIVER_ACCESS_DENIED: "run elevated",
   NOT_ALLOWED: "Parameters\\AllowedPorts",
   DRIVER_VERSION: "reinstall it from this package",
-  DRIVER_IO: "bunx ioperm driver status",
+  DRIVER_IO: commandFor("driver status"),
   UNSUPPORTED: "not supported on",
   BAD_BUFFER: "misaligned buffer",
   LOCK_TIMEOUT: "wait longer with { timeoutMs }",

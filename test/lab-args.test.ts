@@ -55,7 +55,7 @@ for (const [what, args, message] of refusals) {
   test(`${what}: exit 64 and why, before any install or boot`, () => {
     const r = lab([...args, "--", "true"], what.replace(/\W+/g, "-"));
     expect(r.stderr).toContain(message);
-    expect(r.stderr).toContain("(see ioperm lab --help)");
+    expect(r.stderr).toContain("(see bun lib/cli.ts lab --help)"); // a checkout's command; bunx ioperm when installed
     expect(r.code).toBe(64);
     expect(r.touchedCache).toBe(false);
   });

@@ -184,21 +184,38 @@ test("the command's own exit code comes back, and an extra isa-parallel writes <
 
 const hasScript = Bun.which("script") !== null;
 test.skipIf(!hasScript)(
-  "progress and boot time show on a terminal (a pty from util-linux `script`), and not when stderr is a pipe",
+  "on a terminal (a pty from util-linux `script`) the guest command sees one on stdout and stderr, and progress shows; with stderr to a file, stdout alone is a terminal; with neither, no progress",
   () => {
-    const tty = Bun.spawnSync(["script", "-qec", `${process.execPath} lib/cli.ts lab --out ${join(out, "tty")} -- true`, "/dev/null"], {
-      cwd: root,
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const tty = Bun.spawnSync(
+      ["script", "-qec", `${process.execPath} lib/cli.ts lab --out ${join(out, "tty")} -- sh -c 'test -t 1 && test -t 2'`, "/dev/null"],
+      {
+        cwd: root,
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
     const shown = tty.stdout.toString();
     expect(tty.exitCode).toBe(0);
     expect(shown).toContain("lab: booting (tcg)…");
     expect(shown).toMatch(/lab: running after \d+\.\d s boot/);
     expect(shown).toMatch(/lab: exit 0 \(tcg, boot \d+\.\d s, total \d+\.\d s; run dir /);
+    const errFile = join(out, "tty-stderr.txt");
+    const split = Bun.spawnSync(
+      [
+        "script",
+        "-qec",
+        `${process.execPath} lib/cli.ts lab --out ${join(out, "tty1")} -- sh -c 'test -t 1 && ! test -t 2 && echo err >&2' 2>${errFile}`,
+        "/dev/null",
+      ],
+      { cwd: root, stdout: "pipe", stderr: "pipe" },
+    );
+    expect(split.exitCode).toBe(0);
+    expect(readFileSync(errFile, "utf8")).toBe(`err\nlab: run dir ${join(out, "tty1")}\n`);
+    expect(split.stdout.toString()).not.toContain("err");
     const piped = lab(["--out", join(out, "piped"), "--", "true"]);
     expect(piped.code).toBe(0);
-    expect(piped.stderr).toBe("");
+    // No progress without a terminal, only where the run's files went.
+    expect(piped.stderr).toBe(`lab: run dir ${join(out, "piped")}\n`);
   },
   120_000,
 );

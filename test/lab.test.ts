@@ -105,6 +105,7 @@ async function runGroup(devices: string[], prepare: string[], files: string[], o
       qemuArgs: qemuArgs.filter((a) => a !== "@pcspk"),
       pcspk: qemuArgs.includes("@pcspk"),
       onOutput: (t) => chunks.push(t),
+      onError: (t) => chunks.push(t),
     });
     const xml = join(lab.runDir, "junit.xml");
     const results = existsSync(xml) ? parseJunit(readFileSync(xml, "utf8")) : [];

@@ -11,7 +11,7 @@ test.skipIf(expectedRefusal === null)("without port I/O: exit 2, the reason, and
   const r = run();
   expect(r.exitCode).toBe(2);
   expect(r.stderr.toString()).toContain("port I/O is not available here");
-  expect(r.stderr.toString()).toContain("bun run probe.ts --vm");
+  expect(r.stderr.toString()).toContain("To survey the lab VM's hardware instead: bun lib/cli.ts probe --vm");
 });
 
 test.skipIf(expectedRefusal === null)("--json failure output validates against probe.schema.json", () => {

@@ -8,6 +8,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { causes, canOpen, readFacts } from "../diagnose.ts";
 import { IopermError } from "../errors.ts";
 import { type BackendName, open } from "../index.ts";
+import { commandFor, machineProblem } from "../where.ts";
 import type { Command } from "./command.ts";
 
 interface Check {
@@ -83,7 +84,7 @@ export const command: Command = {
     if (unknown.length > 0 || process.platform !== "linux") {
       console.error(
         process.platform !== "linux"
-          ? "ioperm doctor: Linux only (on Windows: bunx ioperm driver status)"
+          ? `ioperm doctor: Linux only (on Windows: ${commandFor("driver status")})`
           : "usage: ioperm doctor [--json]",
       );
       return 64;
@@ -96,6 +97,9 @@ export const command: Command = {
     const width = Math.max(...report.checks.map((c) => c.check.length));
     const lines = report.checks.map((c) => `  ${c.ok ? "ok " : "-- "} ${c.check.padEnd(width)}  ${c.detail}`);
     lines.unshift(`ioperm doctor: port I/O is ${report.ok ? "available" : "refused"} here`, "");
+    // No kernel setting explains a CPU without in/out: say that first, with the lab.
+    const machine = machineProblem(process.platform, process.arch);
+    if (machine) lines.push("", `Why: ${machine}`);
     if (report.causes.length > 0) {
       lines.push("", "What refuses it, and what to do:");
       for (const c of report.causes) lines.push(`  - ${c.what}`, `    ${c.remedy}`);

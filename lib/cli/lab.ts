@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { LabError, labCacheDir, labLimits, prepareLab, runLab } from "../lab/index.ts";
+import { commandFor } from "../where.ts";
 import type { Command } from "./command.ts";
 
 const usage = `usage: ioperm lab [options] [-- <command> [args…]]
@@ -46,8 +47,8 @@ clash, QEMU refused the machine, no /dev/kvm with --kvm, nothing to boot);
 64 on a usage error.
 
 Examples:
-  ioperm lab -- bun rig.ts
-  ioperm lab --device isa-parallel,iobase=0x278,irq=5 -- bun test
+  ${commandFor("lab -- bun rig.ts")}
+  ${commandFor("lab --device isa-parallel,iobase=0x278,irq=5 -- bun test")}
 `;
 
 const selfCheck = ["sh", "-c", "uname -r; id -u; ls -l /dev/port; head -20 /proc/ioports"];
@@ -161,6 +162,9 @@ async function lab(args: string[]): Promise<number> {
     process.stderr.write(
       `lab: exit ${result.exitCode} (${result.accel}, boot ${(result.bootMs / 1000).toFixed(1)} s, total ${total.toFixed(1)} s; run dir ${result.runDir})\n`,
     );
+  } else {
+    // Without a terminal (CI) there was no progress to read it from: say where the witness files are.
+    process.stderr.write(`lab: run dir ${result.runDir}\n`);
   }
   return result.exitCode;
 }
@@ -181,7 +185,7 @@ export const command: Command = {
       }
       if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
         process.stderr.write(
-          `${(e as Error).message.startsWith("ioperm lab") ? "" : "ioperm lab: "}${(e as Error).message}\n(see ioperm lab --help)\n`,
+          `${(e as Error).message.startsWith("ioperm lab") ? "" : "ioperm lab: "}${(e as Error).message}\n(see ${commandFor("lab --help")})\n`,
         );
         return 64;
       }

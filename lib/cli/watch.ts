@@ -46,9 +46,10 @@ export const command: Command = {
       opts = splitOptions(args, ["interval", "count", "duration"]);
       if (opts.rest.length !== 1) throw new UsageError("watch takes PORT");
       port = parseNumber(opts.rest[0], "PORT", 0xffff);
-      interval = parseNumber(opts.values.interval ?? "50", "--interval", 60_000);
-      count = parseNumber(opts.values.count ?? "0", "--count", 2 ** 31);
-      duration = parseNumber(opts.values.duration ?? "0", "--duration", 2 ** 31);
+      const { interval: everyMs = "50", count: times = "0", duration: forMs = "0" } = opts.values;
+      interval = parseNumber(everyMs, "--interval", 60_000);
+      count = parseNumber(times, "--count", 2 ** 31);
+      duration = parseNumber(forMs, "--duration", 2 ** 31);
     } catch (e) {
       if (!(e instanceof UsageError)) throw e;
       console.error(`ioperm watch: ${e.message}\n${usage}`);

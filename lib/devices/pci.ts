@@ -5,6 +5,7 @@
  * each read for us (IOCTL_IOPERM_PCI_READ), so nothing needs granting there.
  */
 import { driverPciRead32 } from "../driver.ts";
+import { hex } from "../errors.ts";
 import type { Ioperm } from "../index.ts";
 
 /** PCI configuration mechanism #1: the 32-bit address register. */
@@ -44,7 +45,10 @@ export const PCI_LIMITS = { bus: 255, device: 31, function: 7, offset: 252 } as 
 const viaDriver = process.platform === "win32";
 
 function checkField(name: string, value: number, max: number): void {
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new RangeError(`PCI ${name} ${value} is outside 0..${max}`);
+  if (Number.isInteger(value) && value >= 0 && value <= max) return;
+  // A register offset reads as the datasheets print it; bus, device and function as lspci does.
+  const show = (n: number) => (name === "offset" && Number.isInteger(n) && n >= 0 ? hex(n, 2) : String(n));
+  throw new RangeError(`PCI ${name} ${show(value)} is outside ${show(0)}..${show(max)}`);
 }
 
 /**
@@ -61,7 +65,7 @@ export function pciRead32(io: Ioperm, bus: number, device: number, fn: number, o
   checkField("device", device, PCI_LIMITS.device);
   checkField("function", fn, PCI_LIMITS.function);
   checkField("offset", offset, PCI_LIMITS.offset);
-  if (offset % 4 !== 0) throw new RangeError(`PCI offset 0x${offset.toString(16)} is not a multiple of 4`);
+  if (offset % 4 !== 0) throw new RangeError(`PCI offset ${hex(offset, 2)} is not a multiple of 4`);
   if (viaDriver) return driverPciRead32(bus, device, fn, offset);
   io.outl(PCI_ADDRESS, pciAddress(bus, device, fn, offset));
   return io.inl(PCI_DATA);

@@ -7,6 +7,8 @@
 #
 # Kernel command line: lab.run=<host run dir> lab.id=<marker nonce>
 #                      lab.modules=<host dir of this kernel's /lib/modules/<kver>>
+#                      lab.tty=2 when the host's stdout and stderr are terminals,
+#                      1 when only its stdout is, 0 when neither
 /bin/busybox --install -s /bin
 export PATH=/bin
 
@@ -27,9 +29,10 @@ leave() {
 }
 die() { echo "lab-init: $*"; leave; }
 
-run= id= modules=
+run= id= modules= tty=0
 for arg in $(cat /proc/cmdline); do
   case $arg in
+    lab.tty=*) tty=${arg#lab.tty=} ;;
     lab.run=*) run=${arg#lab.run=} ;;
     lab.id=*) id=${arg#lab.id=} ;;
     lab.modules=*) modules=${arg#lab.modules=} ;;
@@ -80,9 +83,21 @@ hostname lab
 
 # Markers let the harness hide boot and shutdown noise. The end marker has no
 # leading newline so output without a final newline comes through unchanged.
+# The command's stdout is the console (COM1, which the host copies to its stdout);
+# its stderr goes to <run>/stderr, which the host streams to its stderr as it grows.
+# The console is a tty, and the command sees one where the host has one: both
+# streams on it when the host's stdout and stderr are terminals (2), stdout alone
+# (1), or neither, stdout then a pipe through cat (0).
 printf '\n@@lab-start-%s@@\n' "$id"
-env -i chroot /newroot /bin/sh "$run/guest.sh" </dev/null
-rc=$?
-echo "$rc" >"/newroot$run/exit-code"
+case $tty in
+  2)
+    env -i chroot /newroot /bin/sh "$run/guest.sh" </dev/null
+    echo "$?" >"/newroot$run/exit-code" ;;
+  1)
+    env -i chroot /newroot /bin/sh "$run/guest.sh" </dev/null 2>"/newroot$run/stderr"
+    echo "$?" >"/newroot$run/exit-code" ;;
+  *)
+    { env -i chroot /newroot /bin/sh "$run/guest.sh" </dev/null 2>"/newroot$run/stderr"; echo "$?" >"/newroot$run/exit-code"; } | cat ;;
+esac
 printf '@@lab-end-%s@@\n' "$id"
 leave

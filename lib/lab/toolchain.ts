@@ -25,8 +25,8 @@ export const qemuPackage = "qemu-system-x86";
  * (see privateDir); the lab creates it with mode 0700.
  */
 export function labCacheDir(env: Record<string, string | undefined> = process.env): string {
-  if (env.IOPERM_CACHE) return resolve(env.IOPERM_CACHE);
-  const xdg = env.XDG_CACHE_HOME;
+  const { IOPERM_CACHE: own, XDG_CACHE_HOME: xdg } = env;
+  if (own) return resolve(own);
   if (xdg && isAbsolute(xdg)) return join(xdg, "ioperm");
   return join(homedir(), ".cache", "ioperm");
 }
@@ -61,7 +61,7 @@ const setupError = (message: string) => new LabError(message, "setup", "", "");
 export async function runBytes(cmd: string[], what: string, opts: { cwd?: string } = {}): Promise<Uint8Array> {
   let proc: ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">>;
   try {
-    proc = Bun.spawn({ cmd, cwd: opts.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    proc = Bun.spawn({ cmd, ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   } catch (e) {
     throw setupError(`lab: ${what} failed: cannot run ${cmd[0]} (${(e as Error).message})`);
   }
@@ -333,7 +333,7 @@ const preparing = new Map<string, Promise<LabTools>>();
  * Finds or installs everything the lab needs, quietly and idempotently.
  * `kernel` is the user's own (see userKernel); without it, the Debian kernel in the cache.
  */
-export function prepareLab(opts: { kernel?: string; progress?: Progress } = {}): Promise<LabTools> {
+export function prepareLab(opts: { kernel?: string | undefined; progress?: Progress } = {}): Promise<LabTools> {
   const cache = labCacheDir();
   const key = `${cache}\n${opts.kernel ?? ""}`;
   let p = preparing.get(key);

@@ -3,7 +3,8 @@
 // host, in the caller's directory, against real x86 I/O ports. See init.sh for
 // the guest side, toolchain.ts for what it needs on the host.
 //
-// Standard machine on every run (QEMU 7.2, -M pc): COM1 = console (streamed),
+// Standard machine on every run (QEMU 7.2, -M pc): COM1 = console (streamed; the
+// command's stdout, its stderr streams from <run>/stderr, see init.sh),
 // COM2 at 0x2f8 -> <run>/com2.out, LPT1 at 0x378 -> <run>/lpt1.out, isa-debugcon
 // at 0xe9 -> <run>/debugcon.out, isa-debug-exit at 0xf4, std VGA (Bochs VBE at
 // 0x1ce/0x1cf), RTC, i440FX/PIIX, fw_cfg.
@@ -13,6 +14,7 @@ import { totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { ConsoleSplitter, type Phase } from "./console.ts";
 import { LabError } from "./errors.ts";
+import { streamStderr } from "./stderr.ts";
 import { ensureInitramfs } from "./initramfs.ts";
 import { checkDeviceNames, checkMachine, parseDeviceSpec } from "./preflight.ts";
 import { privateDir, readNoFollow, replaceNew } from "./private.ts";
@@ -24,40 +26,50 @@ export interface LabOptions {
   /** Run as root inside the guest, e.g. `["bun", "script.ts"]`. */
   command: string[];
   /** Where the command runs, the same path in the guest; default process.cwd(). */
-  cwd?: string;
+  cwd?: string | undefined;
   /** Boot this kernel instead of the cached Debian one: a bzImage, or an unpacked kernel package directory. */
-  kernel?: string;
+  kernel?: string | undefined;
   /**
    * Extra `-device` specs. An isa-serial, isa-parallel or isa-debugcon without
    * `chardev=` gets a host file `<run>/<driver>@<iobase>.out`, e.g. `isa-parallel@0x278.out`.
    */
-  devices?: string[];
+  devices?: string[] | undefined;
   /** Passed to QEMU as they are, after everything else. */
-  qemuArgs?: string[];
+  qemuArgs?: string[] | undefined;
   /** Record the PC speaker (PIT channel 2 through port 0x61) to <run>/pcspk.wav, named `pcspk` in files. */
-  pcspk?: boolean;
+  pcspk?: boolean | undefined;
   /** Guest RAM; default 2048, from labLimits.minMemoryMiB up to the host's RAM. The overlay's writable layer lives in it. */
-  memoryMiB?: number;
+  memoryMiB?: number | undefined;
   /**
    * Run dir, the same path in the guest; default a fresh <cache>/runs/<timestamp>-<pid> (see labCacheDir).
    * It must belong to this user and be closed to group and others (else a LabError "unsafe-dir");
    * created with mode 0700 when missing. The files a run writes there replace any left by an earlier run.
    */
-  outDir?: string;
+  outDir?: string | undefined;
   /**
    * Use KVM (a LabError "no-kvm" when /dev/kvm is missing or not ours). If the
    * guest does not reach the command in ~20 s (nested KVM can hang), the run
    * falls back to TCG.
    */
-  kvm?: boolean;
+  kvm?: boolean | undefined;
   /** Whole run, boot included; default 10 min, at most labLimits.maxTimeoutMs. QEMU is killed after it. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Extra environment for the guest command. */
   env?: Record<string, string>;
-  /** Live output of the command (stdout and stderr, CR stripped); default writes to process.stdout. */
+  /**
+   * Live stdout of the command (CR stripped); default writes to process.stdout. The
+   * command sees a terminal only when this is the default and process.stdout is one.
+   */
   onOutput?: (text: string) => void;
+  /**
+   * Live stderr of the command; default writes to process.stderr. When both this and
+   * onOutput are the defaults and process.stdout and process.stderr are terminals, the
+   * command's stderr shares its stdout's terminal (it sees a terminal on both, as it would
+   * here) and comes out on process.stdout, so `stderr` in the result is empty.
+   */
+  onError?: (text: string) => void;
   /** Also show the kernel console before and after the command, and the QEMU command line (stderr). */
-  verbose?: boolean;
+  verbose?: boolean | undefined;
   /** Progress lines (installing, booting, boot time); default stderr when it is a terminal, else none. */
   onProgress?: (line: string) => void;
 }
@@ -86,8 +98,10 @@ export interface LabResult {
   files: LabFiles;
   /** QEMU start -> command start. */
   bootMs: number;
-  /** The command's console output, CR stripped. */
+  /** The command's stdout, CR stripped. */
   output: string;
+  /** The command's stderr (empty when it shared the terminal: see onError). */
+  stderr: string;
   accel: "tcg" | "kvm";
 }
 
@@ -228,10 +242,11 @@ function extraDevices(specs: string[], runDir: string): { args: string[]; files:
  * same paths), then the system directories.
  */
 function guestPath(cwd: string): string {
+  const { PATH: hostPath = "" } = process.env;
   const dirs = [
     join(cwd, "node_modules", ".bin"),
     dirname(process.execPath),
-    ...(process.env.PATH ?? "").split(":"),
+    ...hostPath.split(":"),
     ..."/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".split(":"),
   ];
   return [...new Set(dirs.filter((d) => d.startsWith("/")))].join(":");
@@ -239,6 +254,7 @@ function guestPath(cwd: string): string {
 
 function guestScript(command: string[], cwd: string, runDir: string, env: Record<string, string>, colour: boolean): string {
   const path = guestPath(cwd);
+  const { TERM: hostTerm = "xterm" } = process.env;
   const vars: Record<string, string> = {
     HOME: "/root",
     USER: "root",
@@ -247,7 +263,7 @@ function guestScript(command: string[], cwd: string, runDir: string, env: Record
     LANG: "C.UTF-8",
     // The guest's stdout is always a tty (the serial console), so tools colour
     // their output unless told not to; that only helps when it lands on a terminal.
-    ...(colour ? { TERM: process.env.TERM ?? "xterm" } : { TERM: "dumb", NO_COLOR: "1" }),
+    ...(colour ? { TERM: hostTerm } : { TERM: "dumb", NO_COLOR: "1" }),
     IOPERM_LAB: "1",
     IOPERM_LAB_RUN: runDir,
     ...env,
@@ -275,11 +291,14 @@ interface Plan {
   deadline: number;
   timeoutMs: number;
   onOutput: (text: string) => void;
+  onError: (text: string) => void;
   progress: (line: string) => void;
   verbose: boolean;
 }
 
-type Attempt = { kind: "finished"; bootMs: number; output: string; tail: string } | { kind: "no-start"; why: string; tail: string };
+type Attempt =
+  | { kind: "finished"; bootMs: number; output: string; stderr: string; tail: string }
+  | { kind: "no-start"; why: string; tail: string };
 
 /** Last lines of the console and QEMU's stderr, for error messages. */
 function tailOf(consoleText: string, stderr: string): string {
@@ -371,18 +390,22 @@ async function attempt(plan: Plan, accel: "tcg" | "kvm", bootLimitMs: number | n
   await rm(join(plan.runDir, "exit-code"), { force: true });
   await rm(join(plan.runDir, "not-found"), { force: true });
   const t0 = performance.now();
+  const errors = streamStderr(join(plan.runDir, "stderr"), plan.onError);
   const proc = Bun.spawn({ cmd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   running.add(proc);
   const watch = supervise(proc, plan, bootLimitMs);
+  let commandStderr = "";
   const [status, seen, stderr] = await Promise.all([
     proc.exited,
     readConsole(proc, plan, t0, watch.booted),
     readStderr(proc, plan.verbose),
-  ]);
+  ]).finally(() => {
+    commandStderr = errors.stop();
+  });
   running.delete(proc);
   watch.done();
   await replaceNew(join(plan.runDir, accel === "kvm" && seen.bootMs < 0 ? "console-kvm.log" : "console.log"), seen.consoleText);
-  return verdictOf(plan, { status, stderr, stopped: watch.why(), bootLimitMs, ...seen });
+  return verdictOf(plan, { status, stderr, commandStderr, stopped: watch.why(), bootLimitMs, ...seen });
 }
 
 /** What one boot came to: finished, did not start (why), or a timeout (thrown). */
@@ -391,6 +414,7 @@ function verdictOf(
   r: {
     status: number;
     stderr: string;
+    commandStderr: string;
     stopped: "timeout" | "boot-limit" | null;
     bootLimitMs: number | null;
     consoleText: string;
@@ -415,7 +439,7 @@ function verdictOf(
         : `QEMU exited (status ${r.status}) before the command started${firstError(r.stderr)}`;
     return { kind: "no-start", why, tail };
   }
-  return { kind: "finished", bootMs: r.bootMs, output: r.output, tail };
+  return { kind: "finished", bootMs: r.bootMs, output: r.output, stderr: r.commandStderr, tail };
 }
 
 /**
@@ -455,16 +479,17 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
   const plan: Plan = {
     id,
     runDir,
-    baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "stdio"),
+    baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "stdio", ttyMode(opts)),
     tailArgs: [...extra.args, ...speaker.args, ...(opts.qemuArgs ?? [])],
     deadline,
     timeoutMs,
     onOutput: opts.onOutput ?? ((text) => process.stdout.write(text)),
+    onError: opts.onError ?? ((text) => process.stderr.write(text)),
     progress,
     verbose: opts.verbose ?? false,
   };
   // The same machine, paused and with a silent console, must satisfy QEMU and share no I/O ports.
-  const paused = { ...plan, baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "null") };
+  const paused = { ...plan, baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "null", ttyMode(opts)) };
   await checkMachine(qemuCommand(paused, "tcg"), opts.devices ?? []);
   const { accel, result } = await boot(plan, opts.kvm ?? false, timeoutMs);
   await commandFound(opts.command[0] ?? "", cwd, runDir);
@@ -474,6 +499,7 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     files,
     bootMs: Math.round(result.bootMs),
     output: result.output,
+    stderr: result.stderr,
     accel,
   };
 }
@@ -501,13 +527,32 @@ function standardFiles(runDir: string): { com2: string; lpt1: string; debugcon: 
   return { com2: join(runDir, "com2.out"), lpt1: join(runDir, "lpt1.out"), debugcon: join(runDir, "debugcon.out") };
 }
 
+/**
+ * Where the guest command sees a terminal (init.sh's lab.tty): on stdout and stderr
+ * (2) when both of ours are terminals and its output comes to them, on stdout (1)
+ * when only our stdout is, else nowhere (0).
+ */
+function ttyMode(opts: LabOptions): 0 | 1 | 2 {
+  if (opts.onOutput !== undefined || process.stdout.isTTY !== true) return 0;
+  return opts.onError === undefined && process.stderr.isTTY === true ? 2 : 1;
+}
+
 /** QEMU's arguments for the standard machine (the accelerator and -cpu go in after argv[0], see qemuCommand). */
-function baseArgs(tools: LabTools, initramfs: string, runDir: string, id: string, memoryMiB: number, console: "stdio" | "null"): string[] {
+function baseArgs(
+  tools: LabTools,
+  initramfs: string,
+  runDir: string,
+  id: string,
+  memoryMiB: number,
+  console: "stdio" | "null",
+  tty: 0 | 1 | 2,
+): string[] {
   const { com2, lpt1, debugcon } = standardFiles(runDir);
   const kernel: Kernel = tools.kernel;
-  const append = ["console=ttyS0 quiet loglevel=3 panic=-1", `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir ?? ""}`].join(
-    " ",
-  );
+  const append = [
+    "console=ttyS0 quiet loglevel=3 panic=-1",
+    `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir ?? ""} lab.tty=${tty}`,
+  ].join(" ");
   return [
     tools.qemu,
     ...["-M", "pc", "-m", String(memoryMiB), "-smp", "1"],

@@ -155,3 +155,21 @@ function openOtherThreadless(backend: "devport") {
   io.release();
   return open({ backend });
 }
+
+test("after grant(0x378, 3) a 32-bit access at 0x378 is refused naming 0x37B, the byte not held (witness: isGranted per byte, and the thread still runs)", () => {
+  using lpt = open({ backend: "direct" });
+  lpt.release(); // grants are the thread's: start from none, whatever earlier tests held
+  lpt.grant(0x378, 3);
+  expect([0x378, 0x379, 0x37a, 0x37b].map((p) => lpt.isGranted(p))).toEqual([true, true, true, false]);
+  let message = "";
+  try {
+    lpt.inl(0x378);
+  } catch (e) {
+    expect((e as { code?: string }).code).toBe("NOT_GRANTED");
+    message = (e as Error).message;
+  }
+  expect(message).toStartWith("inl(0x378): port 0x37B is not granted to this thread (a 32-bit access at 0x378 uses ports 0x378-0x37B)");
+  expect(() => lpt.outw(0x37a, 0)).toThrow("port 0x37B is not granted");
+  expect(() => lpt.batch([ops.inb(0x379), ops.inw(0x37a)])).toThrow("batch[1](0x37A): port 0x37B is not granted");
+  lpt.release();
+});

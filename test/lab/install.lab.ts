@@ -93,3 +93,30 @@ test("the compiled probe alone in an empty directory finds LPT1 and the guest's 
   const h4 = (n: number) => n.toString(16).padStart(4, "0");
   expect(doc.pci.functions.map((f) => `${f.bdf} ${h4(f.vendor)}:${h4(f.deviceId)}`).sort()).toEqual(sysPciDevices());
 });
+
+test("a rig that imports only ioperm, built with bun build --compile and copied alone into an empty directory, drives LPT1 (witnesses: the host LPT file, fw_cfg's signature)", async () => {
+  const project = mkdtempSync("/tmp/ioperm-user-");
+  writeFileSync(join(project, "package.json"), '{ "name": "rig", "private": true }\n');
+  writeFileSync(join(project, "rig.ts"), userScript);
+  const add = Bun.spawnSync(["bun", "add", join(pack, "ioperm-0.1.0.tgz")], { cwd: project, env, stdout: "pipe", stderr: "pipe" });
+  expect(add.exitCode, add.stderr.toString()).toBe(0);
+  const dir = mkdtempSync("/tmp/ioperm-rig-exe-");
+  const built = Bun.spawnSync(["bun", "build", "--compile", "rig.ts", "--outfile", join(dir, "rig")], {
+    cwd: project,
+    env,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(built.exitCode, built.stderr.toString()).toBe(0);
+  const before = hostFile("lpt1").length;
+  const run = Bun.spawnSync(["./rig", "0x5c"], { cwd: dir, env: { HOME: "/tmp", PATH: "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" });
+  expect(run.exitCode, run.stderr.toString()).toBe(0);
+  const out = JSON.parse(run.stdout.toString()) as { sig: string; back: number };
+  expect(out.sig).toBe("QEMU");
+  expect(out.back).toBe(0x5c);
+  const file = await eventually(
+    () => hostFile("lpt1"),
+    (f) => f.length > before,
+  );
+  expect([...file.subarray(before)]).toEqual([0x5c]);
+});
