@@ -13,6 +13,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, s
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { packageRoot as root } from "../lib/paths.ts";
+import { tarballName } from "../scripts/pack.ts";
 
 const work = mkdtempSync(join(tmpdir(), "ioperm-newuser-"));
 const project = join(work, "rig");
@@ -59,7 +60,7 @@ beforeAll(() => {
   // bun init writes the template tsconfig and installs @types/bun, as for any new user.
   const init = inProject(["bun", "init", "-y"]);
   if (init.code !== 0) throw new Error(`bun init failed: ${init.stderr}`);
-  const add = inProject(["bun", "add", join(work, "dist", "ioperm-0.1.0.tgz")]);
+  const add = inProject(["bun", "add", join(work, "dist", tarballName())]);
   if (add.code !== 0) throw new Error(`bun add failed: ${add.stderr}`);
   writeFileSync(join(project, "rig.ts"), rig);
 }, 300_000);

@@ -98,7 +98,7 @@ test("a rig that imports only ioperm, built with bun build --compile and copied 
   const project = mkdtempSync("/tmp/ioperm-user-");
   writeFileSync(join(project, "package.json"), '{ "name": "rig", "private": true }\n');
   writeFileSync(join(project, "rig.ts"), userScript);
-  const add = Bun.spawnSync(["bun", "add", join(pack, "ioperm-0.1.0.tgz")], { cwd: project, env, stdout: "pipe", stderr: "pipe" });
+  const add = Bun.spawnSync(["bun", "add", join(pack, tarballName())], { cwd: project, env, stdout: "pipe", stderr: "pipe" });
   expect(add.exitCode, add.stderr.toString()).toBe(0);
   const dir = mkdtempSync("/tmp/ioperm-rig-exe-");
   const built = Bun.spawnSync(["bun", "build", "--compile", "rig.ts", "--outfile", join(dir, "rig")], {
