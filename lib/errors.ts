@@ -112,7 +112,7 @@ const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
   EBADF: (at, _ctx, tried) => `${at}: the device file was closed under this handle (EBADF)${tried}; open() a new handle`,
   EFAULT: (at) => `${at}: a buffer the kernel could not read or write (EFAULT)`,
   EBUSY: (at, ctx, tried) =>
-    `${at}: ${ctx.device ?? "the device"} is busy (EBUSY)${tried}: another process holds it exclusively (PPEXCL); wait for it or stop it`,
+    `${at}: ${ctx.device ?? "the device"} is busy (EBUSY)${tried}: another process holds it exclusively (PPEXCL), or another thread of this one holds it; wait for it, stop it, or release() it in that thread`,
   ENODEV: (at, _ctx, tried) => `${at}: no such device (ENODEV)${tried}`,
   RANGE: (at) => `${at}: out of range: ports are 0..0xFFFF, a range must not pass 0x10000, and values must fit their width`,
   BAD_WIDTH: (at) => `${at}: width must be 8, 16 or 32 bits`,

@@ -3,14 +3,26 @@
  * declares every export's signature. Everything else calls `native`.
  *
  * The library is looked for in this order, and a failure names every path tried:
- * 1. IOPERM_LIB (refused in a root or CAP_SYS_RAWIO process when a non-root user could write it);
+ * 1. IOPERM_LIB (in a privileged process, only a root-owned file that nobody else can
+ *    write, checked and loaded through one descriptor: see `unsafeOpened`);
  * 2. the binary embedded in a `bun build --compile` executable (lib/embed.ts);
  * 3. the installed package's prebuilt/<platform>-<arch>/;
  * 4. the development build, zig/zig-out.
  */
 import { FFIType, dlopen } from "bun:ffi";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import {
+  type Stats,
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readlinkSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
 import { binaryProblem } from "./binary.ts";
 import { localError } from "./errors.ts";
 import { devLibrary, libraryFile, prebuiltDir } from "./paths.ts";
@@ -104,44 +116,127 @@ const remedy = (source: LibrarySource) =>
       ? "point IOPERM_LIB at a built libioperm (or unset it)"
       : "reinstall the package (bun add ioperm)";
 
-/** Whether this process holds port-I/O privilege: root, or CAP_SYS_RAWIO (bit 17) in its effective set. */
-function privileged(): boolean {
-  if (process.platform !== "linux") return false;
-  if (process.getuid?.() === 0) return true;
-  const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSafe("/proc/self/status"))?.[1];
-  return capEff !== undefined && (BigInt(`0x${capEff}`) & (1n << 17n)) !== 0n;
+/** AT_SECURE in the auxiliary vector: the kernel sets it for a setuid, setgid or file-capability start. */
+const AT_SECURE = 23n;
+
+/**
+ * Why this process must trust only root's files, or "" when it need not: an
+ * effective uid of 0, any capability in its effective or permitted set, or a
+ * start through setuid, setgid or file capabilities (AT_SECURE, which covers a
+ * rig given `setcap` and started by another user). What cannot be read counts
+ * as privileged, so a process without /proc refuses IOPERM_LIB rather than trusts it.
+ */
+function privilege(): string {
+  if (process.platform !== "linux") return "";
+  if (process.geteuid?.() === 0) return "effective uid 0";
+  let status: string;
+  try {
+    status = readFileSync("/proc/self/status", "utf8");
+  } catch (e) {
+    return `its privilege is unknown: ${(e as Error).message}`;
+  }
+  let auxv: Uint8Array;
+  try {
+    auxv = readFileSync("/proc/self/auxv");
+  } catch (e) {
+    // The kernel gives a setuid, setgid or file-capability process a root-owned /proc/self.
+    return `/proc/self/auxv is unreadable (${(e as Error).message}), as it is after a setuid, setgid or file-capability start`;
+  }
+  for (const set of ["CapEff", "CapPrm"]) {
+    const bits = new RegExp(`^${set}:\\s*([0-9a-f]+)$`, "m").exec(status)?.[1];
+    if (bits === undefined) return `its privilege is unknown: no ${set} in /proc/self/status`;
+    if (BigInt(`0x${bits}`) !== 0n) return `capabilities 0x${bits} in its ${set === "CapEff" ? "effective" : "permitted"} set`;
+  }
+  const secure = auxvEntry(auxv, AT_SECURE);
+  if (secure === undefined) return "its privilege is unknown: no AT_SECURE in /proc/self/auxv";
+  return secure === 0n ? "" : "started setuid, setgid or with file capabilities (AT_SECURE)";
 }
 
-function readFileSafe(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
+/** The value of `type` in an auxiliary vector (pairs of native words, ended by AT_NULL). */
+function auxvEntry(auxv: Uint8Array, type: bigint): bigint | undefined {
+  const word = process.arch === "ia32" || process.arch === "arm" ? 4 : 8;
+  const v = new DataView(auxv.buffer, auxv.byteOffset, auxv.byteLength);
+  const at = (i: number) => (word === 8 ? v.getBigUint64(i, true) : BigInt(v.getUint32(i, true)));
+  for (let i = 0; i + 2 * word <= auxv.byteLength; i += 2 * word) {
+    const key = at(i);
+    if (key === 0n) return undefined;
+    if (key === type) return at(i + word);
   }
+  return undefined;
 }
 
 /**
- * Why a privileged process must not load `path`: the file, or a directory on
- * its way, can be written by someone other than root (a user could swap the
- * library and run code with the process's privilege). "" when it is safe.
- * A sticky world-writable directory (/tmp) lets nobody replace root's file.
+ * Why a privileged process must not run the code in the open file `fd`, or ""
+ * when it may. The file itself is judged (fstat: the inode that will be
+ * mapped), then every directory of the path the kernel resolved to it
+ * (/proc/self/fd), never the text the caller gave: `..` after a user's
+ * symlink and a name swapped after the check both lead elsewhere. Each must
+ * belong to root and be writable by nobody else; a sticky directory above the
+ * file (/tmp) may be world-writable, since nobody can replace root's entries in it.
+ * A failure to check is a refusal.
  */
-export function unsafeForPrivileged(path: string): string {
-  let p = resolve(path);
-  for (let first = true; ; first = false) {
-    let st: ReturnType<typeof statSync>;
-    try {
-      st = statSync(p);
-    } catch {
-      return "";
+function unsafeOpened(fd: number): string {
+  try {
+    const file = fstatSync(fd);
+    const real = readlinkSync(`/proc/self/fd/${fd}`);
+    if (!file.isFile()) return `${real} is not a regular file`;
+    const named = lstatSync(real);
+    if (named.ino !== file.ino || named.dev !== file.dev) return `${real} was moved or replaced while it was checked`;
+    const why = (what: string, st: Stats, isFile: boolean) =>
+      st.uid !== 0
+        ? `${what} is owned by uid ${st.uid}, not root`
+        : (st.mode & 0o022) !== 0 && (isFile || (st.mode & 0o1000) === 0)
+          ? `${what} is writable by ${st.mode & 0o002 ? "every user" : `group ${st.gid}`}`
+          : "";
+    const own = why(real, file, true);
+    if (own) return own;
+    for (let dir = dirname(real); ; dir = dirname(dir)) {
+      const st = lstatSync(dir);
+      if (!st.isDirectory()) return `${dir}, above ${real}, is no longer a directory`;
+      const above = why(`${dir}, above ${real},`, st, false);
+      if (above) return above;
+      if (dir === "/") return "";
     }
-    const sticky = (st.mode & 0o1000) !== 0;
-    if (st.uid !== 0) return `${p} is owned by uid ${st.uid}, not root`;
-    if ((st.mode & 0o022) !== 0 && (first || !sticky)) return `${p} is writable by ${st.mode & 0o002 ? "every user" : `group ${st.gid}`}`;
-    const up = dirname(p);
-    if (up === p) return "";
-    p = up;
+  } catch (e) {
+    return `it could not be checked: ${(e as Error).message}`;
   }
+}
+
+/** The whole file behind `fd`, read through the descriptor itself. */
+function readAll(fd: number): Uint8Array {
+  const out = new Uint8Array(fstatSync(fd).size);
+  for (let at = 0; at < out.length; ) {
+    const n = readSync(fd, out, at, out.length - at, at);
+    if (n === 0) return out.subarray(0, at);
+    at += n;
+  }
+  return out;
+}
+
+/**
+ * Opens IOPERM_LIB for a privileged process: the descriptor of a file that
+ * `unsafeOpened` accepts, which the caller loads through /proc/self/fd/N, so
+ * the file checked is the file mapped. O_NONBLOCK keeps a FIFO from hanging the open.
+ */
+function openTrusted(path: string, who: string): number {
+  const refuse = (why: string) =>
+    localError(
+      "LOAD_FAILED",
+      `refusing IOPERM_LIB=${path} in a privileged process (${who}): ${why}. A privileged process loads only a regular file owned by root and writable by nobody else, in directories that are the same (a sticky one such as /tmp is allowed above them); install it so, or unset IOPERM_LIB`,
+      "load",
+    );
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    throw refuse(`it could not be opened: ${(e as Error).message}`);
+  }
+  const why = unsafeOpened(fd);
+  if (why) {
+    closeSync(fd);
+    throw refuse(why);
+  }
+  return fd;
 }
 
 function load() {
@@ -156,34 +251,30 @@ function load() {
     );
   }
   const { source, path } = found;
-  if (source === "IOPERM_LIB" && privileged()) {
-    const why = unsafeForPrivileged(path);
-    if (why) {
+  const who = source === "IOPERM_LIB" ? privilege() : "";
+  const fd = who ? openTrusted(path, who) : undefined;
+  try {
+    const problem = binaryProblem(fd === undefined ? readFileSync(path) : readAll(fd), process.platform, process.arch);
+    if (problem) throw localError("LOAD_FAILED", `could not load ${path} (${source}): ${problem}; ${remedy(source)}`, "load");
+    let lib: ReturnType<typeof dlopen<typeof symbols>>;
+    try {
+      lib = dlopen(fd === undefined ? path : `/proc/self/fd/${fd}`, symbols);
+    } catch (e) {
+      throw localError("LOAD_FAILED", `could not load ${path} (${source}): ${(e as Error).message}; ${remedy(source)}`, "load");
+    }
+    const abi = lib.symbols.ioperm_abi_version();
+    if (abi !== ABI_VERSION) {
+      lib.close();
       throw localError(
-        "LOAD_FAILED",
-        `refusing IOPERM_LIB=${path} in a process with port-I/O privilege: ${why}, so another user could replace the code this process runs; install it root-owned and not group- or world-writable, or unset IOPERM_LIB`,
+        "ABI_MISMATCH",
+        `${path} (${source}) has ABI version ${abi}, this lib/ expects ${ABI_VERSION}: ${remedy(source)}`,
         "load",
       );
     }
+    return lib.symbols;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  const problem = binaryProblem(readFileSync(path), process.platform, process.arch);
-  if (problem) throw localError("LOAD_FAILED", `could not load ${path} (${source}): ${problem}; ${remedy(source)}`, "load");
-  let lib: ReturnType<typeof dlopen<typeof symbols>>;
-  try {
-    lib = dlopen(path, symbols);
-  } catch (e) {
-    throw localError("LOAD_FAILED", `could not load ${path} (${source}): ${(e as Error).message}; ${remedy(source)}`, "load");
-  }
-  const abi = lib.symbols.ioperm_abi_version();
-  if (abi !== ABI_VERSION) {
-    lib.close();
-    throw localError(
-      "ABI_MISMATCH",
-      `${path} (${source}) has ABI version ${abi}, this lib/ expects ${ABI_VERSION}: ${remedy(source)}`,
-      "load",
-    );
-  }
-  return lib.symbols;
 }
 
 let loaded: ReturnType<typeof load> | undefined;

@@ -25,6 +25,7 @@ export { MAX_CALL_US, MAX_STEP_US, ops, type BatchOp, type DelayOp, type PortOp,
 export { Port, ReadOnlyPort, WriteOnlyPort, type Access } from "./ports.ts";
 export type { PortArray, Width } from "./check.ts";
 export { libraryPath } from "./ffi.ts";
+export { spawnSyncWithoutPorts, spawnWithoutPorts } from "./spawn.ts";
 export {
   builtDriverPath,
   type DriverState,

@@ -3,6 +3,7 @@
  * binaries an installed package carries, and the development build's outputs.
  * Everything else asks here instead of joining paths itself.
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 /** The package root: the repo checkout in development, node_modules/ioperm when installed. */
@@ -33,3 +34,9 @@ export const devWindowsDir = (arch: "x64" | "x86"): string => join(zigOut, "wind
 
 /** A development build's helper executable (zig-out/bin), e.g. ioperm-with-iopl. */
 export const devTool = (name: string): string => join(zigOut, "bin", name);
+
+/** A helper executable the package ships for Linux (ioperm-run, ioperm-noports): the prebuilt one, else the development build's. */
+export const linuxTool = (name: string): string => {
+  const prebuilt = join(prebuiltDir("linux-x64"), name);
+  return existsSync(prebuilt) ? prebuilt : devTool(name);
+};

@@ -15,6 +15,7 @@ export function prebuiltSources(): Record<string, string> {
   return {
     "linux-x64/libioperm.so": devLibrary("linux-x64"),
     "linux-x64/ioperm-run": devTool("ioperm-run"),
+    "linux-x64/ioperm-noports": devTool("ioperm-noports"),
     "win32-x64/ioperm.dll": devLibrary("win32-x64"),
     "win32-x64/ioperm.sys": join(devWindowsDir("x64"), "ioperm.sys"),
     "win32-x64/iopermctl.exe": join(devWindowsDir("x64"), "iopermctl.exe"),

@@ -1,5 +1,6 @@
-// Smoke test of the benchmark harness (host part): it runs in --quick mode and
-// writes a well-formed result. No timing is asserted: a benchmark is not a test.
+// The benchmark harness (host part): it runs in --quick mode and writes a
+// well-formed result that names the library it measured (witness: the built
+// library's own SHA-256). No timing is asserted: a benchmark is not a test.
 import { expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,7 +8,7 @@ import { join } from "node:path";
 import type { RunResult } from "../bench/model.ts";
 import { addRatios, type CaseResult } from "../bench/model.ts";
 import { formatNs, formatRatio, svgChart, table } from "../bench/report.ts";
-import { packageRoot as root } from "../lib/paths.ts";
+import { devLibrary, packageRoot as root } from "../lib/paths.ts";
 
 test("bun bench/run.ts --quick writes valid host JSON and an SVG chart", () => {
   const out = mkdtempSync(join(tmpdir(), "ioperm-bench-test-"));
@@ -30,6 +31,11 @@ test("bun bench/run.ts --quick writes valid host JSON and an SVG chart", () => {
     expect(run.machine.cpu.length).toBeGreaterThan(0);
     expect(run.machine.kernel.length).toBeGreaterThan(0);
     expect(typeof run.machine.virtualization).toBe("string");
+    const lib = readFileSync(devLibrary());
+    expect(run.library).toEqual({
+      sha256_12: new Bun.CryptoHasher("sha256").update(lib).digest("hex").slice(0, 12),
+      bytes: lib.length,
+    });
 
     const paths = run.cases.map((c) => c.path);
     for (const p of ["ffi-nop", "ts-api"]) expect(paths).toContain(p);

@@ -1,7 +1,8 @@
 // Host unit tests: every code maps to one IopermError whose message carries its
 // own remedy (a table of what each must say, not a length or a name check).
 import { expect, test } from "bun:test";
-import { errorFor, IopermError, localError } from "../lib/errors.ts";
+import { errorFor, IopermError } from "../lib/errors.ts";
+import { open, ops } from "../lib/index.ts";
 import { Errno, Status } from "../lib/status.ts";
 
 /** The words each code's message must contain: its remedy, or the fact the user acts on. */
@@ -57,8 +58,29 @@ test("an errno without a name keeps the kernel's number", () => {
   expect(e.errno).toBe(71);
 });
 
-test("the library's own codes", () => {
-  expect(localError("CLOSED", "x(): closed", "x").code).toBe("CLOSED");
+test("a closed handle: every call throws CLOSED, naming the call and the remedy, and touches nothing", () => {
+  const io = open();
+  io.close();
+  expect(io.closed).toBe(true);
+  for (const [op, call] of [
+    ["inb", () => io.inb(0x80)],
+    ["outb", () => io.outb(0x80, 1)],
+    ["grant", () => io.grant(0x378, 3)],
+    ["batch", () => io.batch([ops.inb(0x80)])],
+  ] as const) {
+    let err: unknown;
+    try {
+      call();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(IopermError);
+    expect({ code: (err as IopermError).code, op: (err as IopermError).op, message: (err as IopermError).message }).toEqual({
+      code: "CLOSED",
+      op,
+      message: `${op}(): this handle was closed; open() a new one`,
+    });
+  }
 });
 
 test("NO_BACKEND names what each backend answered", () => {

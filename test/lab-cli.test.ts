@@ -228,3 +228,39 @@ test.skipIf(!isRoot)(
   },
   120_000,
 );
+
+test("--prepare installs nothing new here and says what it found: the cache, QEMU's version, busybox and the kernel (witnesses: qemu --version, the kernel file)", () => {
+  const r = lab(["--prepare"]);
+  expect(r.code).toBe(0);
+  const said = Object.fromEntries(
+    r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => /^lab: (\w+) (.*)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1], m[2]]),
+  );
+  expect(Object.keys(said).sort()).toEqual(["busybox", "cache", "kernel", "qemu"]);
+  const qemu = Bun.spawnSync(["qemu-system-x86_64", "--version"], { stdout: "pipe" }).stdout.toString();
+  expect(qemu).toContain(`version ${said.qemu?.split(" ")[0]}`);
+  const vmlinuz = /\((.*)\)$/.exec(said.kernel ?? "")?.[1] ?? "";
+  expect(existsSync(vmlinuz)).toBe(true);
+  expect(existsSync(said.cache ?? "")).toBe(true);
+}, 300_000);
+
+test("a -device value QEMU refuses (iobase=zz): exit 125 with QEMU's words, and runLab's LabError has reason bad-config", async () => {
+  const r = lab(["--device", "isa-parallel,iobase=zz", "--", "true"]);
+  expect(r.code).toBe(125);
+  expect(r.stderr).toContain("lab: QEMU refused the machine");
+  expect(r.stderr).toContain("iobase");
+  const { LabError, runLab } = await import("../lib/lab/index.ts");
+  let err: unknown;
+  try {
+    await runLab({ cwd: root, command: ["true"], devices: ["isa-parallel,iobase=zz"] });
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(LabError);
+  expect((err as InstanceType<typeof LabError>).reason).toBe("bad-config");
+  expect(qemuWith("iobase=zz")).toEqual([]);
+}, 120_000);

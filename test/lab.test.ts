@@ -8,22 +8,24 @@
 // `// @lab-own-vm` (it changes the guest for good). A VM that does not boot, a preparation
 // that fails, or a run that reports nothing, fails loudly.
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { runLab } from "../lib/lab/index.ts";
-import { type CaseResult, declaredTests, parseJunit, verdict } from "./junit.ts";
+import { type CaseResult, declarationSites, fullName, parseJunit, verdict } from "./junit.ts";
 import { packageRoot as root } from "../lib/paths.ts";
 
 const dir = join(import.meta.dir, "lab");
+/** Files under test/lab/ that are imported by lab tests, not run: anything else that is not a *.lab.ts is an error. */
+const labHelpers = new Set(["probe-lib.ts", "wine-guest.ts", "witness.ts"]);
 const groups = new Map<string, string[]>();
-/** Tests each lab file declares, counted from its source: a file must report at least these. */
-const declared = new Map<string, number>();
-/** IOPERM_LAB_ONLY=uart,wine runs only the lab files whose names contain one of these words (for development). */
+/** Where each lab file declares tests (see declarationSites): every site must report at least one test. */
+const declared = new Map<string, number[]>();
+/** IOPERM_LAB_ONLY=uart,wine runs only the lab files whose names contain one of these words (for development; .ci/run unsets it). */
 const only = process.env.IOPERM_LAB_ONLY?.split(",").filter(Boolean);
-const labFiles = readdirSync(dir)
-  .filter((f) => f.endsWith(".lab.ts"))
-  .filter((f) => !only || only.some((w) => f.includes(w)))
-  .sort();
+const allFiles = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => statSync(join(dir, f)).isFile()).sort();
+/** Files discovery would drop silently: a lab test misnamed, or a helper nobody listed. */
+const strays = allFiles.filter((f) => !f.endsWith(".lab.ts") && !labHelpers.has(f));
+const labFiles = allFiles.filter((f) => f.endsWith(".lab.ts")).filter((f) => !only || only.some((w) => f.includes(w)));
 for (const f of labFiles) {
   const text = readFileSync(join(dir, f), "utf8");
   const devices = [...text.matchAll(/^\/\/ @lab-device (\S+)$/gm)].map((m) => m[1] ?? "");
@@ -32,12 +34,16 @@ for (const f of labFiles) {
   const qemu = [...text.matchAll(/^\/\/ @lab-qemu (.+)$/gm)].flatMap((m) => (m[1] ?? "").split(" "));
   // `// @lab-pcspk`: record the PC speaker to the run dir's pcspk.wav.
   if (/^\/\/ @lab-pcspk$/m.test(text)) qemu.push("@pcspk");
-  declared.set(`./test/lab/${f}`, declaredTests(text));
+  declared.set(`./test/lab/${f}`, declarationSites(text));
   // `// @lab-own-vm`: a file that changes the guest for good (kernel lockdown) gets a VM of its own.
   const own = /^\/\/ @lab-own-vm$/m.test(text) ? f : undefined;
   const key = JSON.stringify({ devices, qemu, prepare, own });
   groups.set(key, [...(groups.get(key) ?? []), `./test/lab/${f}`]);
 }
+
+test("every file under test/lab/ is a lab test (*.lab.ts) or a listed helper", () => {
+  expect(strays).toEqual([]);
+});
 
 interface GroupRun {
   devices: string[];
@@ -92,13 +98,17 @@ async function runGroup(devices: string[], prepare: string[], files: string[], o
         ...files,
       ],
       devices,
+      // The guest starts with an empty environment: pass what decides which seeds the fuzz runs (test/fuzz.ts).
+      env: Object.fromEntries(
+        ["CI", "IOPERM_FUZZ_SEED"].flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k] as string]])),
+      ),
       qemuArgs: qemuArgs.filter((a) => a !== "@pcspk"),
       pcspk: qemuArgs.includes("@pcspk"),
       onOutput: (t) => chunks.push(t),
     });
     const xml = join(lab.runDir, "junit.xml");
     const results = existsSync(xml) ? parseJunit(readFileSync(xml, "utf8")) : [];
-    const expected = files.map((file) => ({ file, declared: declared.get(file) ?? 1 }));
+    const expected = files.map((file) => ({ file, sites: declared.get(file) ?? [] }));
     return { devices, files, own, prepare, results, failure: verdict(lab.exitCode, expected, results), output: chunks.join("") };
   } catch (e) {
     return {
@@ -125,7 +135,7 @@ for (let i = 0; i < entries.length; i += 2) {
 
 // One line for .ci/run, which fails when the lab reported fewer tests than its files declare.
 const reported = runs.reduce((n, r) => n + r.results.length, 0);
-const expectedTotal = entries.reduce((n, g) => n + g.files.reduce((m, f) => m + (declared.get(f) ?? 1), 0), 0);
+const expectedTotal = entries.reduce((n, g) => n + g.files.reduce((m, f) => m + Math.max(1, declared.get(f)?.length ?? 0), 0), 0);
 console.log(`lab: ${reported} tests reported, ${expectedTotal} declared in ${labFiles.length} files`);
 
 for (const run of runs) {
@@ -138,7 +148,7 @@ for (const run of runs) {
     });
     for (const r of run.results) {
       const t = r.status === "skip" ? test.skip : test;
-      t(`${r.file.replace(/^.*\//, "")} > ${r.name}`, () => {
+      t(fullName(r).replace(/^test\/lab\//, ""), () => {
         if (r.status === "fail") throw new Error(`failed in the lab VM:\n${r.message}`);
       });
     }

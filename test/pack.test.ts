@@ -32,7 +32,9 @@ test("it holds no test, bench result, lab or build script, cache, Zig or driver 
       /^package\/(test|bench|scripts|zig|windows-driver|\.cache|\.ci|node_modules|dist)\//.test(f) ||
       // a cache, build output or result set anywhere, e.g. lib/lab/.cache/ once the lab ships in lib/
       /\/(\.cache|\.zig-cache|zig-out|node_modules|results|runs)\//.test(f) ||
-      /\.(test|lab)\.ts$|\.pdb$|\.log$|\.tmp$/.test(f),
+      // examples/*.test.ts are worked examples for users (README links them), not tests of the package
+      (/\.(test|lab)\.ts$/.test(f) && !/^package\/examples\/[^/]+\.test\.ts$/.test(f)) ||
+      /\.pdb$|\.log$|\.tmp$/.test(f),
   );
   expect(forbidden).toEqual([]);
 });
@@ -52,6 +54,14 @@ function members(tgz: string): Record<string, string> {
   const files = Bun.spawnSync(["find", ".", "-type", "f"], { cwd: dir, stdout: "pipe" }).stdout.toString().trim().split("\n").sort();
   return Object.fromEntries(files.map((f) => [f, new Bun.CryptoHasher("sha256").update(readFileSync(join(dir, f))).digest("hex")]));
 }
+
+test("every relative link in README.md resolves to a file in the tarball (the installed package, and the registry page)", () => {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const links = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1] ?? "").filter((l) => !/^[a-z]+:/.test(l));
+  expect(links.length).toBeGreaterThan(5);
+  const missing = links.filter((l) => !listing.some((f) => f === `package/${l}` || f.startsWith(`package/${l.replace(/\/?$/, "/")}`)));
+  expect(missing).toEqual([]);
+});
 
 test("packing the same tree again gives the same bytes", () => {
   const again = pack(join(out, "b"));

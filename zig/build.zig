@@ -79,6 +79,17 @@ pub fn build(b: *std.Build) void {
     b.installArtifact(b.addExecutable(.{ .name = "ioperm-run", .root_module = run_tool }));
     test_step.dependOn(&b.addRunArtifact(b.addTest(.{ .root_module = run_tool })).step);
 
+    // ioperm-noports: drop every inherited I/O permission, then exec (lib/spawn.ts).
+    const noports = b.createModule(.{
+        .root_source_file = b.path("src/tools/noports.zig"),
+        .target = b.resolveTargetQuery(targets[0]),
+        .optimize = optimize,
+        .link_libc = false,
+        .strip = optimize != .debug,
+    });
+    b.installArtifact(b.addExecutable(.{ .name = "ioperm-noports", .root_module = noports }));
+    test_step.dependOn(&b.addRunArtifact(b.addTest(.{ .root_module = noports })).step);
+
     if (windows) windowsDriver(b, optimize, sign);
 }
 

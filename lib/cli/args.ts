@@ -20,7 +20,7 @@ export function parseNumber(text: string | undefined, what: string, max: number)
   return n;
 }
 
-/** Splits `--json`, `--backend B` and `--name value` options from the positionals. */
+/** Splits `--json`, `--backend B` and `--name value` options (name in `valued`) from the positionals. */
 export function splitOptions(
   args: string[],
   valued: string[] = [],
@@ -29,9 +29,11 @@ export function splitOptions(
   for (let i = 0; i < args.length; i++) {
     const a = args[i] ?? "";
     if (a === "--json") out.json = true;
-    else if (a === "--backend" || valued.includes(a.slice(2))) {
+    else if (a === "--backend" || (a.startsWith("--") && valued.includes(a.slice(2)))) {
       const v = args[++i];
       if (v === undefined) throw new UsageError(`${a} wants a value`);
+      // No value here starts with "--" (ports, counts, backend names): the value was left out.
+      if (v.startsWith("--")) throw new UsageError(`${a} wants a value, but the next argument is the option ${v}`);
       if (a === "--backend") {
         if (!["auto", "direct", "devport", "driver"].includes(v))
           throw new UsageError(`--backend must be auto, direct, devport or driver, got ${v}`);

@@ -3,7 +3,7 @@
  * this directory, and exits with CMD's exit code. See `ioperm lab --help`.
  */
 import { parseArgs } from "node:util";
-import { LabError, labCacheDir, prepareLab, runLab } from "../lab/index.ts";
+import { LabError, labCacheDir, labLimits, prepareLab, runLab } from "../lab/index.ts";
 import type { Command } from "./command.ts";
 
 const usage = `usage: ioperm lab [options] [-- <command> [args…]]
@@ -27,8 +27,9 @@ Options:
   --pcspk           record the PC speaker to <run>/pcspk.wav
   --out DIR         run dir, shared with the guest (default <cache>/runs/<time>-<pid>)
   --qemu ARG        extra QEMU argument, passed as is (repeatable)
-  --memory MiB      guest RAM (default 2048)
-  --timeout SECONDS kill the VM after this long, boot included (default 600)
+  --memory MiB      guest RAM, ${labLimits.minMemoryMiB} up to this host's RAM (default 2048)
+  --timeout SECONDS kill the VM after this long, boot included (default 600,
+                    at most ${Math.floor(labLimits.maxTimeoutMs / 1000)})
   --prepare         only install what the lab needs, and say what it found
   --verbose         also show the kernel console and the QEMU command line
   -h, --help        this text
@@ -64,9 +65,19 @@ const options = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/** A bad command line: exit 64 with the message and a pointer to --help. */
+export class UsageError extends Error {}
+
+/** An argument that is one of our own options (`--out`, `--out=…`, `-h`) or the `--` that ends them. */
+const isOurs = (arg: string) =>
+  arg === "--" || arg === "-h" || Object.keys(options).some((l) => arg === `--${l}` || arg.startsWith(`--${l}=`));
+
 /**
  * Our options end at `--` or at the first word that is not one, so the
- * command's own options (`sh -c`) are never ours.
+ * command's own options (`sh -c`) are never ours. A value that looks like an
+ * option (`--out --device`) is refused: the value was most likely forgotten.
+ * `--qemu` takes QEMU's own options (`--qemu -no-hpet`), so only ours are
+ * refused there; `--name=value` passes any value as it is.
  */
 export function splitArgv(argv: string[]): { ours: string[]; command: string[] } {
   const ours: string[] = [];
@@ -75,19 +86,37 @@ export function splitArgv(argv: string[]): { ours: string[]; command: string[] }
     if (arg === "--") return { ours, command: argv.slice(i + 1) };
     if (!arg.startsWith("-")) return { ours, command: argv.slice(i) };
     const takesValue = Object.entries(options).some(([long, o]) => arg === `--${long}` && o.type === "string");
-    // Joined as --name=value, since parseArgs rejects values that start with "-" (--qemu -no-hpet).
-    if (takesValue && i + 1 < argv.length) ours.push(`${arg}=${argv[++i]}`);
-    else ours.push(arg);
+    const value = argv[i + 1];
+    if (takesValue && value !== undefined) {
+      if (arg === "--qemu" ? isOurs(value) : value.startsWith("-") && !/^-\d/.test(value))
+        throw new UsageError(
+          `${arg} wants a value, but the next argument is the option ${value}; write ${arg}=${value} if that is the value`,
+        );
+      // Joined as --name=value, since parseArgs rejects values that start with "-" (--qemu -no-hpet).
+      ours.push(`${arg}=${value}`);
+      i++;
+    } else ours.push(arg);
   }
   return { ours, command: [] };
 }
 
-class UsageError extends Error {}
-
-function positive(name: string, value: string | undefined): number | undefined {
+/** --timeout SECONDS (decimal, fractions allowed) in milliseconds, within what the lab's timer can keep. */
+export function timeoutMs(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`ioperm lab: --${name} wants a positive number, got ${JSON.stringify(value)}`);
+  const max = Math.floor(labLimits.maxTimeoutMs / 1000);
+  const ms = /^\d+(\.\d+)?$/.test(value) ? Math.ceil(Number(value) * 1000) : Number.NaN;
+  if (!(ms >= 1 && ms <= labLimits.maxTimeoutMs))
+    throw new UsageError(`--timeout wants seconds, more than 0 and at most ${max} (about 24.8 days), got ${JSON.stringify(value)}`);
+  return ms;
+}
+
+/** --memory MiB: a whole number from the least that boots to this host's RAM. */
+export function memoryMiB(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const [min, max] = [labLimits.minMemoryMiB, labLimits.maxMemoryMiB()];
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= min && n <= max))
+    throw new UsageError(`--memory wants a whole number of MiB from ${min} to ${max} (this host's RAM), got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -111,18 +140,19 @@ async function lab(args: string[]): Promise<number> {
     return 0;
   }
   if (values.prepare) return prepareOnly(values.kernel);
-  const timeout = positive("timeout", values.timeout);
+  const timeout = timeoutMs(values.timeout);
+  const memory = memoryMiB(values.memory);
   const started = performance.now();
   const result = await runLab({
     command: command.length > 0 ? command : selfCheck,
     devices: values.device,
     qemuArgs: values.qemu,
-    memoryMiB: positive("memory", values.memory),
+    memoryMiB: memory,
     outDir: values.out,
     kvm: values.kvm,
     kernel: values.kernel,
     pcspk: values.pcspk,
-    timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+    timeoutMs: timeout,
     verbose: values.verbose,
   });
   if (process.stderr.isTTY || values.verbose) {

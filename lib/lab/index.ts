@@ -13,4 +13,4 @@
  */
 export { LabError, type LabErrorReason } from "./errors.ts";
 export { type Kernel, type LabTools, labCacheDir, prepareLab } from "./toolchain.ts";
-export { type LabFiles, type LabOptions, type LabResult, runLab } from "./vm.ts";
+export { type LabFiles, type LabOptions, type LabResult, labLimits, runLab } from "./vm.ts";

@@ -9,6 +9,7 @@
 // 0x1ce/0x1cf), RTC, i440FX/PIIX, fw_cfg.
 import type { Subprocess } from "bun";
 import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { ConsoleSplitter, type Phase } from "./console.ts";
 import { LabError } from "./errors.ts";
@@ -34,7 +35,7 @@ export interface LabOptions {
   qemuArgs?: string[];
   /** Record the PC speaker (PIT channel 2 through port 0x61) to <run>/pcspk.wav, named `pcspk` in files. */
   pcspk?: boolean;
-  /** Guest RAM; default 2048. The overlay's writable layer lives in it. */
+  /** Guest RAM; default 2048, from labLimits.minMemoryMiB up to the host's RAM. The overlay's writable layer lives in it. */
   memoryMiB?: number;
   /** Run dir, the same path in the guest; default <cache>/runs/<timestamp>-<pid> (see labCacheDir). */
   outDir?: string;
@@ -44,7 +45,7 @@ export interface LabOptions {
    * falls back to TCG.
    */
   kvm?: boolean;
-  /** Whole run, boot included; default 10 min. QEMU is killed after it. */
+  /** Whole run, boot included; default 10 min, at most labLimits.maxTimeoutMs. QEMU is killed after it. */
   timeoutMs?: number;
   /** Extra environment for the guest command. */
   env?: Record<string, string>;
@@ -86,6 +87,29 @@ export interface LabResult {
 }
 
 const defaultTimeoutMs = 10 * 60_000;
+
+/** The bounds runLab accepts; anything outside is a RangeError before any boot. */
+export const labLimits = {
+  /** setTimeout's longest delay (2^31 - 1 ms, about 24.8 days): a longer one fires at once. */
+  maxTimeoutMs: 2 ** 31 - 1,
+  /** The least guest RAM that boots: 128 MiB does, and with 64 MiB QEMU exits before the kernel runs. */
+  minMemoryMiB: 128,
+  /** This host's RAM in MiB: a guest given more is a typo. */
+  maxMemoryMiB: () => Math.floor(totalmem() / 2 ** 20),
+} as const;
+
+/** Refuses a timeout or memory size QEMU or the timer would not honour, before anything is installed or booted. */
+function checkLimits(opts: LabOptions): void {
+  const t = opts.timeoutMs;
+  if (t !== undefined && !(Number.isFinite(t) && t >= 1 && t <= labLimits.maxTimeoutMs))
+    throw new RangeError(`lab: timeoutMs must be 1 to ${labLimits.maxTimeoutMs} (about 24.8 days, the longest timer), got ${t}`);
+  const m = opts.memoryMiB;
+  const max = labLimits.maxMemoryMiB();
+  if (m !== undefined && !(Number.isInteger(m) && m >= labLimits.minMemoryMiB && m <= max))
+    throw new RangeError(
+      `lab: memoryMiB must be a whole number of MiB from ${labLimits.minMemoryMiB} to ${max} (this host's RAM), got ${m}`,
+    );
+}
 /** Nested KVM hangs at kernel entry on some hosts; TCG reaches the command in under 10 s. */
 const kvmBootLimitMs = 20_000;
 const tailLines = 40;
@@ -397,6 +421,7 @@ function verdictOf(
  */
 export async function runLab(opts: LabOptions): Promise<LabResult> {
   if (opts.command.length === 0 || opts.command[0] === "") throw new TypeError("lab: no command given");
+  checkLimits(opts);
   const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
   const deadline = Date.now() + timeoutMs;
   const progress = opts.onProgress ?? (opts.verbose ? (line: string) => process.stderr.write(`${line}\n`) : toStderrIfTty);

@@ -1,6 +1,8 @@
-// Smoke run of the lab benchmark (bench/guest.ts, what `bun run bench --vm` boots)
-// with a tiny sample time: every lab path and the floor must appear in its JSON.
-// No timing is asserted: a benchmark is not a test.
+// A short run of the lab benchmark (bench/guest.ts, what `bun run bench --vm` boots)
+// with a tiny sample time: every lab path and the floor must appear in its JSON,
+// and its writes must have reached the device (witness: Debian's inb reads back
+// what the bench wrote to COM2's scratch register). No timing is asserted: a
+// benchmark is not a test.
 import { expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +12,8 @@ import { PATHS, type RunResult } from "../../bench/model.ts";
 test("bench --vm (quick): every lab path and the native floor are measured, each against the floor", () => {
   const file = join(process.env.IOPERM_LAB_RUN ?? "", LAB_FILE);
   rmSync(file, { force: true });
+  const debian = (...args: string[]) => Bun.spawnSync(args, { stdout: "pipe" }).stdout.toString().trim();
+  debian("outb", "0x2ff", "0x00");
   const r = Bun.spawnSync([process.execPath, "bench/guest.ts", "--quick", "--time", "2"], { stdout: "pipe", stderr: "pipe" });
   expect(r.exitCode, r.stderr.toString().slice(-2000)).toBe(0);
   const run = JSON.parse(readFileSync(file, "utf8")) as RunResult;
@@ -24,4 +28,8 @@ test("bench --vm (quick): every lab path and the native floor are measured, each
   const floors = run.cases.filter((c) => c.path === "native-loop4096");
   expect(floors.length).toBeGreaterThan(0);
   for (const f of floors) expect(f.ratio_to_floor).toBe(1);
+  // The write cases ran on the device: COM2's scratch register holds the bench's value (0x5A), not the 0 written before.
+  expect(Number(debian("inb", "0x2ff"))).toBe(0x5a);
+  // Each case timed what it says: samples of whole calls, accesses per call as the path defines.
+  for (const c of run.cases) expect(c.samples * c.calls_per_sample).toBeGreaterThan(0);
 }, 300_000);

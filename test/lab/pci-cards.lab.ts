@@ -71,6 +71,7 @@ test("with --force the card UARTs are probed, and their types agree with the ker
 
 test("card names come from pci.ids and match lspci's (witness: pciutils)", () => {
   const names = probe().pci.functions.filter((f) => f.bdf === "00:08.0" || f.bdf === "00:09.0");
+  expect(names.map((f) => f.bdf)).toEqual(["00:08.0", "00:09.0"]);
   for (const f of names) {
     const mm = Bun.spawnSync(["lspci", "-mm", "-s", f.bdf], { stdout: "pipe" }).stdout.toString();
     const [cls, vendor, device] = [...mm.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
@@ -86,6 +87,7 @@ test("card names come from pci.ids and match lspci's (witness: pciutils)", () =>
 test("a string through each card UART lands in that card's host file (witness: QEMU's chardev files)", async () => {
   const ports = probe().pciPorts;
   const files = ["pcs", "pcs2.1", "pcs2.2"];
+  expect(ports.length).toBe(files.length);
   using io = open({ backend: "direct" });
   for (const [i, p] of ports.entries()) {
     io.grant(p.base, 8);

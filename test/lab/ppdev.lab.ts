@@ -102,3 +102,22 @@ test("the probe, run by that user without port access, lists /dev/parport0 and s
   expect(doc.notes[0]).toContain("surveyed through ppdev");
   expect(validateProbe(doc) ? "" : schemaErrors()).toBe("");
 });
+
+test("claims are per thread: a Worker cannot use or share this thread's claim (EBUSY at once, NOT_GRANTED), and claims the port once it is released (witness: the host LPT file)", async () => {
+  const before = hostFile("lpt1").length;
+  const r = Bun.spawnSync([...asLpUser, process.execPath, "test/fixtures/ppdev-threads.ts"], {
+    env: { ...process.env, HOME: "/tmp" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(r.exitCode, r.stderr.toString()).toBe(0);
+  const { whileHeld, afterRelease } = JSON.parse(r.stdout.toString());
+  expect(whileHeld).toMatchObject({ before: "NOT_GRANTED", grant: "EBUSY", write: "NOT_GRANTED" });
+  expect(whileHeld.message).toContain("another thread of this one holds it");
+  expect(afterRelease).toEqual({ before: "NOT_GRANTED", grant: "ok", message: "", write: "ok" });
+  const file = await eventually(
+    () => hostFile("lpt1"),
+    (f) => f.length >= before + 3,
+  );
+  expect(file.subarray(before).toString()).toBe("MmW");
+});

@@ -42,6 +42,13 @@ export function ioportsClaims(): { from: number; to: number; name: string }[] {
     .map((m) => ({ from: Number.parseInt(m[1] ?? "", 16), to: Number.parseInt(m[2] ?? "", 16), name: m[3] ?? "" }));
 }
 
+/** Debian's ioport tools (their own ioperm, their own in/out) in another process; the value they print, as a number. */
+export function debianIo(tool: "inb" | "inw" | "inl" | "outb" | "outw" | "outl", ...args: number[]): number {
+  const r = Bun.spawnSync([tool, ...args.map((a) => `0x${a.toString(16)}`)], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${tool} ${args.join(" ")}: ${r.stderr}`);
+  return Number(r.stdout.toString().trim() || "0");
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until `f` holds, for host files that QEMU writes asynchronously. */
@@ -53,4 +60,52 @@ export async function eventually<T>(f: () => T, ok: (v: T) => boolean, ms = 3000
     v = f();
   }
   return v;
+}
+
+/** The guest clock (`date`, in ms since the epoch), read in its own process: the witness, not this process's clock. */
+export function guestClockMs(): number {
+  return Math.floor(Number(Bun.spawnSync(["date", "+%s%N"]).stdout.toString().trim()) / 1e6);
+}
+
+/**
+ * Reads a real-time clock between two readings of the guest clock and says
+ * whether it lies between them. The kernel set the guest clock from the CMOS
+ * RTC at boot to the whole second, so the guest clock lags the RTC by up to
+ * 1 s and never leads it: an RTC reading (whole seconds) lies in
+ * [the second of `before`, `after` + 1 s]. No window depends on how long the
+ * read takes.
+ */
+export function bracketClock<T>(
+  read: () => T,
+  toMs: (value: T) => number,
+): { value: T; before: number; rtc: number; after: number; within: boolean } {
+  const before = guestClockMs();
+  const value = read();
+  const after = guestClockMs();
+  const rtc = toMs(value);
+  return { value, before, rtc, after, within: rtc >= Math.floor(before / 1000) * 1000 && rtc <= after + 1000 };
+}
+
+/** Reads `stream` line by line, so a test can wait for a process's next line instead of sleeping. */
+export function lineReader(stream: ReadableStream<Uint8Array>): { next: () => Promise<string | undefined>; seen: string[] } {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  const seen: string[] = [];
+  let buffer = "";
+  return {
+    seen,
+    async next() {
+      for (;;) {
+        const nl = buffer.indexOf("\n");
+        if (nl >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          seen.push(line);
+          return line;
+        }
+        const { value, done } = await reader.read();
+        if (done) return buffer ? (seen.push(buffer), buffer) : undefined;
+        buffer += value;
+      }
+    },
+  };
 }

@@ -1,5 +1,5 @@
 // scripts/windows/check_pe.py can fail: each Memory Integrity rule is broken in
-// a copy of the built x64 ioperm.sys and the checker must name it. Host only
+// a copy of the built x64 ioperm.sys and the checker must name it (all seven rules). Host only
 // (pefile, no Wine). The build itself runs the checker on the real images.
 import { beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -61,4 +61,48 @@ test("an executable pool type (NonPagedPool, 0) at the ExAllocatePoolWithTag cal
   expect(b.indexOf(mov, at + 1)).toBe(-1);
   b.writeUInt32LE(0, at + 1);
   expect(check(b).problems.some((p) => /^hvci: ExAllocatePoolWithTag at 0x[0-9a-f]+: pool type 0 is not an NX pool$/.test(p))).toBe(true);
+});
+
+test("NX_COMPAT cleared is named", () => {
+  const b = Buffer.from(image);
+  const at = optionalHeader(b) + 70;
+  b.writeUInt16LE(b.readUInt16LE(at) & ~0x100, at);
+  expect(check(b).problems.some((p) => p.startsWith("hvci: IMAGE_DLLCHARACTERISTICS_NX_COMPAT not set"))).toBe(true);
+});
+
+test("a SectionAlignment other than 0x1000 is named", () => {
+  const b = Buffer.from(image);
+  const at = optionalHeader(b) + 32; // PE32+ SectionAlignment
+  expect(b.readUInt32LE(at)).toBe(0x1000);
+  b.writeUInt32LE(0x2000, at);
+  expect(check(b).problems).toContain("hvci: SectionAlignment 0x2000, want 0x1000");
+});
+
+test("an import of an allocator that can return executable memory is named", () => {
+  const b = Buffer.from(image);
+  // Rename an imported function in the hint/name table (NUL-padded to the same length).
+  const name = Buffer.from("ZwQueryValueKey\0", "latin1");
+  const at = b.indexOf(name);
+  expect(at).toBeGreaterThan(0);
+  expect(b.indexOf(name, at + 1)).toBe(-1);
+  Buffer.from("MmMapIoSpace\0\0\0\0", "latin1").copy(b, at);
+  expect(check(b).problems).toContain("hvci: imports MmMapIoSpace, which can allocate executable memory");
+});
+
+test("a stack guard outside a writable, non-executable section is named", () => {
+  const b = Buffer.from(image);
+  const sections = optionalHeader(b) + b.readUInt16LE(b.readUInt32LE(0x3c) + 20);
+  const count = b.readUInt16LE(b.readUInt32LE(0x3c) + 6);
+  // Make every writable section read-only: wherever the guard lives, it is no longer writable.
+  let cleared = 0;
+  for (let i = 0; i < count; i++) {
+    const at = sections + 40 * i + 36;
+    const flags = b.readUInt32LE(at);
+    if (flags & 0x80000000) {
+      b.writeUInt32LE((flags & ~0x80000000) >>> 0, at);
+      cleared++;
+    }
+  }
+  expect(cleared).toBeGreaterThan(0);
+  expect(check(b).problems).toContain("hvci: __stack_chk_guard is not in a writable, non-executable section");
 });

@@ -260,4 +260,5 @@ test {
     _ = @import("status.zig");
     _ = @import("core.zig");
     _ = @import("prepared.zig");
+    _ = @import("ppdev.zig");
 }
