@@ -25,6 +25,8 @@ Options:
   --kernel PATH     boot this kernel: a bzImage (modules from /lib/modules/<release>,
                     or built in) or an unpacked kernel package directory
   --pcspk           record the PC speaker to <run>/pcspk.wav
+  --qemu-trace EVENT  record a QEMU trace event (repeatable; e.g. pckbd_kbd_write_command)
+                    with host timestamps to <run>/qemu-trace.log, readable in the guest
   --out DIR         run dir, shared with the guest (default <cache>/runs/<time>-<pid>)
   --qemu ARG        extra QEMU argument, passed as is (repeatable)
   --memory MiB      guest RAM, ${labLimits.minMemoryMiB} up to this host's RAM (default 2048)
@@ -59,6 +61,7 @@ const options = {
   kvm: { type: "boolean" },
   kernel: { type: "string" },
   pcspk: { type: "boolean" },
+  "qemu-trace": { type: "string", multiple: true },
   timeout: { type: "string" },
   prepare: { type: "boolean" },
   verbose: { type: "boolean" },
@@ -152,6 +155,7 @@ async function lab(args: string[]): Promise<number> {
     kvm: values.kvm,
     kernel: values.kernel,
     pcspk: values.pcspk,
+    qemuTrace: values["qemu-trace"],
     timeoutMs: timeout,
     verbose: values.verbose,
   });
