@@ -137,30 +137,31 @@ function checkRequest(netfn: number, cmd: number, data: readonly number[]): void
   });
 }
 
+/** Status bits 7:6 and IBF: a wait on them stops a batch at the step where the interface leaves WRITE. */
+const WRITE_READY = { mask: 0xc0 | KCS_STATUS.IBF, expect: 0x80 } as const;
+
 /**
- * The write phase's steps: WRITE_START, each byte but the last (clearing OBF
- * after each, as the spec asks), WRITE_END, the last byte. `checks` collects
- * the indices of the status reads that must show WRITE.
+ * The write phase's steps: WRITE_START, each byte but the last, WRITE_END, the
+ * last byte. After each write a wait for "IBF clear and state WRITE", so that
+ * an interface that goes to ERROR stops the batch right there (as a TIMEOUT
+ * whose last status shows the state), then a read of the data register to
+ * clear OBF, as the spec asks. `checks` collects the status reads.
  */
 export function kcsWriteSteps(bytes: readonly number[], data: number, sc: number, t: number, checks: number[]): BatchOp[] {
-  const steps: BatchOp[] = [];
-  const ibf = () => steps.push(ops.wait(sc, KCS_STATUS.IBF, 0, t));
-  const status = () => {
+  const steps: BatchOp[] = [ops.wait(sc, KCS_STATUS.IBF, 0, t)];
+  const ready = () => {
+    steps.push(ops.wait(sc, WRITE_READY.mask, WRITE_READY.expect, t));
     checks.push(steps.length);
     steps.push(ops.inb(sc), ops.inb(data)); // the state, then OBF cleared
   };
-  ibf();
   steps.push(ops.outb(sc, KCS_CONTROL.WRITE_START));
-  ibf();
-  status();
+  ready();
   for (const b of bytes.slice(0, -1)) {
     steps.push(ops.outb(data, b));
-    ibf();
-    status();
+    ready();
   }
   steps.push(ops.outb(sc, KCS_CONTROL.WRITE_END));
-  ibf();
-  status();
+  ready();
   steps.push(ops.outb(data, bytes.at(-1) ?? 0));
   return steps;
 }
@@ -178,7 +179,15 @@ export function kcsRequest(io: Ioperm, netfn: number, cmd: number, data: readonl
   const s = settings(opts);
   const checks: number[] = [];
   const steps = kcsWriteSteps([netfn << 2, cmd, ...data], s.data, s.sc, s.t, checks);
-  const v = runSteps(io, steps, "kcs", (i) => `writing the request (step ${i}), waiting for IBF to clear`);
+  let v: number[];
+  try {
+    v = runSteps(io, steps, "kcs", (i) => `writing the request (step ${i}), waiting for IBF to clear in the WRITE state`);
+  } catch (e) {
+    // IBF clear but the state not WRITE: the interface left the write phase (to ERROR); take the error path.
+    if (e instanceof ControllerError && e.code === "TIMEOUT" && e.status !== undefined && !(e.status & KCS_STATUS.IBF))
+      fail(io, opts, decodeKcsStatus(e.status), "in the write phase");
+    throw e;
+  }
   for (const i of checks) {
     const st = decodeKcsStatus(v[i] ?? 0xff);
     if (st.state !== "WRITE") fail(io, opts, st, "in the write phase");

@@ -103,7 +103,7 @@ export function findSmbus(io: Ioperm): SmbusController | null {
 export interface PortOwner {
   /** The innermost claim that is a driver ("piix4_smbus", "ipmi_si", "keyboard"), or null. */
   driver: string | null;
-  /** The innermost claim that only describes the range (ACPI's "IPI0001:00", "pnp 00:05", a PCI function's BAR), or null. */
+  /** The outermost claim that only describes the range (ACPI's "IPI0001:00", "pnp 00:05", a PCI function's BAR), or null. */
   firmware: string | null;
 }
 
@@ -124,13 +124,14 @@ export function isDescription(name: string): boolean {
   );
 }
 
-/** The driver and the firmware description holding from..from+count-1 (innermost of each). */
-export function portOwner(claims: readonly Claim[], from: number, count: number): PortOwner {
+/** The driver (innermost) and the firmware description (outermost) holding from..from+count-1. */
+export function portOwner(claims: readonly Pick<Claim, "from" | "to" | "name">[], from: number, count: number): PortOwner {
   const to = from + count - 1;
   const names = claims.filter((c) => c.from <= to && c.to >= from).map((c) => c.name);
   return {
     driver: names.filter((n) => !isDescription(n)).at(-1) ?? null,
-    firmware: names.filter((n) => isDescription(n) && !/^PCI Bus /.test(n)).at(-1) ?? null,
+    // The outermost description names the device (ACPI's "IPI0001:00", not its register "IPMI Address 1").
+    firmware: names.find((n) => isDescription(n) && !/^PCI Bus /.test(n)) ?? null,
   };
 }
 
@@ -168,7 +169,7 @@ export class SmbusHost {
    */
   static open(
     io: Ioperm,
-    opts: SmbusOptions & { force?: boolean; claims?: readonly Claim[] } = {},
+    opts: SmbusOptions & { force?: boolean; claims?: readonly Pick<Claim, "from" | "to" | "name">[] } = {},
   ): { host: SmbusHost; controller: SmbusController; owner: PortOwner } {
     const c = findSmbus(io);
     if (!c)
