@@ -25,6 +25,7 @@ import {
   SmbusHost,
 } from "../../lib/devices/index.ts";
 import { open } from "../../lib/index.ts";
+import { probe } from "./probe-lib.ts";
 import { eventually, ioportsClaims, labFiles } from "./witness.ts";
 
 const io = open({ backend: "direct" });
@@ -57,6 +58,7 @@ const trace = () =>
     .map((l) => /:(pckbd_\w+) (0x[0-9a-f]+)/.exec(l))
     .filter((m) => m !== null)
     .map((m) => [m[1] ?? "", Number(m[2])] as [string, number]);
+let i8042Config = -1;
 const irq1 = () => Number(/^\s*1:\s+(\d+)/m.exec(readFileSync("/proc/interrupts", "utf8"))?.[1] ?? Number.NaN);
 
 test("8042: self-test 0x55 and the configuration byte the kernel wrote at boot, restored (witness: QEMU's pckbd trace)", async () => {
@@ -75,6 +77,7 @@ test("8042: self-test 0x55 and the configuration byte the kernel wrote at boot, 
   );
   expect(r).toMatchObject({ selfTest: 0x55, passed: true });
   expect(r.config).toBe(kernelConfig as number);
+  i8042Config = r.config;
   expect(r.configRead).toBe(r.config | 0x10); // read with the keyboard interface disabled
   expect(r.configRestored).toBe(r.configRead);
   // What the controller received and answered, in order, and nothing else.
@@ -201,37 +204,6 @@ test("KCS: ioperm ipmi info --json, ipmi raw and examples/ipmi-info.ts give the 
   expect(JSON.parse(example("ipmi-info"))).toEqual(library);
 });
 
-test("KCS answers equal ipmitool mc info through ipmi_si, loaded after; then the range is held by ipmi_si and refused (witness: ipmitool)", () => {
-  insmod("char/ipmi/ipmi_msghandler.ko", "char/ipmi/ipmi_devintf.ko", "char/ipmi/ipmi_si.ko type=kcs ports=0xca2");
-  const r = sh(["ipmitool", "mc", "info"]);
-  expect(r.err).toBe("");
-  const field = (k: string) => new RegExp(`^${k}\\s*: (.*)$`, "m").exec(r.out)?.[1]?.trim();
-  expect({
-    deviceId: Number(field("Device ID")),
-    deviceRevision: Number(field("Device Revision")),
-    firmwareRevision: field("Firmware Revision"),
-    ipmiVersion: field("IPMI Version"),
-    manufacturerId: Number(field("Manufacturer ID")),
-    productId: Number(field("Product ID")?.split(" ")[0]),
-    deviceAvailable: field("Device Available") === "yes",
-    providesSdrs: field("Provides Device SDRs") === "yes",
-  }).toEqual({
-    deviceId: library.deviceId,
-    deviceRevision: library.deviceRevision,
-    firmwareRevision: library.firmwareRevision,
-    ipmiVersion: library.ipmiVersion,
-    manufacturerId: library.manufacturerId,
-    productId: library.productId,
-    deviceAvailable: library.deviceAvailable,
-    providesSdrs: library.providesSdrs,
-  });
-  for (const s of library.additionalSupport) expect(r.out).toContain(`    ${s}\n`);
-  expect(portOwner(ioportsClaims(), 0xca2, 2).driver).toBe("ipmi_si");
-  const refused = cli("ipmi", "info");
-  expect(refused.code).toBe(1);
-  expect(refused.err).toMatch(/held by the kernel driver ipmi_si/);
-});
-
 // ---- SMBus (PIIX4 on pc) ------------------------------------------------------------------------------------------
 
 let scanned: number[] = [];
@@ -269,6 +241,56 @@ test("SMBus: the PIIX4 host found through PCI (00:01.3, 8086:7113, base from 0x9
   io.release(0xcf8, 8);
 });
 
+// ---- the probe, before any driver ------------------------------------------------------------------------------
+
+interface ControllersJson {
+  kcs: { present: boolean; method: string; claimedBy: string | null; describedBy: string | null; device: unknown } | null;
+  smbus: { method: string; claimedBy: string | null; addresses: number[] | null; controller: { kind: string; base: number } | null } | null;
+  i8042: { present: boolean; method: string; claimedBy: string | null; selfTest: number | null; config: number | null } | null;
+}
+const probeControllers = (...args: string[]) => probe("--only", "kcs,smbus,i8042", ...args) as unknown as ControllersJson;
+
+test("the probe finds the BMC (ACPI's description is no claim), the SMBus addresses, and the 8042 held by the kernel's keyboard driver", () => {
+  const r = probeControllers();
+  expect(r.kcs).toMatchObject({ present: true, method: "probe", claimedBy: null, describedBy: "IPI0001:00", device: library });
+  expect(r.smbus).toMatchObject({ method: "probe", claimedBy: null, addresses: scanned, controller: { kind: "piix4" } });
+  expect(r.i8042).toMatchObject({ present: true, method: "kernel", claimedBy: "keyboard", selfTest: null, config: null });
+  // --force: the self-test runs, and the configuration byte is the kernel's (the trace witnessed it above).
+  const forced = probeControllers("--force");
+  expect(forced.i8042).toMatchObject({ present: true, method: "probe", claimedBy: "keyboard", selfTest: 0x55, config: i8042Config });
+});
+
+test("KCS answers equal ipmitool mc info through ipmi_si, loaded after; then the range is held by ipmi_si and refused (witness: ipmitool)", () => {
+  insmod("char/ipmi/ipmi_msghandler.ko", "char/ipmi/ipmi_devintf.ko", "char/ipmi/ipmi_si.ko type=kcs ports=0xca2");
+  const r = sh(["ipmitool", "mc", "info"]);
+  expect(r.err).toBe("");
+  const field = (k: string) => new RegExp(`^${k}\\s*: (.*)$`, "m").exec(r.out)?.[1]?.trim();
+  expect({
+    deviceId: Number(field("Device ID")),
+    deviceRevision: Number(field("Device Revision")),
+    firmwareRevision: field("Firmware Revision"),
+    ipmiVersion: field("IPMI Version"),
+    manufacturerId: Number(field("Manufacturer ID")),
+    productId: Number(field("Product ID")?.split(" ")[0]),
+    deviceAvailable: field("Device Available") === "yes",
+    providesSdrs: field("Provides Device SDRs") === "yes",
+  }).toEqual({
+    deviceId: library.deviceId,
+    deviceRevision: library.deviceRevision,
+    firmwareRevision: library.firmwareRevision,
+    ipmiVersion: library.ipmiVersion,
+    manufacturerId: library.manufacturerId,
+    productId: library.productId,
+    deviceAvailable: library.deviceAvailable,
+    providesSdrs: library.providesSdrs,
+  });
+  for (const s of library.additionalSupport) expect(r.out).toContain(`    ${s}\n`);
+  expect(portOwner(ioportsClaims(), 0xca2, 2).driver).toBe("ipmi_si");
+  const refused = cli("ipmi", "info");
+  expect(refused.code).toBe(1);
+  expect(refused.err).toMatch(/held by the kernel driver ipmi_si/);
+});
+
 test("SMBus scan and SPD bytes equal i2cdetect -y and i2cget -y through i2c-piix4, loaded after; then piix4_smbus holds the range and it is refused", () => {
   insmod("i2c/busses/i2c-piix4.ko", "i2c/i2c-dev.ko");
   const list = sh(["i2cdetect", "-l"]).out;
@@ -286,4 +308,10 @@ test("SMBus scan and SPD bytes equal i2cdetect -y and i2cget -y through i2c-piix
   io.grant(0xcf8, 8);
   expect(() => SmbusHost.open(io, { claims: ioportsClaims() })).toThrow(/piix4_smbus/);
   io.release(0xcf8, 8);
+});
+
+test("the probe, with ipmi_si and i2c-piix4 bound: both reported from the kernel's view, neither range touched", () => {
+  const r = probeControllers();
+  expect(r.kcs).toMatchObject({ present: true, method: "kernel", claimedBy: "ipmi_si", describedBy: "IPI0001:00", device: null });
+  expect(r.smbus).toMatchObject({ method: "kernel", claimedBy: "piix4_smbus", addresses: null });
 });
