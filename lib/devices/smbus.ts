@@ -165,7 +165,8 @@ export class SmbusHost {
 
   /**
    * Finds the controller, refuses when a kernel driver holds its range (unless
-   * `force`), and grants the range. Needs 0xCF8-0xCFF granted for the search.
+   * `force`), and grants the range (unless grantAll() holds every port). Needs
+   * 0xCF8-0xCFF granted for the search.
    */
   static open(
     io: Ioperm,
@@ -191,7 +192,7 @@ export class SmbusHost {
         "smbus",
         `smbus: ${c.name} at 0x${c.base.toString(16)} is held by the kernel driver ${owner.driver} (/proc/ioports); its transfers would interleave with ours. Use /dev/i2c-* (i2c-tools) instead, unload the driver, or force it`,
       );
-    io.grant(c.base, c.size);
+    if (!io.grants().all) io.grant(c.base, c.size); // under grantAll() (iopl) every port is held already
     return { host: new SmbusHost(io, c.base, opts), controller: c, owner };
   }
 
