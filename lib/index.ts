@@ -13,7 +13,7 @@
  * refused with IopermError code NOT_GRANTED before any instruction runs.
  */
 import { readFileSync } from "node:fs";
-import { encodeOps, hasParams, OP_SIZE, opValues, stepAt, stepValues, type BatchOp } from "./batch.ts";
+import { encodeOps, hasParams, OP_KIND, OP_SIZE, opValues, stepAt, stepValues, type BatchOp } from "./batch.ts";
 import { arrayWidth, checkPort, checkRange, checkValue, checkWidth, type PortArray, type Width } from "./check.ts";
 import { errorFor, IopermError, localError, type ErrorContext } from "./errors.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
@@ -353,7 +353,7 @@ export class Ioperm implements PortIO, Disposable {
     const index = stepAt(buf, slot);
     const head = slot * OP_SIZE + 4 <= buf.length ? new DataView(buf.buffer, buf.byteOffset + slot * OP_SIZE) : undefined;
     // A delay names no port.
-    const port = head && head.getUint8(3) !== 3 ? head.getUint16(0, true) : undefined;
+    const port = head && head.getUint8(3) !== OP_KIND.delay ? head.getUint16(0, true) : undefined;
     const value = s === Status.TIMEOUT ? this.#open.ioperm_timeout_value() : undefined;
     throw errorFor(s, { op: `batch[${index}]`, port, index, value });
   }

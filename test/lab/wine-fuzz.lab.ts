@@ -72,7 +72,7 @@ describe.skipIf(why !== null)(`ioperm.sys fuzzed with real port I/O in the lab V
       const c = counts!;
       console.log(
         `lab fuzz: ${c.n} IOCTLs in ${seconds.toFixed(1)} s (seed ${seed}, ${kind}; replay: ${replayCommand(seed, "test/lab/wine-fuzz.lab.ts")}), ${c.broken} broke a rule; ` +
-          `verdicts OK ${c.verdicts[0]}, NOT_ALLOWED ${c.verdicts[1]}, BAD_WIDTH ${c.verdicts[2]}, BAD_OP ${c.verdicts[3]}, RANGE ${c.verdicts[4]}; ` +
+          `verdicts OK ${c.verdicts[0]}, NOT_ALLOWED ${c.verdicts[1]}, BAD_WIDTH ${c.verdicts[2]}, BAD_OP ${c.verdicts[3]}, RANGE ${c.verdicts[4]}, TIMEOUT ${c.verdicts[5]}, TOO_LONG ${c.verdicts[6]}; ` +
           `${c.e9_bytes} bytes to debugcon`,
       );
       for (const l of jsonLines<{ op: string }>(run.lines).filter((l) => l.op === "broken"))

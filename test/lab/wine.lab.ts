@@ -1,7 +1,8 @@
 // ioperm.sys doing real port I/O: Wine inside the lab VM, started through
 // ioperm-with-iopl so winedevice.exe holds iopl(3) and the driver's in/out
 // reach QEMU's LPT1 and isa-debugcon. Each request is checked against the host
-// file QEMU wrote, and each refusal against the file staying unchanged.
+// file QEMU wrote, and each refusal against the file staying unchanged. Timed
+// steps (wait, delay, pulse) run in the driver here, polling real devices.
 // The host prepares the prefix before boot (Wine in TCG would take minutes):
 // @lab-host-prepare sh scripts/windows/lab-prefix.sh
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -9,7 +10,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { open } from "../../lib/index.ts";
 import { iopermctl, iopermDll, labWine, root, wineDir, WineSession, wineProcesses, winPath } from "../../scripts/windows/lab-wine.ts";
-import { batch, type CtlResult, h, ioctl, jsonLines, op, reply } from "../windows/wine.ts";
+import { batch, type CtlResult, h, ioctl, jsonLines, op, pair, reply } from "../windows/wine.ts";
 import { eventually, hostFile } from "./witness.ts";
 
 const info = labWine();
@@ -18,6 +19,13 @@ const W = h.IOPERM_OP_WRITE!;
 const R = (name: string) => h[`IOPERM_RESULT_${name}`]!;
 const VERSION = ioctl("VERSION", null, 24);
 const outb = (port: number, value: number) => op(port, 1, W, value);
+const DELAY = h.IOPERM_OP_DELAY!;
+/** A timed step: its head and its parameter slot (windows-driver/include/ioperm_ioctl.h). */
+const wait = (port: number, mask: number, expect: number, timeoutUs: number) => [
+  op(port, 1, h.IOPERM_OP_WAIT!, timeoutUs),
+  pair(mask, expect),
+];
+const pulse = (port: number, value: number, holdUs: number, rest: number) => [op(port, 1, h.IOPERM_OP_PULSE!, value), pair(rest, holdUs)];
 const strobe = [outb(0x37a, 0x0c), outb(0x37a, 0x0d), outb(0x37a, 0x0c)];
 const text = (s: string) => [...new TextEncoder().encode(s)];
 const hex = (s: string) => Buffer.from(s).toString("hex");
@@ -157,6 +165,52 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
     expect(com2).toContain(direct);
     expect(com2).not.toContain("#");
     expect(com2).not.toContain(refused);
+  }, 60_000);
+
+  test("timed steps in one BATCH: waits on LPT1 status, a strobe pulse per byte, a delay (witness: host LPT file)", async () => {
+    // Status bits 0x18 (select in, no error) stay set on QEMU's parallel port; each byte
+    // goes out on the rising edge of its strobe pulse, so without each pulse's rest write
+    // only the first byte would arrive.
+    const sent = text(`pulse ${process.pid}\n`);
+    const slots = [
+      outb(0x37a, 0x0c),
+      op(0, 0, DELAY, 100),
+      ...sent.flatMap((b) => [outb(0x378, b), ...wait(0x379, 0x18, 0x18, 10_000), ...pulse(0x37a, 0x0d, 5, 0x0c)]),
+    ];
+    const before = hostFile("lpt1").length;
+    const [, r] = ctl(["open rw", ioctl("BATCH", batch(slots), 16 + 8 * slots.length)]);
+    expect(batched(r)).toEqual({ result: R("OK"), index: slots.length });
+    const file = await eventually(
+      () => hostFile("lpt1").subarray(before),
+      (f) => f.length >= sent.length,
+    );
+    expect([...file]).toEqual(sent);
+  }, 60_000);
+
+  test("a wait that cannot match times out in the driver: TIMEOUT, its slot and last value; nothing after it ran (witnesses: debugcon, Debian's inb)", async () => {
+    const first = `before the wait ${process.pid}\n`;
+    const never = `after the wait ${process.pid}\n`;
+    const head = text(first).length;
+    const slots = [...text(first).map((c) => outb(0xe9, c)), ...wait(0x379, 0x18, 0x00, 2000), ...text(never).map((c) => outb(0xe9, c))];
+    // And a wait on COM2's LSR, outside the lab's allowlist: refused before anything ran.
+    const refused = [outb(0xe9, 0x21), ...wait(0x2fd, 0x20, 0x20, 10)];
+    const [, r, no] = ctl([
+      "open rw",
+      ioctl("BATCH", batch(slots), 16 + 8 * slots.length),
+      ioctl("BATCH", batch(refused), 16 + 8 * refused.length),
+    ]);
+    expect(batched(r)).toEqual({ result: R("TIMEOUT"), index: head });
+    expect(batched(no)).toEqual({ result: R("NOT_ALLOWED"), index: 1 });
+    const last = reply(r!).getUint32(12, true);
+    const inb = Bun.spawnSync(["inb", "0x379"], { stdout: "pipe" });
+    expect({ last: last & 0x18, debian: Number(inb.stdout.toString().trim()) & 0x18 }).toEqual({ last: 0x18, debian: 0x18 });
+    const debugcon = await eventually(
+      () => hostFile("debugcon").toString(),
+      (t) => t.includes(first),
+    );
+    await Bun.sleep(200);
+    expect(debugcon).toContain(first);
+    expect(hostFile("debugcon").toString()).not.toContain(never);
   }, 60_000);
 
   test("raw IOCTL: PCI_READ of 00:00.0 and 00:01.0 gives what the guest kernel sees (witness: /sys/bus/pci and lspci -n)", () => {

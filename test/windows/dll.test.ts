@@ -71,6 +71,14 @@ describe("the TypeScript API in bun.exe under Wine", () => {
     expect(String(badWidth!.message)).toContain("batch op 0");
   }, 60_000);
 
+  test("timed steps through the DLL: over the call cap TOO_LONG, a wait on an ungranted port NOT_GRANTED by index, delays run in the driver", () => {
+    const [over, wait, delays] = guest("batch-timed=over", "batch-timed=wait", "batch-timed=delays");
+    expect(over).toMatchObject({ rc: "TOO_LONG", index: 10 });
+    expect(wait).toMatchObject({ rc: "NOT_GRANTED", index: 1 });
+    expect(String(wait!.message)).toMatch(/^batch\[1\]\(0x64\)/);
+    expect(delays).toMatchObject({ rc: 0, values: [0, 0] });
+  }, 60_000);
+
   test("SCM: status, uninstall, install through installDriver()/uninstallDriver()/driverStatus()", () => {
     const steps = guest("status", "uninstall", "status", "version", "uninstall", `install=${installed}`, "status", "version");
     expect(steps.map((s) => [s.step.split("=")[0], s.rc, s.state ?? s.errno ?? null])).toEqual([

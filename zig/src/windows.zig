@@ -162,6 +162,9 @@ pub inline fn write(backend: Backend, comptime width: u32, port: u16, value: cpu
 pub fn batch(t: *Thread, list: []core.Op, out: *u32) i32 {
     if (is_x86 and t.backend == .direct) return core.runEach(.direct, list, out);
     if (list.len > proto.IOPERM_MAX_BATCH) return status.of(.range);
+    // A list of delays alone needs no grant, so the device may not be open yet.
+    const opened = device.open();
+    if (opened != status.ok) return opened;
     var index: u32 = 0;
     const rc = device.batchIoctl(list, &index);
     out.* = if (rc == status.ok) @intCast(list.len) else index;

@@ -17,7 +17,7 @@ function run(step: string, f: () => Fields | void): void {
   try {
     out(step, { rc: 0, ...(f() ?? {}) });
   } catch (e) {
-    if (e instanceof IopermError) out(step, { rc: e.code, errno: e.errno ?? 0, message: e.message });
+    if (e instanceof IopermError) out(step, { rc: e.code, errno: e.errno ?? 0, index: e.index, message: e.message });
     else out(step, { rc: (e as Error).name, message: (e as Error).message });
   }
 }
@@ -72,6 +72,16 @@ for (const step of steps) {
       run(step, () => ({ values: io.batch(arg.split(",").map((p) => ops.inb(Number(p)))) }));
       break;
     }
+    case "batch-timed":
+      // Timed steps through the DLL: arg "over" passes the call cap (TOO_LONG, nothing sent),
+      // "wait" is a wait on an ungranted port after a delay (NOT_GRANTED), "delays" only delays
+      // (they run in the driver and touch no port).
+      run(step, () => {
+        const cap = Array.from({ length: 11 }, () => ops.delay(100_000));
+        const list = arg === "over" ? cap : arg === "wait" ? [ops.delay(10), ops.wait(0x64, 2, 0, 1000)] : [ops.delay(500), ops.delay(0)];
+        return { values: io.batch(list) };
+      });
+      break;
     case "batch-width":
       // A width the TypeScript layer must refuse before anything reaches the DLL.
       run(step, () => ({ values: io.batch([{ port: 0x378, width: 24 as 8, write: false, value: 0 }]) }));
