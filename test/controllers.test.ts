@@ -196,3 +196,26 @@ test("runSteps turns a wait's TIMEOUT into ControllerError TIMEOUT with the last
   expect((caught as Error).message).toContain("at step 11"); // 10 in the first batch, then index 1 of the second
   expect((caught as Error).cause).toBeInstanceOf(IopermError);
 });
+
+test("ioperm ipmi and smbus: usage errors exit 64 before any port I/O, with the usage", async () => {
+  const { main } = await import("../lib/cli.ts");
+  const errors: string[] = [];
+  const err = console.error;
+  console.error = (...a: unknown[]) => errors.push(a.join(" "));
+  try {
+    expect(await main(["ipmi"])).toBe(64);
+    expect(await main(["ipmi", "raw", "0x40", "0x01"])).toBe(64); // NetFn is 6 bits
+    expect(await main(["ipmi", "raw", "0x06", "zz"])).toBe(64);
+    expect(await main(["ipmi", "info", "extra"])).toBe(64);
+    expect(await main(["smbus", "get", "0x50"])).toBe(64);
+    expect(await main(["smbus", "get", "0x50", "0x00", "q"])).toBe(64);
+    expect(await main(["smbus", "get", "0x78", "0x00"])).toBe(64); // 7-bit, reserved addresses excluded
+    expect(await main(["smbus", "scan", "--bogus"])).toBe(64);
+  } finally {
+    console.error = err;
+  }
+  expect(errors[1]).toContain("NETFN must be 0x00..0x3f");
+  expect(errors[2]).toContain("CMD must be a hex byte");
+  expect(errors[6]).toContain("ADDR must be 0x03..0x77");
+  expect(errors.every((e) => e.includes("usage: ioperm"))).toBe(true);
+});
