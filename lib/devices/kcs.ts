@@ -202,13 +202,15 @@ export function kcsRequest(io: Ioperm, netfn: number, cmd: number, data: readonl
       ops.inb(s.sc),
       ops.inb(s.data),
     ];
-    const r = runSteps(
-      io,
-      read,
-      "kcs",
-      (i) =>
-        `reading response byte ${n}, waiting for ${read[i]?.step === "wait" && (read[i] as { expect: number }).expect ? "OBF" : "IBF to clear"}`,
-    );
+    let r: number[];
+    try {
+      r = runSteps(io, read, "kcs", (i) => `reading response byte ${n}, waiting for ${i === read.length - 3 ? "OBF" : "IBF to clear"}`);
+    } catch (e) {
+      // IBF clear but no OBF coming: an interface in ERROR takes the error path, not a bare timeout.
+      if (e instanceof ControllerError && e.code === "TIMEOUT" && e.status !== undefined && (e.status & (0xc0 | KCS_STATUS.IBF)) === 0xc0)
+        fail(io, opts, decodeKcsStatus(e.status), `reading response byte ${n}`);
+      throw e;
+    }
     const st = decodeKcsStatus(r.at(-2) ?? 0xff);
     if (st.state === "IDLE") break; // the byte read was the dummy that ends the phase
     if (st.state !== "READ") fail(io, opts, st, `reading response byte ${n}`);
