@@ -22,6 +22,7 @@ import {
   kcsStatus,
   parseI2cdetect,
   portOwner,
+  readI8042Config,
   SmbusHost,
 } from "../../lib/devices/index.ts";
 import { open } from "../../lib/index.ts";
@@ -95,6 +96,30 @@ test("8042: self-test 0x55 and the configuration byte the kernel wrote at boot, 
   ]);
   // No answer raised IRQ 1, so the kernel's handler took none of them.
   expect(irq1()).toBe(irqBefore);
+  io.release(0x60, 1);
+  io.release(0x64, 1);
+});
+
+test("8042: readI8042Config alone reads the same byte, with the same handshake and nothing else (witness: QEMU's pckbd trace)", async () => {
+  io.grant(0x60, 1);
+  io.grant(0x64, 1);
+  const before = trace().length;
+  expect(readI8042Config(io)).toBe(i8042Config);
+  const seen = await eventually(
+    () => trace().slice(before),
+    (t) => t.some((e) => e[0] === "pckbd_kbd_write_command" && e[1] === 0xae),
+  );
+  const read = i8042Config | 0x10;
+  expect(seen).toEqual([
+    ["pckbd_kbd_write_command", 0xad],
+    ["pckbd_kbd_write_command", 0x20],
+    ["pckbd_kbd_read_data", read],
+    ["pckbd_kbd_write_command", 0x60],
+    ["pckbd_kbd_write_data", read],
+    ["pckbd_kbd_write_command", 0x20],
+    ["pckbd_kbd_read_data", read],
+    ["pckbd_kbd_write_command", 0xae],
+  ]);
   io.release(0x60, 1);
   io.release(0x64, 1);
 });
