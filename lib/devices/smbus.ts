@@ -139,6 +139,12 @@ export function portOwner(claims: readonly Pick<Claim, "from" | "to" | "name">[]
 export interface SmbusOptions {
   /** Microseconds a transaction may take (default 20 ms; at most MAX_STEP_US). */
   timeoutUs?: number;
+  /**
+   * The register family (default "piix4"). An "i801" host also has the INUSE
+   * semaphore that firmware and other agents share: a status read takes it
+   * when free, and each transaction gives it back.
+   */
+  kind?: SmbusController["kind"];
 }
 
 function checkAddress(addr: number): void {
@@ -156,11 +162,13 @@ export class SmbusHost {
   readonly io: Ioperm;
   readonly base: number;
   readonly timeoutUs: number;
+  readonly kind: SmbusController["kind"];
 
   constructor(io: Ioperm, base: number, opts: SmbusOptions = {}) {
     this.io = io;
     this.base = base;
     this.timeoutUs = opts.timeoutUs ?? 20_000;
+    this.kind = opts.kind ?? "piix4";
   }
 
   /**
@@ -193,20 +201,31 @@ export class SmbusHost {
         `smbus: ${c.name} at 0x${c.base.toString(16)} is held by the kernel driver ${owner.driver} (/proc/ioports); its transfers would interleave with ours. Use /dev/i2c-* (i2c-tools) instead, unload the driver, or force it`,
       );
     if (!io.grants().all) io.grant(c.base, c.size); // under grantAll() (iopl) every port is held already
-    return { host: new SmbusHost(io, c.base, opts), controller: c, owner };
+    return { host: new SmbusHost(io, c.base, { ...opts, kind: c.kind }), controller: c, owner };
   }
 
   /** Runs one transaction; returns [status, data0, data1] or throws the typed error the status names. */
   #transact(addr: number, read: boolean, protocol: number, command: number, data0 = 0, data1 = 0): { data0: number; data1: number } {
     const b = this.base;
+    // i801: this read takes the INUSE semaphore when it is free; set already, another agent holds it.
+    const semaphore = this.kind === "i801" ? SMBUS_STATUS.INUSE : 0;
     const [before = 0xff] = this.io.batch([ops.inb(b + REG.status)]);
-    if (before & SMBUS_STATUS.HOST_BUSY)
+    if (before & semaphore)
+      throw new ControllerError(
+        "CONTROLLER_ERROR",
+        "smbus",
+        `smbus: another agent (firmware, ACPI, a driver) holds the host's INUSE semaphore (status ${hex2(before)}); try again later`,
+        before,
+      );
+    if (before & SMBUS_STATUS.HOST_BUSY) {
+      if (semaphore) this.io.outb(b + REG.status, semaphore); // give back what the read took, nothing else
       throw new ControllerError(
         "CONTROLLER_ERROR",
         "smbus",
         `smbus: the host is busy (status ${hex2(before)}): another agent is using it`,
         before,
       );
+    }
     const steps: BatchOp[] = [
       ops.outb(b + REG.status, CLEAR),
       ops.outb(b + REG.address, (addr << 1) | (read ? 1 : 0)),
@@ -219,9 +238,15 @@ export class SmbusHost {
       ops.inb(b + REG.status),
       ops.inb(b + REG.data0),
       ops.inb(b + REG.data1),
-      ops.outb(b + REG.status, CLEAR),
+      ops.outb(b + REG.status, CLEAR | semaphore), // and the semaphore given back
     ];
-    const v = runSteps(this.io, steps, "smbus", () => `waiting for HOST_BUSY to clear (address ${hex2(addr)})`);
+    let v: number[];
+    try {
+      v = runSteps(this.io, steps, "smbus", () => `waiting for HOST_BUSY to clear (address ${hex2(addr)})`);
+    } catch (e) {
+      this.io.outb(b + REG.status, CLEAR | semaphore);
+      throw e;
+    }
     const status = v[8] ?? 0;
     if (status & SMBUS_STATUS.DEV_ERR)
       throw new ControllerError(
