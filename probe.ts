@@ -1,9 +1,10 @@
 #!/usr/bin/env bun
 /**
  * Surveys the legacy hardware that answers on this machine: parallel ports,
- * UARTs, the CMOS RTC, PCI configuration space and QEMU's fw_cfg.
+ * UARTs, the CMOS RTC, PCI configuration space, QEMU's fw_cfg, and the
+ * controllers (a BMC on IPMI KCS, the SMBus host, the 8042).
  *
- *   bun run probe.ts [--json] [--only lpt,uart,rtc,pci,fwcfg] [--force] [--iopl] [--backend auto|direct|devport]
+ *   bun run probe.ts [--json] [--only lpt,uart,rtc,pci,fwcfg,kcs,smbus,i8042] [--force] [--iopl] [--backend auto|direct|devport]
  *   bun run probe.ts --vm [--device SPEC]…   (the same survey inside the lab VM)
  *
  * Safe by default: reads before it writes, restores what it changes, grants only
@@ -39,9 +40,10 @@ import {
 } from "./lib/devices/index.ts";
 import { canOpen } from "./lib/diagnose.ts";
 import { commandFor } from "./lib/where.ts";
+import { type I8042Entry, type KcsEntry, type SmbusEntry, surveyI8042, surveyKcs, surveySmbus } from "./lib/probe/controllers.ts";
 import { type BackendName, type Ioperm, IopermError, open } from "./lib/index.ts";
 
-const SECTIONS = ["fwcfg", "lpt", "uart", "rtc", "pci"] as const;
+const SECTIONS = ["fwcfg", "lpt", "uart", "rtc", "pci", "kcs", "smbus", "i8042"] as const;
 type Section = (typeof SECTIONS)[number];
 
 export const SCHEMA_ID = "ioperm-probe/1";
@@ -80,6 +82,10 @@ interface Report {
   pciPorts?: PciPortEntry[];
   /** The ppdev devices (/dev/parportN) and whether this user may open them. */
   parports?: { device: string; usable: boolean }[];
+  /** A BMC on IPMI KCS (0xCA2), the SMBus host, the 8042 (lib/probe/controllers.ts). */
+  kcs?: KcsEntry | null;
+  smbus?: SmbusEntry | null;
+  i8042?: I8042Entry | null;
   notes: string[];
 }
 
@@ -311,6 +317,12 @@ export function survey(io: Ioperm, only: Set<Section>, force: boolean, backend: 
     // Serial and parallel ports on PCI cards sit where the firmware put them: found through their I/O BARs.
     report.pciPorts = claims || force ? surveyPciPorts(io, functions, claims, force, notes) : [];
   }
+  // The controllers: surveyed only where the kernel's claims can be seen (or --force), like LPT and UART.
+  const guarded = claims !== undefined || force;
+  if (only.has("kcs")) report.kcs = guarded ? surveyKcs(io, safeClaims, force) : null;
+  if (only.has("smbus") && bytesOnly) byteNote("SMBus");
+  else if (only.has("smbus")) report.smbus = guarded ? surveySmbus(io, safeClaims, force) : null;
+  if (only.has("i8042")) report.i8042 = guarded ? surveyI8042(io, safeClaims, force) : null;
   report.machine.hypervisor = report.fwcfg?.present || /QEMU/i.test(d.sys_vendor ?? "") ? "QEMU" : null;
   if (!only.has("lpt") && !only.has("uart")) return report;
   if (!claims && !force)
@@ -425,14 +437,42 @@ function table(r: Report): string {
       line(`  ${hex(p.base)}  ${p.kind.padEnd(8)} ${p.bdf} BAR${p.bar}  ${what}`);
     }
   }
+  if (r.kcs) {
+    const k = r.kcs;
+    const d = k.device;
+    line();
+    line(`IPMI KCS (${hex(k.base)})`);
+    line(
+      d
+        ? `  BMC: device ID ${d.deviceId} rev ${d.deviceRevision}, firmware ${d.firmwareRevision}, IPMI ${d.ipmiVersion}, manufacturer ${d.manufacturerId}, product ${d.productId}`
+        : `  ${k.present ? "present" : "-"}`,
+    );
+    if (k.note) line(`  (${k.note})`);
+  }
+  if (r.smbus) {
+    const m = r.smbus;
+    line();
+    line(`SMBus${m.controller ? ` ${m.controller.name} at ${hex(m.controller.base)}` : ""}`);
+    if (m.addresses) line(`  answering: ${m.addresses.map((a) => hex(a, 2)).join(" ") || "none"}`);
+    if (m.note) line(`  (${m.note})`);
+  }
+  if (r.i8042) {
+    const k = r.i8042;
+    line();
+    line("8042 keyboard controller (0x60/0x64)");
+    if (k.selfTest !== null)
+      line(`  self-test ${hex(k.selfTest, 2)}${k.selfTest === 0x55 ? " (passed)" : ""}, configuration ${hex(k.config ?? 0, 2)}`);
+    else line(`  ${k.present ? "present" : "-"}`);
+    if (k.note) line(`  (${k.note})`);
+  }
   for (const n of r.notes) line(`note: ${n}`);
   return out.join("\n");
 }
 
 const USAGE = `Surveys the legacy hardware that answers: parallel ports, UARTs, the CMOS RTC,
-PCI configuration space and QEMU's fw_cfg.
+PCI configuration space, QEMU's fw_cfg, a BMC on IPMI KCS, the SMBus host and the 8042.
 
-  ioperm-probe [--json] [--only lpt,uart,rtc,pci,fwcfg] [--force] [--iopl] [--backend auto|direct|devport]
+  ioperm-probe [--json] [--only lpt,uart,rtc,pci,fwcfg,kcs,smbus,i8042] [--force] [--iopl] [--backend auto|direct|devport]
   ioperm-probe --vm [--device SPEC]…   (the same survey inside the lab VM)
 
 Safe by default: reads before it writes, restores what it changes, grants only

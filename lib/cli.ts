@@ -18,6 +18,8 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   dump: () => import("./cli/dump.ts"),
   watch: () => import("./cli/watch.ts"),
   pci: () => import("./cli/pci.ts"),
+  ipmi: () => import("./cli/ipmi.ts"),
+  smbus: () => import("./cli/smbus.ts"),
   doctor: () => import("./cli/doctor.ts"),
   run: () => import("./cli/run.ts"),
   driver: () => import("./cli/driver.ts"),

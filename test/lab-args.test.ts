@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { memoryMiB, splitArgv, timeoutMs, UsageError } from "../lib/cli/lab.ts";
 import { labLimits, runLab } from "../lib/lab/index.ts";
+import { qemuTraceArgs } from "../lib/lab/vm.ts";
 import { packageRoot as root } from "../lib/paths.ts";
 
 const work = mkdtempSync(join(tmpdir(), "ioperm-labargs-"));
@@ -97,4 +98,15 @@ test("runLab refuses the same out-of-range numbers with a RangeError", async () 
     expect(e).toBeInstanceOf(RangeError);
     expect((e as Error).message).toContain(message);
   }
+});
+
+test("QEMU trace events: each a -trace, one timestamped log in the run dir; a name that is not an event is a TypeError", () => {
+  expect(qemuTraceArgs(["pckbd_kbd_read_data", "ipmi_*"], "/r")).toEqual({
+    args: ["-trace", "pckbd_kbd_read_data", "-trace", "ipmi_*", "-D", "/r/qemu-trace.log", "-msg", "timestamp=on"],
+    files: { qemuTrace: "/r/qemu-trace.log" },
+  });
+  expect(qemuTraceArgs([], "/r")).toEqual({ args: [], files: {} });
+  // A QEMU option smuggled in as an event name is refused, not passed on.
+  expect(() => qemuTraceArgs(["pckbd,file=/etc/x"], "/r")).toThrow(TypeError);
+  expect(() => qemuTraceArgs(["-D"], "/r")).toThrow(/not a QEMU trace event name/);
 });

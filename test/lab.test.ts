@@ -34,6 +34,8 @@ for (const f of labFiles) {
   const qemu = [...text.matchAll(/^\/\/ @lab-qemu (.+)$/gm)].flatMap((m) => (m[1] ?? "").split(" "));
   // `// @lab-pcspk`: record the PC speaker to the run dir's pcspk.wav.
   if (/^\/\/ @lab-pcspk$/m.test(text)) qemu.push("@pcspk");
+  // `// @lab-qemu-trace EVENT`: QEMU records the trace event to the run dir's qemu-trace.log (files.json: qemuTrace).
+  for (const m of text.matchAll(/^\/\/ @lab-qemu-trace (\S+)$/gm)) qemu.push(`@trace:${m[1] ?? ""}`);
   declared.set(`./test/lab/${f}`, declarationSites(text));
   // `// @lab-own-vm`: a file that changes the guest for good (kernel lockdown) gets a VM of its own.
   const own = /^\/\/ @lab-own-vm$/m.test(text) ? f : undefined;
@@ -102,8 +104,9 @@ async function runGroup(devices: string[], prepare: string[], files: string[], o
       env: Object.fromEntries(
         ["CI", "IOPERM_FUZZ_SEED"].flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k] as string]])),
       ),
-      qemuArgs: qemuArgs.filter((a) => a !== "@pcspk"),
+      qemuArgs: qemuArgs.filter((a) => a !== "@pcspk" && !a.startsWith("@trace:")),
       pcspk: qemuArgs.includes("@pcspk"),
+      qemuTrace: qemuArgs.filter((a) => a.startsWith("@trace:")).map((a) => a.slice("@trace:".length)),
       onOutput: (t) => chunks.push(t),
       onError: (t) => chunks.push(t),
     });

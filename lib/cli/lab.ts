@@ -26,6 +26,8 @@ Options:
   --kernel PATH     boot this kernel: a bzImage (modules from /lib/modules/<release>,
                     or built in) or an unpacked kernel package directory
   --pcspk           record the PC speaker to <run>/pcspk.wav
+  --qemu-trace EVENT  record a QEMU trace event (repeatable; e.g. pckbd_kbd_write_command)
+                    with host timestamps to <run>/qemu-trace.log, readable in the guest
   --out DIR         run dir, shared with the guest (default <cache>/runs/<time>-<pid>);
                     yours alone: another user's or a group-writable one is refused
   --qemu ARG        extra QEMU argument, passed as is (repeatable)
@@ -61,6 +63,7 @@ const options = {
   kvm: { type: "boolean" },
   kernel: { type: "string" },
   pcspk: { type: "boolean" },
+  "qemu-trace": { type: "string", multiple: true },
   timeout: { type: "string" },
   prepare: { type: "boolean" },
   verbose: { type: "boolean" },
@@ -154,6 +157,7 @@ async function lab(args: string[]): Promise<number> {
     kvm: values.kvm,
     kernel: values.kernel,
     pcspk: values.pcspk,
+    qemuTrace: values["qemu-trace"],
     timeoutMs: timeout,
     verbose: values.verbose,
   });

@@ -6,3 +6,7 @@ export * from "./pci.ts";
 export * from "./pciids.ts";
 export * from "./rtc.ts";
 export * from "./uart.ts";
+export { ControllerError, type ControllerErrorCode, runSteps } from "./controller.ts";
+export * from "./i8042.ts";
+export * from "./kcs.ts";
+export * from "./smbus.ts";

@@ -38,6 +38,13 @@ export interface LabOptions {
   qemuArgs?: string[] | undefined;
   /** Record the PC speaker (PIT channel 2 through port 0x61) to <run>/pcspk.wav, named `pcspk` in files. */
   pcspk?: boolean | undefined;
+  /**
+   * QEMU trace events to record (`qemu-system-x86_64 -trace help` lists them;
+   * a trailing `*` matches a prefix), with host timestamps, to
+   * <run>/qemu-trace.log, named `qemuTrace` in files: what a device received
+   * and answered, seen from the host. The guest reads it as it grows.
+   */
+  qemuTrace?: string[] | undefined;
   /** Guest RAM; default 2048, from labLimits.minMemoryMiB up to the host's RAM. The overlay's writable layer lives in it. */
   memoryMiB?: number | undefined;
   /**
@@ -84,6 +91,8 @@ export interface LabFiles extends Record<string, string | undefined> {
   debugcon: string;
   /** The PC speaker as a WAV file, with `pcspk: true`. */
   pcspk?: string;
+  /** QEMU's trace log, with `qemuTrace` events: one `pid@seconds.micros:event args` line each. */
+  qemuTrace?: string;
 }
 
 export interface LabResult {
@@ -469,7 +478,8 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
   }
   const extra = extraDevices(opts.devices ?? [], runDir);
   const speaker = opts.pcspk ? pcspkRecording(runDir) : { args: [], files: {} };
-  const files: LabFiles = { ...extra.files, ...speaker.files, ...standardFiles(runDir) };
+  const traced = qemuTraceArgs(opts.qemuTrace ?? [], runDir);
+  const files: LabFiles = { ...extra.files, ...speaker.files, ...traced.files, ...standardFiles(runDir) };
   // Every file the host makes here is new (O_EXCL|O_NOFOLLOW): QEMU then opens the witness files we made, never a planted link.
   for (const file of Object.values(files)) if (file !== undefined) await replaceNew(file);
   await replaceNew(join(runDir, "files.json"), `${JSON.stringify(files, null, 2)}\n`);
@@ -480,7 +490,7 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     id,
     runDir,
     baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "stdio", ttyMode(opts)),
-    tailArgs: [...extra.args, ...speaker.args, ...(opts.qemuArgs ?? [])],
+    tailArgs: [...extra.args, ...speaker.args, ...traced.args, ...(opts.qemuArgs ?? [])],
     deadline,
     timeoutMs,
     onOutput: opts.onOutput ?? ((text) => process.stdout.write(text)),
@@ -520,6 +530,16 @@ async function commandFound(name: string, cwd: string, runDir: string): Promise<
 function pcspkRecording(runDir: string): { args: string[]; files: Record<string, string> } {
   const wav = join(runDir, "pcspk.wav");
   return { args: ["-audiodev", `wav,id=labsnd,path=${qemuValue(wav)}`, "-machine", "pcspk-audiodev=labsnd"], files: { pcspk: wav } };
+}
+
+/** `-trace` for each event, logged with timestamps to <run>/qemu-trace.log; a TypeError names an event that is not a trace name. */
+export function qemuTraceArgs(events: readonly string[], runDir: string): { args: string[]; files: { qemuTrace?: string } } {
+  if (events.length === 0) return { args: [], files: {} };
+  for (const e of events)
+    if (!/^[a-z0-9_]+\*?$/.test(e))
+      throw new TypeError(`lab: ${JSON.stringify(e)} is not a QEMU trace event name (qemu-system-x86_64 -trace help lists them)`);
+  const log = join(runDir, "qemu-trace.log");
+  return { args: [...events.flatMap((e) => ["-trace", e]), "-D", log, "-msg", "timestamp=on"], files: { qemuTrace: log } };
 }
 
 /** The standard machine's host-side witness files. */

@@ -147,6 +147,12 @@ test("--iopl grants every port up front (asked for) and finds what the witnesses
 });
 
 /** The ranges the probe may grant itself: the bases it surveys, and 0x80 for its first check. */
+/** PIIX4's SMBus base as setpci (pciutils) reads it from 00:01.3's register 0x90, not through the library. */
+function smbusBase(): number {
+  const r = Bun.spawnSync(["setpci", "-s", "00:01.3", "90.w"], { stdout: "pipe" });
+  return Number.parseInt(r.stdout.toString().trim(), 16) & 0xfff0;
+}
+
 const PROBED: [number, number][] = [
   [0x80, 1],
   [0x510, 2],
@@ -162,6 +168,8 @@ const PROBED: [number, number][] = [
   [0x2f8, 8],
   [0x3e8, 8],
   [0x2e8, 8],
+  [0xca2, 2], // IPMI KCS (nothing there on the standard machine: status 0xFF)
+  [smbusBase(), 16], // PIIX4's SMBus host, at the base its config register 0x90 holds
 ];
 
 test("it grants only the range it is probing, never every port (witness: the ioperm/iopl calls strace sees)", () => {
