@@ -67,7 +67,8 @@ export const command: Command = {
         ["base"],
       );
       const [sub, ...rest] = opts.rest;
-      if (opts.values["base"] !== undefined) base = parseNumber(opts.values["base"], "--base", 0xfffe);
+      const { base: baseText } = opts.values;
+      if (baseText !== undefined) base = parseNumber(baseText, "--base", 0xfffe);
       if (sub === "info") {
         if (rest.length) throw new UsageError(`unexpected ${rest[0]}`);
       } else if (sub === "raw") {
