@@ -25,7 +25,18 @@ export const SOURCES: Record<string, string> = {
 };
 
 /** The documents whose figures are checked. */
-export const DOCUMENTS = ["README.md", "docs/api.md", "docs/benchmarks.md", "docs/controllers.md", "docs/lab.md", "docs/packaging.md", "docs/probe.md", "docs/security.md", "docs/tests.md", "docs/windows.md"];
+export const DOCUMENTS = [
+  "README.md",
+  "docs/api.md",
+  "docs/benchmarks.md",
+  "docs/controllers.md",
+  "docs/lab.md",
+  "docs/packaging.md",
+  "docs/probe.md",
+  "docs/security.md",
+  "docs/tests.md",
+  "docs/windows.md",
+];
 
 const MARK = /<!--fig ([^|>]+)\|([^|>]+)\|([^|>]+)-->([^<]*)<!--\/fig-->/g;
 

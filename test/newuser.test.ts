@@ -23,7 +23,7 @@ const env = {
   HOME: work,
   PATH: `${bunDir}:/usr/sbin:/usr/bin:/sbin:/bin`,
   NO_COLOR: "1",
-  BUN_INSTALL_CACHE_DIR: process.env["BUN_INSTALL_CACHE_DIR"] ?? join(homedir(), ".bun", "install", "cache"),
+  BUN_INSTALL_CACHE_DIR: process.env.BUN_INSTALL_CACHE_DIR ?? join(homedir(), ".bun", "install", "cache"),
 };
 const tsc = join(root, "node_modules", ".bin", "tsc");
 
