@@ -264,3 +264,22 @@ test("a -device value QEMU refuses (iobase=zz): exit 125 with QEMU's words, and 
   expect((err as InstanceType<typeof LabError>).reason).toBe("bad-config");
   expect(qemuWith("iobase=zz")).toEqual([]);
 }, 120_000);
+
+test("--machine q35 boots ICH9, and a user's command loads drivers with modprobe (witness: the guest's DMI, /proc/modules, /proc/ioports)", () => {
+  const script = "cat /sys/class/dmi/id/product_name; modprobe i2c-i801 && modprobe parport_pc && cat /proc/modules /proc/ioports";
+  const r = lab(["--machine", "q35", "--out", join(out, "q35"), "--", "sh", "-c", script]);
+  expect(r.stderr).not.toContain("modprobe:");
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain("Standard PC (Q35 + ICH9, 2009)");
+  expect(r.stdout).toMatch(/^i2c_i801 /m);
+  expect(r.stdout).toMatch(/^parport_pc /m);
+  expect(r.stdout).toMatch(/^ {4}0700-073f : i801_smbus$/m);
+  expect(r.stdout).toMatch(/^ {2}0378-037a : parport0$/m);
+}, 120_000);
+
+test("an unknown --machine: exit 64 and the machines there are, before any QEMU starts", () => {
+  const r = lab(["--machine", "srever", "--", "true"]);
+  expect(r.code).toBe(64);
+  expect(r.stderr).toContain('lab: unknown machine "srever"; the lab has standard, server, q35');
+  expect(qemuWith("srever")).toEqual([]);
+}, 60_000);
