@@ -1,0 +1,223 @@
+/**
+ * A port trace: every access a handle ran, with when, on which thread, and how
+ * it ended. `open({ trace })` or IOPERM_TRACE=FILE turns it on. The handle then
+ * calls the native exports through a traced copy of the symbol table, chosen
+ * once at open(): a handle without a trace calls the exports directly and pays
+ * nothing, not even a branch.
+ *
+ * The file format is JSON lines (docs/trace.md): a header line
+ * `{"trace":"ioperm","version":1,…}`, then one line per access:
+ *
+ *   {"t":120034518,"thread":0,"op":"outb","port":888,"width":8,"dir":"w","value":65,"status":0}
+ *
+ * `t` is Bun.nanoseconds(): nanoseconds since the process started, from a
+ * monotonic clock that every thread of the process shares. A refused access
+ * has the negative status and its code (`"code":"NOT_GRANTED"`) and, for a
+ * read, `"value":null`.
+ */
+import { closeSync, openSync, writeSync } from "node:fs";
+import { threadId } from "node:worker_threads";
+import { OP_SIZE } from "./batch.ts";
+import type { PortArray } from "./check.ts";
+import type { native } from "./ffi.ts";
+import { statusName } from "./status.ts";
+
+type Native = ReturnType<typeof native>;
+
+/** One access that ran (or was refused). */
+export interface TraceRecord {
+  /** Nanoseconds since the process started (Bun.nanoseconds(), monotonic, the same clock on every thread). */
+  t: number;
+  /** The thread: node:worker_threads' threadId, 0 on the main thread. */
+  thread: number;
+  /** The call that made it: "inb", "outw", "insb" (one record per element), "batch" (one per op), … */
+  op: string;
+  port: number;
+  width: 8 | 16 | 32;
+  /** "r" for in, "w" for out. */
+  dir: "r" | "w";
+  /** What was written, or what was read; null for a refused read. */
+  value: number | null;
+  /** 0, or the native status that refused it (negative). */
+  status: number;
+  /** The refusal's code (IopermError.code), when status is not 0. */
+  code?: string;
+  /** Index of the op in its batch. */
+  index?: number;
+}
+
+/** Where records go: a file path (JSON lines, appended) or your own sink. */
+export interface TraceSink {
+  record(r: TraceRecord): void;
+  /** Called when the handle releases everything (close(), release()), so a file is complete then. */
+  flush?(): void;
+}
+
+/** The first line of a trace file. */
+export interface TraceHeader {
+  trace: "ioperm";
+  version: 1;
+  pid: number;
+  thread: number;
+  clock: "ns since process start (Bun.nanoseconds)";
+}
+
+/** One JSON line per record, written in blocks: a 64 KiB buffer, flushed when full, at a full release and at exit. */
+class FileSink implements TraceSink {
+  #fd: number;
+  #buf = "";
+  constructor(path: string) {
+    this.#fd = openSync(path, "a");
+    const header: TraceHeader = {
+      trace: "ioperm",
+      version: 1,
+      pid: process.pid,
+      thread: threadId,
+      clock: "ns since process start (Bun.nanoseconds)",
+    };
+    this.#buf = `${JSON.stringify(header)}\n`;
+    process.on("exit", () => this.close());
+  }
+  record(r: TraceRecord): void {
+    this.#buf += formatRecord(r);
+    if (this.#buf.length >= 65536) this.flush();
+  }
+  flush(): void {
+    if (this.#buf === "" || this.#fd < 0) return;
+    writeSync(this.#fd, this.#buf);
+    this.#buf = "";
+  }
+  close(): void {
+    this.flush();
+    if (this.#fd >= 0) closeSync(this.#fd);
+    this.#fd = -1;
+  }
+}
+
+/** A record as its JSON line; keys in a fixed order, so files diff cleanly. */
+export function formatRecord(r: TraceRecord): string {
+  const code = r.code === undefined ? "" : `,"code":"${r.code}"`;
+  const index = r.index === undefined ? "" : `,"index":${r.index}`;
+  return `{"t":${r.t},"thread":${r.thread},"op":"${r.op}","port":${r.port},"width":${r.width},"dir":"${r.dir}","value":${r.value},"status":${r.status}${code}${index}}\n`;
+}
+
+/** One sink per file path in this thread: two handles tracing to one file share its buffer. */
+const files = new Map<string, FileSink>();
+
+/** The sink a trace option names, or null for none (IOPERM_TRACE when the option is not given). */
+export function traceSink(option: string | TraceSink | undefined, env = process.env): TraceSink | null {
+  const given = option ?? (env.IOPERM_TRACE || undefined);
+  if (given === undefined) return null;
+  if (typeof given !== "string") {
+    if (typeof given?.record !== "function") throw new TypeError("open(): trace must be a file path or a sink with record(r)");
+    return given;
+  }
+  if (given === "") throw new TypeError("open(): trace is an empty path; give a file to append the trace to");
+  let sink = files.get(given);
+  if (sink === undefined) {
+    sink = new FileSink(given);
+    files.set(given, sink);
+  }
+  return sink;
+}
+
+const widthOf = { b: 8, w: 16, l: 32 } as const;
+
+/**
+ * The symbol table a traced handle calls: each access export records what ran
+ * after the native call returns, then hands back its result unchanged.
+ */
+export function tracedSymbols(n: Native, sink: TraceSink): Native {
+  const rec = (op: string, port: number, width: 8 | 16 | 32, dir: "r" | "w", value: number | null, status: number, index?: number) => {
+    const r: TraceRecord = { t: Bun.nanoseconds(), thread: threadId, op, port, width, dir, value, status };
+    if (status < 0) r.code = statusName(status);
+    if (index !== undefined) r.index = index;
+    sink.record(r);
+  };
+  const t: Record<string, unknown> = { ...n };
+  for (const s of ["b", "w", "l"] as const) {
+    const width = widthOf[s];
+    const inFn = n[`ioperm_in${s}`] as (port: number) => number;
+    t[`ioperm_in${s}`] = (port: number) => {
+      const v = Number(inFn(port));
+      rec(`in${s}`, port, width, "r", v < 0 ? null : v, v < 0 ? v : 0);
+      return v;
+    };
+    const outFn = n[`ioperm_out${s}`] as (port: number, value: number) => number;
+    t[`ioperm_out${s}`] = (port: number, value: number) => {
+      const st = outFn(port, value);
+      rec(`out${s}`, port, width, "w", value, st);
+      return st;
+    };
+    const ins = n[`ioperm_ins${s}`] as (port: number, buf: PortArray, count: number) => number;
+    t[`ioperm_ins${s}`] = (port: number, buf: PortArray, count: number) => {
+      const st = ins(port, buf, count);
+      if (st < 0) rec(`ins${s}`, port, width, "r", null, st);
+      else for (let i = 0; i < count; i++) rec(`ins${s}`, port, width, "r", buf[i] ?? 0, 0, i);
+      return st;
+    };
+    const outs = n[`ioperm_outs${s}`] as (port: number, buf: PortArray, count: number) => number;
+    t[`ioperm_outs${s}`] = (port: number, buf: PortArray, count: number) => {
+      const st = outs(port, buf, count);
+      for (let i = 0; i < count; i++) rec(`outs${s}`, port, width, "w", buf[i] ?? 0, st, st < 0 ? undefined : i);
+      return st;
+    };
+  }
+  /** Each op of an encoded list, with `values[i]` as its value (reads: what was read); a refusal names only the op refused. */
+  const recordOps = (op: string, buf: Uint8Array, values: ArrayLike<number>, status: number, failed: number) => {
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    for (let i = 0; i < buf.length / OP_SIZE; i++) {
+      if (status < 0 && i !== failed) continue;
+      const port = view.getUint16(i * OP_SIZE, true);
+      const width = (view.getUint8(i * OP_SIZE + 2) * 8) as 8 | 16 | 32;
+      const dir = (view.getUint8(i * OP_SIZE + 3) & 1) === 1 ? "w" : "r";
+      const value = status < 0 ? (dir === "w" ? view.getUint32(i * OP_SIZE + 4, true) : null) : (values[i] ?? 0);
+      rec(op, port, width, dir, value, status < 0 ? status : 0, i);
+    }
+  };
+  const valuesOf = (buf: Uint8Array) => {
+    const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    return { length: words.length / 2, get: (i: number) => words[i * 2 + 1] ?? 0 };
+  };
+  t.ioperm_batch = (buf: Uint8Array, count: number, done: Uint32Array) => {
+    const st = n.ioperm_batch(buf, count, done);
+    const v = valuesOf(buf);
+    recordOps(
+      "batch",
+      buf,
+      Array.from({ length: v.length }, (_, i) => v.get(i)),
+      st,
+      done[0] ?? 0,
+    );
+    return st;
+  };
+  // A prepared list's ops are kept by handle, as encoded, to name each op of a run.
+  const prepared = new Map<number, Uint8Array>();
+  t.ioperm_prepare = (buf: Uint8Array, count: number, done: Uint32Array) => {
+    const handle = n.ioperm_prepare(buf, count, done);
+    if (Number(handle) >= 0) prepared.set(Number(handle), buf.slice());
+    else recordOps("prepare", buf, [], Number(handle), done[0] ?? 0);
+    return handle;
+  };
+  t.ioperm_prepared_run = (handle: number, done: Uint32Array, values: Uint32Array) => {
+    const st = n.ioperm_prepared_run(handle, done, values);
+    const buf = prepared.get(Number(handle));
+    if (buf !== undefined) recordOps("prepared", buf, values, st, done[0] ?? 0);
+    return st;
+  };
+  t.ioperm_prepared_free = (handle: number) => {
+    prepared.delete(Number(handle));
+    return n.ioperm_prepared_free(handle);
+  };
+  t.ioperm_release = (from: number, count: number) => {
+    if (count === 0) sink.flush?.();
+    return n.ioperm_release(from, count);
+  };
+  return t as unknown as Native;
+}
+
+/** The symbols a handle calls: `n` itself without a trace, else a traced copy. */
+export function withTrace(n: Native, option: string | TraceSink | undefined): Native {
+  const sink = traceSink(option);
+  return sink === null ? n : tracedSymbols(n, sink);
+}
