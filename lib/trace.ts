@@ -26,7 +26,7 @@ type Native = ReturnType<typeof native>;
 
 /** One access that ran (or was refused). */
 export interface TraceRecord {
-  /** Nanoseconds since the process started (Bun.nanoseconds(), monotonic, the same clock on every thread). */
+  /** Nanoseconds since the process started (Bun.nanoseconds()'s clock: monotonic, the same on every thread). */
   t: number;
   /** The thread: node:worker_threads' threadId, 0 on the main thread. */
   thread: number;
@@ -62,10 +62,38 @@ export interface TraceHeader {
   clock: "ns since process start (Bun.nanoseconds)";
 }
 
-/** One JSON line per record, written in blocks: a 64 KiB buffer, flushed when full, at a full release and at exit. */
+/** The op names a trace file's records can carry, by number in FileSink's columns. */
+const opNames = [
+  ...["in", "out", "ins", "outs"].flatMap((o) => ["b", "w", "l"].map((s) => `${o}${s}`)),
+  "batch",
+  "prepare",
+  "prepared",
+] as const;
+const opNumber = new Map<string, number>(opNames.map((name, i) => [name, i]));
+
+/** Records held before they are formatted and written. */
+export const TRACE_BLOCK = 4096;
+
+/**
+ * A trace file: records go into typed-array columns (a few stores each, so
+ * the traced access itself stays fast) and are formatted as JSON lines and
+ * written a block at a time: when TRACE_BLOCK are held, at a full release
+ * (close(), release()) and at exit.
+ */
 class FileSink implements TraceSink {
   #fd: number;
-  #buf = "";
+  #n = 0;
+  readonly #t = new Float64Array(TRACE_BLOCK);
+  readonly #thread = new Uint32Array(TRACE_BLOCK);
+  readonly #op = new Uint8Array(TRACE_BLOCK);
+  readonly #port = new Uint16Array(TRACE_BLOCK);
+  readonly #width = new Uint8Array(TRACE_BLOCK);
+  readonly #write = new Uint8Array(TRACE_BLOCK);
+  /** NaN for a refused read's null. */
+  readonly #value = new Float64Array(TRACE_BLOCK);
+  readonly #status = new Int32Array(TRACE_BLOCK);
+  /** -1: not in a batch or string. */
+  readonly #index = new Int32Array(TRACE_BLOCK);
   constructor(path: string) {
     this.#fd = openSync(path, "a");
     const header: TraceHeader = {
@@ -75,17 +103,52 @@ class FileSink implements TraceSink {
       thread: threadId,
       clock: "ns since process start (Bun.nanoseconds)",
     };
-    this.#buf = `${JSON.stringify(header)}\n`;
+    writeSync(this.#fd, `${JSON.stringify(header)}\n`);
     process.on("exit", () => this.close());
   }
   record(r: TraceRecord): void {
-    this.#buf += formatRecord(r);
-    if (this.#buf.length >= 65536) this.flush();
+    this.add(r.t, r.thread, opNumber.get(r.op) ?? 0, r.port, r.width, r.dir === "w", r.value, r.status, r.index ?? -1);
+  }
+  /** record() without the object: what a traced handle calls. */
+  add(
+    t: number,
+    thread: number,
+    op: number,
+    port: number,
+    width: number,
+    write: boolean,
+    value: number | null,
+    status: number,
+    index: number,
+  ): void {
+    const k = this.#n;
+    this.#t[k] = t;
+    this.#thread[k] = thread;
+    this.#op[k] = op;
+    this.#port[k] = port;
+    this.#width[k] = width;
+    this.#write[k] = write ? 1 : 0;
+    this.#value[k] = value === null ? Number.NaN : value;
+    this.#status[k] = status;
+    this.#index[k] = index;
+    this.#n = k + 1;
+    if (this.#n === TRACE_BLOCK) this.flush();
   }
   flush(): void {
-    if (this.#buf === "" || this.#fd < 0) return;
-    writeSync(this.#fd, this.#buf);
-    this.#buf = "";
+    if (this.#n === 0 || this.#fd < 0) return;
+    const lines: string[] = new Array(this.#n);
+    for (let k = 0; k < this.#n; k++) {
+      const value = this.#value[k] ?? Number.NaN;
+      const status = this.#status[k] ?? 0;
+      const index = this.#index[k] ?? -1;
+      const code = status < 0 ? `,"code":"${statusName(status)}"` : "";
+      const at = index >= 0 ? `,"index":${index}` : "";
+      lines[k] =
+        `{"t":${this.#t[k]},"thread":${this.#thread[k]},"op":"${opNames[this.#op[k] ?? 0]}","port":${this.#port[k]},` +
+        `"width":${this.#width[k]},"dir":"${this.#write[k] === 1 ? "w" : "r"}","value":${Number.isNaN(value) ? "null" : value},"status":${status}${code}${at}}\n`;
+    }
+    this.#n = 0;
+    writeSync(this.#fd, lines.join(""));
   }
   close(): void {
     this.flush();
@@ -96,7 +159,7 @@ class FileSink implements TraceSink {
 
 /** A record as its JSON line; keys in a fixed order, so files diff cleanly. */
 export function formatRecord(r: TraceRecord): string {
-  const code = r.code === undefined ? "" : `,"code":"${r.code}"`;
+  const code = r.status < 0 ? `,"code":"${r.code ?? statusName(r.status)}"` : "";
   const index = r.index === undefined ? "" : `,"index":${r.index}`;
   return `{"t":${r.t},"thread":${r.thread},"op":"${r.op}","port":${r.port},"width":${r.width},"dir":"${r.dir}","value":${r.value},"status":${r.status}${code}${index}}\n`;
 }
@@ -128,43 +191,56 @@ const widthOf = { b: 8, w: 16, l: 32 } as const;
  * after the native call returns, then hands back its result unchanged.
  */
 export function tracedSymbols(n: Native, sink: TraceSink): Native {
-  const rec = (op: string, port: number, width: 8 | 16 | 32, dir: "r" | "w", value: number | null, status: number, index?: number) => {
-    const r: TraceRecord = { t: Bun.nanoseconds(), thread: threadId, op, port, width, dir, value, status };
-    if (status < 0) r.code = statusName(status);
-    if (index !== undefined) r.index = index;
-    sink.record(r);
+  const now = () => Bun.nanoseconds();
+  type Rec = (op: string, port: number, width: 8 | 16 | 32, dir: "r" | "w", value: number | null, status: number, index?: number) => void;
+  /** The recorder of one op name, made once: a file sink takes the fields as they are, another sink a TraceRecord. */
+  const recorder = (op: string): Rec => {
+    if (sink instanceof FileSink) {
+      const num = opNumber.get(op) ?? 0;
+      return (_, port, width, dir, value, status, index) =>
+        sink.add(now(), threadId, num, port, width, dir === "w", value, status, index ?? -1);
+    }
+    return (_, port, width, dir, value, status, index) => {
+      const r: TraceRecord = { t: now(), thread: threadId, op, port, width, dir, value, status };
+      if (status < 0) r.code = statusName(status);
+      if (index !== undefined) r.index = index;
+      sink.record(r);
+    };
   };
   const t: Record<string, unknown> = { ...n };
   for (const s of ["b", "w", "l"] as const) {
     const width = widthOf[s];
+    const [recIn, recOut, recIns, recOuts] = ["in", "out", "ins", "outs"].map((o) => recorder(`${o}${s}`)) as [Rec, Rec, Rec, Rec];
     const inFn = n[`ioperm_in${s}`] as (port: number) => number;
     t[`ioperm_in${s}`] = (port: number) => {
       const v = Number(inFn(port));
-      rec(`in${s}`, port, width, "r", v < 0 ? null : v, v < 0 ? v : 0);
+      recIn("", port, width, "r", v < 0 ? null : v, v < 0 ? v : 0);
       return v;
     };
     const outFn = n[`ioperm_out${s}`] as (port: number, value: number) => number;
     t[`ioperm_out${s}`] = (port: number, value: number) => {
       const st = outFn(port, value);
-      rec(`out${s}`, port, width, "w", value, st);
+      recOut("", port, width, "w", value, st);
       return st;
     };
     const ins = n[`ioperm_ins${s}`] as (port: number, buf: PortArray, count: number) => number;
     t[`ioperm_ins${s}`] = (port: number, buf: PortArray, count: number) => {
       const st = ins(port, buf, count);
-      if (st < 0) rec(`ins${s}`, port, width, "r", null, st);
-      else for (let i = 0; i < count; i++) rec(`ins${s}`, port, width, "r", buf[i] ?? 0, 0, i);
+      if (st < 0) recIns("", port, width, "r", null, st);
+      else for (let i = 0; i < count; i++) recIns("", port, width, "r", buf[i] ?? 0, 0, i);
       return st;
     };
     const outs = n[`ioperm_outs${s}`] as (port: number, buf: PortArray, count: number) => number;
     t[`ioperm_outs${s}`] = (port: number, buf: PortArray, count: number) => {
       const st = outs(port, buf, count);
-      for (let i = 0; i < count; i++) rec(`outs${s}`, port, width, "w", buf[i] ?? 0, st, st < 0 ? undefined : i);
+      for (let i = 0; i < count; i++) recOuts("", port, width, "w", buf[i] ?? 0, st, st < 0 ? undefined : i);
       return st;
     };
   }
   /** Each op of an encoded list, with `values[i]` as its value (reads: what was read); a refusal names only the op refused. */
+  const listRecorders = new Map(["batch", "prepare", "prepared"].map((op) => [op, recorder(op)]));
   const recordOps = (op: string, buf: Uint8Array, values: ArrayLike<number>, status: number, failed: number) => {
+    const rec = listRecorders.get(op) as Rec;
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     for (let i = 0; i < buf.length / OP_SIZE; i++) {
       if (status < 0 && i !== failed) continue;
