@@ -25,7 +25,7 @@ export const SOURCES: Record<string, string> = {
 };
 
 /** The documents whose figures are checked. */
-export const DOCUMENTS = ["README.md", "docs/security.md", "docs/benchmarks.md", "docs/tests.md", "docs/windows.md"];
+export const DOCUMENTS = ["README.md", "docs/security.md", "docs/benchmarks.md", "docs/tests.md", "docs/windows.md", "docs/trace.md"];
 
 const MARK = /<!--fig ([^|>]+)\|([^|>]+)\|([^|>]+)-->([^<]*)<!--\/fig-->/g;
 
