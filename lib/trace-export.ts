@@ -9,10 +9,18 @@ import type { TraceRecord } from "./trace.ts";
 /** A trace file that is not one: the line and what is wrong with it. */
 export class TraceFormatError extends Error {}
 
-/** The records of a trace file (JSON lines), every header line checked and dropped, in time order. */
+/**
+ * The records of a trace file (JSON lines), every header line checked and
+ * dropped, in time order. Each thread's `t` counts from its own origin (its
+ * header's); here they are put on one time line, from the earliest origin,
+ * to within the origins' precision (under a microsecond).
+ */
 export function parseTrace(text: string): TraceRecord[] {
   const records: TraceRecord[] = [];
   let headers = 0;
+  /** The origin of each thread's header, and the pid that wrote it. */
+  const origins = new Map<number, { origin: number; pid: unknown }>();
+  const recordOrigin: number[] = [];
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
     let r: Record<string, unknown>;
@@ -22,8 +30,14 @@ export function parseTrace(text: string): TraceRecord[] {
       throw new TraceFormatError(`line ${i + 1}: not JSON; a trace file has one JSON object per line (open({ trace }) writes one)`);
     }
     if (r.trace !== undefined) {
-      if (r.trace !== "ioperm" || r.version !== 1)
+      if (r.trace !== "ioperm" || r.version !== 1 || typeof r.origin !== "number" || typeof r.thread !== "number")
         throw new TraceFormatError(`line ${i + 1}: a header of another format (${line.slice(0, 60)}); this reads ioperm trace version 1`);
+      const seen = origins.get(r.thread);
+      if (seen !== undefined && seen.pid !== r.pid)
+        throw new TraceFormatError(
+          `line ${i + 1}: a second process (pid ${String(r.pid)}, after ${String(seen.pid)}) wrote to this trace; delete the file before each run, or give each process its own`,
+        );
+      origins.set(r.thread, { origin: r.origin, pid: r.pid });
       headers++;
       return;
     }
@@ -35,9 +49,17 @@ export function parseTrace(text: string): TraceRecord[] {
       (r.value === null || typeof r.value === "number") &&
       typeof r.status === "number";
     if (!ok) throw new TraceFormatError(`line ${i + 1}: a record needs t, port, width (8, 16 or 32), dir ("r" or "w"), value and status`);
+    const origin = origins.get(r.thread as number)?.origin;
+    if (headers === 0) throw new TraceFormatError("no ioperm trace header line: is this a trace from open({ trace })?");
+    if (origin === undefined)
+      throw new TraceFormatError(`line ${i + 1}: a record of thread ${String(r.thread)} before that thread's header line`);
     records.push(r as unknown as TraceRecord);
+    recordOrigin.push(origin);
   });
-  if (headers === 0 && records.length > 0) throw new TraceFormatError("no ioperm trace header line: is this a trace from open({ trace })?");
+  const first = Math.min(...origins.values().map((o) => o.origin));
+  records.forEach((r, k) => {
+    r.t += Math.round(((recordOrigin[k] ?? first) - first) * 1e6);
+  });
   // Stable: records of one thread keep their order when two share a timestamp.
   return records.sort((a, b) => a.t - b.t);
 }

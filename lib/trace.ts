@@ -10,8 +10,10 @@
  *
  *   {"t":120034518,"thread":0,"op":"outb","port":888,"width":8,"dir":"w","value":65,"status":0}
  *
- * `t` is Bun.nanoseconds(): nanoseconds since the process started, from a
- * monotonic clock that every thread of the process shares. A refused access
+ * `t` is nanoseconds since the thread's time origin (performance.now(), a
+ * monotonic clock): Bun's clocks count from each thread's own start. The
+ * header carries that origin (performance.timeOrigin, ms since the epoch), so
+ * parseTrace puts the records of every thread of the process on one time line. A refused access
  * has the negative status and its code (`"code":"NOT_GRANTED"`) and, for a
  * read, `"value":null`.
  */
@@ -26,7 +28,7 @@ type Native = ReturnType<typeof native>;
 
 /** One access that ran (or was refused). */
 export interface TraceRecord {
-  /** Nanoseconds since the process started (Bun.nanoseconds()'s clock: monotonic, the same on every thread). */
+  /** Nanoseconds since this thread's time origin (performance.now(), monotonic); the header gives the origin. */
   t: number;
   /** The thread: node:worker_threads' threadId, 0 on the main thread. */
   thread: number;
@@ -59,7 +61,9 @@ export interface TraceHeader {
   version: 1;
   pid: number;
   thread: number;
-  clock: "ns since process start (Bun.nanoseconds)";
+  /** performance.timeOrigin of the writing thread: ms since the epoch, to line threads up. */
+  origin: number;
+  clock: "ns since origin (performance.now)";
 }
 
 /** The op names a trace file's records can carry, by number in FileSink's columns. */
@@ -101,7 +105,8 @@ class FileSink implements TraceSink {
       version: 1,
       pid: process.pid,
       thread: threadId,
-      clock: "ns since process start (Bun.nanoseconds)",
+      origin: performance.timeOrigin,
+      clock: "ns since origin (performance.now)",
     };
     writeSync(this.#fd, `${JSON.stringify(header)}\n`);
     process.on("exit", () => this.close());
@@ -191,7 +196,7 @@ const widthOf = { b: 8, w: 16, l: 32 } as const;
  * after the native call returns, then hands back its result unchanged.
  */
 export function tracedSymbols(n: Native, sink: TraceSink): Native {
-  const now = () => Bun.nanoseconds();
+  const now = () => Math.round(performance.now() * 1e6);
   type Rec = (op: string, port: number, width: 8 | 16 | 32, dir: "r" | "w", value: number | null, status: number, index?: number) => void;
   /** The recorder of one op name, made once: a file sink takes the fields as they are, another sink a TraceRecord. */
   const recorder = (op: string): Rec => {

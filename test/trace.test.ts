@@ -80,7 +80,11 @@ test("IOPERM_TRACE names the file when open() is given no trace; a bad trace opt
 test("parseTrace refuses what is not a trace, naming the line", () => {
   expect(() => parseTrace("hello\n")).toThrow("line 1: not JSON");
   expect(() => parseTrace('{"t":1,"port":1,"width":8,"dir":"r","value":1,"status":0}\n')).toThrow("no ioperm trace header");
-  expect(() => parseTrace('{"trace":"ioperm","version":1}\n{"t":1,"port":1,"width":12}\n')).toThrow("line 2: a record needs");
+  const header = '{"trace":"ioperm","version":1,"pid":1,"thread":0,"origin":1}\n';
+  expect(() => parseTrace(`${header}{"t":1,"port":1,"width":12}\n`)).toThrow("line 2: a record needs");
+  expect(() => parseTrace(`${header}{"t":1,"thread":3,"port":1,"width":8,"dir":"r","value":1,"status":0}\n`)).toThrow(
+    "line 2: a record of thread 3 before that thread's header",
+  );
 });
 
 const pin = (name: string) => lptPins.find((p) => p.name === name)?.level ?? (() => -1);
@@ -151,4 +155,33 @@ test("ioperm trace export: usage errors exit 64, a file that is not a trace exit
   const r = cli(["export", bad, "--vcd"]);
   expect(r.exitCode).toBe(1);
   expect(r.stderr.toString()).toContain("line 1: not JSON");
+});
+
+test("a Worker's accesses carry its threadId in the same file, and the export puts them between the main thread's before and after", async () => {
+  const file = join(dir, "worker.trace");
+  const main = new Ioperm({ trace: file }, { ...n, ioperm_outb: n.ioperm_nop });
+  main.outb(0x80, 0x01);
+  const worker = new Worker(join(import.meta.dir, "fixtures", "trace-worker.ts"), { workerData: file } as WorkerOptions);
+  const id = (worker as unknown as { threadId: number }).threadId;
+  await new Promise<void>((resolve, reject) => {
+    worker.addEventListener("message", () => resolve());
+    worker.addEventListener("error", (e) => reject(e));
+  });
+  worker.terminate();
+  main.outb(0x80, 0x02);
+  main.close();
+  const text = readFileSync(file, "utf8");
+  const headers = text
+    .split("\n")
+    .filter((l) => l.includes('"trace"'))
+    .map((l) => JSON.parse(l));
+  expect(id).toBeGreaterThan(0);
+  expect(headers.map((h) => h.thread).sort()).toEqual([0, id]);
+  // The worker's t counts from its own start, so only the origins in the headers order the three.
+  expect(parseTrace(text).map((r) => [r.thread, r.value])).toEqual([
+    [0, 0x01],
+    [id, 0x77],
+    [0, 0x02],
+  ]);
+  expect(() => parseTrace(`${text}${JSON.stringify({ ...headers[0], pid: 1 })}\n`)).toThrow("a second process (pid 1");
 });
