@@ -238,7 +238,9 @@ export function tracedSymbols(n: Native, sink: TraceSink): Native {
     const outs = n[`ioperm_outs${s}`] as (port: number, buf: PortArray, count: number) => number;
     t[`ioperm_outs${s}`] = (port: number, buf: PortArray, count: number) => {
       const st = outs(port, buf, count);
-      for (let i = 0; i < count; i++) recOuts("", port, width, "w", buf[i] ?? 0, st, st < 0 ? undefined : i);
+      // Refused, none ran: one line, with the first element.
+      if (st < 0) recOuts("", port, width, "w", buf[0] ?? 0, st);
+      else for (let i = 0; i < count; i++) recOuts("", port, width, "w", buf[i] ?? 0, 0, i);
       return st;
     };
   }
@@ -252,7 +254,8 @@ export function tracedSymbols(n: Native, sink: TraceSink): Native {
       const port = view.getUint16(i * OP_SIZE, true);
       const width = (view.getUint8(i * OP_SIZE + 2) * 8) as 8 | 16 | 32;
       const dir = (view.getUint8(i * OP_SIZE + 3) & 1) === 1 ? "w" : "r";
-      const value = status < 0 ? (dir === "w" ? view.getUint32(i * OP_SIZE + 4, true) : null) : (values[i] ?? 0);
+      // A write's value is the op's own; a read's is what came back, or null when refused.
+      const value = dir === "w" ? view.getUint32(i * OP_SIZE + 4, true) : status < 0 ? null : (values[i] ?? 0);
       rec(op, port, width, dir, value, status < 0 ? status : 0, i);
     }
   };

@@ -44,6 +44,36 @@ test("a traced handle records what ran, after the call: a write that ran, a refu
   expect((read?.t ?? 0) >= (write?.t ?? 0)).toBe(true);
 });
 
+test("string I/O records each element that ran, and a refused one once, with its code", () => {
+  const records: TraceRecord[] = [];
+  const io = new Ioperm({ trace: { record: (r) => records.push(r) } }, { ...n, ioperm_outsb: (() => 0) as never });
+  io.writeFrom(0xe9, new Uint8Array([1, 2, 3]));
+  expect(() => io.readInto(0x60, new Uint16Array(4))).toThrow(expect.objectContaining({ code: "NOT_GRANTED" }));
+  io.close();
+  expect(records).toMatchObject([
+    { op: "outsb", port: 0xe9, dir: "w", value: 1, status: 0, index: 0 },
+    { op: "outsb", value: 2, index: 1 },
+    { op: "outsb", value: 3, index: 2 },
+    { op: "insw", port: 0x60, width: 16, dir: "r", value: null, code: "NOT_GRANTED" },
+  ]);
+  expect(records.length).toBe(4);
+});
+
+test("a prepared batch records each op of every run, its index, a write's own value and what a read returned", () => {
+  const records: TraceRecord[] = [];
+  // The empty run leaves the values array as it was: the read's 0 here.
+  const io = new Ioperm({ trace: { record: (r) => records.push(r) } }, { ...n, ioperm_prepared_run: n.ioperm_nop_prepared_run });
+  const batch = io.prepare([ops.outb(0x80, 5), ops.inw(0x70)]);
+  batch.run();
+  batch.run();
+  io.close();
+  const one = [
+    { op: "prepared", port: 0x80, width: 8, dir: "w", value: 5, status: 0, index: 0 },
+    { op: "prepared", port: 0x70, width: 16, dir: "r", value: 0, status: 0, index: 1 },
+  ];
+  expect(records).toMatchObject([...one, ...one]);
+});
+
 test("a trace file: a header line, then one JSON line per access, appended; parseTrace reads it back in time order", () => {
   const file = join(dir, "a.trace");
   const io = new Ioperm({ trace: file }, { ...n, ioperm_outb: n.ioperm_nop });
