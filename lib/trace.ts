@@ -192,21 +192,39 @@ export function traceSink(option: string | TraceSink | undefined, env = process.
 const widthOf = { b: 8, w: 16, l: 32 } as const;
 
 /**
+ * The kind byte of an encoded slot (the `flags` byte of `Op` in zig/src/core.zig):
+ * this branch's lib/batch.ts writes 0 and 1; the handshake steps (wait, delay,
+ * pulse, each in OP_KIND of lib/batch.ts where they exist) use 2-4, and wait and
+ * pulse take a parameter slot after their head. Once OP_KIND is in batch.ts, use it.
+ */
+const slotKind = { read: 0, write: 1, wait: 2, delay: 3, pulse: 4 } as const;
+
+/**
  * The symbol table a traced handle calls: each access export records what ran
  * after the native call returns, then hands back its result unchanged.
  */
 export function tracedSymbols(n: Native, sink: TraceSink): Native {
   const now = () => Math.round(performance.now() * 1e6);
-  type Rec = (op: string, port: number, width: 8 | 16 | 32, dir: "r" | "w", value: number | null, status: number, index?: number) => void;
+  /** `earlier`: ns to stamp the record before now (a pulse's first write). */
+  type Rec = (
+    op: string,
+    port: number,
+    width: 8 | 16 | 32,
+    dir: "r" | "w",
+    value: number | null,
+    status: number,
+    index?: number,
+    earlier?: number,
+  ) => void;
   /** The recorder of one op name, made once: a file sink takes the fields as they are, another sink a TraceRecord. */
   const recorder = (op: string): Rec => {
     if (sink instanceof FileSink) {
       const num = opNumber.get(op) ?? 0;
-      return (_, port, width, dir, value, status, index) =>
-        sink.add(now(), threadId, num, port, width, dir === "w", value, status, index ?? -1);
+      return (_, port, width, dir, value, status, index, earlier = 0) =>
+        sink.add(now() - earlier, threadId, num, port, width, dir === "w", value, status, index ?? -1);
     }
-    return (_, port, width, dir, value, status, index) => {
-      const r: TraceRecord = { t: now(), thread: threadId, op, port, width, dir, value, status };
+    return (_, port, width, dir, value, status, index, earlier = 0) => {
+      const r: TraceRecord = { t: now() - earlier, thread: threadId, op, port, width, dir, value, status };
       if (status < 0) r.code = statusName(status);
       if (index !== undefined) r.index = index;
       sink.record(r);
@@ -246,19 +264,41 @@ export function tracedSymbols(n: Native, sink: TraceSink): Native {
   }
   /** Each op of an encoded list, with `values[i]` as its value (reads: what was read); a refusal names only the op refused. */
   const listRecorders = new Map(["batch", "prepare", "prepared"].map((op) => [op, recorder(op)]));
+  /**
+   * Each step of an encoded list that ran, with `values[slot]` as a read's
+   * value. A refusal before anything ran names only the refused step; a wait
+   * that timed out (TIMEOUT) stops the list, so the steps before it ran.
+   * `index` is the step, as the caller's list counts them.
+   */
   const recordOps = (op: string, buf: Uint8Array, values: ArrayLike<number>, status: number, failed: number) => {
     const rec = listRecorders.get(op) as Rec;
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    for (let i = 0; i < buf.length / OP_SIZE; i++) {
-      if (status < 0 && i !== failed) continue;
-      const port = view.getUint16(i * OP_SIZE, true);
-      const width = (view.getUint8(i * OP_SIZE + 2) * 8) as 8 | 16 | 32;
-      const dir = (view.getUint8(i * OP_SIZE + 3) & 1) === 1 ? "w" : "r";
-      // A write's value is the op's own; a read's is what came back, or null when refused.
-      const value = dir === "w" ? view.getUint32(i * OP_SIZE + 4, true) : status < 0 ? null : (values[i] ?? 0);
-      rec(op, port, width, dir, value, status < 0 ? status : 0, i);
+    const partial = status < 0 && (statusName(status) as string) === "TIMEOUT";
+    for (let slot = 0, step = 0; slot < buf.length / OP_SIZE; slot++, step++) {
+      const at = slot * OP_SIZE;
+      const kind = view.getUint8(at + 3);
+      const ran = status >= 0 || (partial && slot < failed);
+      const here = status < 0 && slot === failed;
+      const port = view.getUint16(at, true);
+      const width = (view.getUint8(at + 2) * 8) as 8 | 16 | 32;
+      const own = view.getUint32(at + 4, true);
+      const code = here ? status : 0;
+      if (ran || here) {
+        if (kind === slotKind.read) rec(op, port, width, "r", ran ? (values[slot] ?? 0) : null, code, step);
+        else if (kind === slotKind.write) rec(op, port, width, "w", own, code, step);
+        else if (kind === slotKind.wait) rec(op, port, width, "r", null, code, step);
+        else if (kind === slotKind.pulse) {
+          // Both writes happened; the first at least widthUs (the parameter slot's second word) before the second.
+          const rest = view.getUint32(at + OP_SIZE, true);
+          const widthUs = view.getUint32(at + OP_SIZE + 4, true);
+          rec(op, port, width, "w", own, code, step, widthUs * 1000);
+          if (ran) rec(op, port, width, "w", rest, 0, step);
+        }
+      }
+      if (kind === slotKind.wait || kind === slotKind.pulse) slot++; // its parameter slot
     }
   };
+
   const valuesOf = (buf: Uint8Array) => {
     const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
     return { length: words.length / 2, get: (i: number) => words[i * 2 + 1] ?? 0 };

@@ -215,3 +215,53 @@ test("a Worker's accesses carry its threadId in the same file, and the export pu
   ]);
   expect(() => parseTrace(`${text}${JSON.stringify({ ...headers[0], pid: 1 })}\n`)).toThrow("a second process (pid 1");
 });
+
+test("the handshake steps' slots (wait, delay, pulse; kinds 2-4, with parameter slots) are decoded step by step", () => {
+  // A list as lib/batch.ts encodes it with the handshake steps: outb 0x378=0x41,
+  // pulse 0x37a 0x0d then 0x0c held 5 µs, delay 10 µs, wait on 0x379, inb 0x379.
+  const slots: [number, number, number, number][] = [
+    [0x378, 1, 1, 0x41],
+    [0x37a, 1, 4, 0x0d],
+    [0, 0, 0, 0], // the pulse's parameters: rest 0x0c, 5 µs (written below)
+    [0, 0, 3, 10],
+    [0x379, 1, 2, 1000],
+    [0, 0, 0, 0], // the wait's mask and expect
+    [0x379, 1, 0, 0],
+  ];
+  const buf = new Uint8Array(slots.length * 8);
+  const view = new DataView(buf.buffer);
+  slots.forEach(([port, bytes, kind, value], i) => {
+    view.setUint16(i * 8, port, true);
+    view.setUint8(i * 8 + 2, bytes);
+    view.setUint8(i * 8 + 3, kind);
+    view.setUint32(i * 8 + 4, value, true);
+  });
+  view.setUint32(2 * 8, 0x0c, true);
+  view.setUint32(2 * 8 + 4, 5, true);
+  const run = (status: number, failed: number) => {
+    const records: TraceRecord[] = [];
+    const fake = {
+      ...n,
+      ioperm_batch: ((b: Uint8Array, _c: number, done: Uint32Array) => {
+        new DataView(b.buffer).setUint32(6 * 8 + 4, 0x90, true); // what the inb read
+        done[0] = failed;
+        return status;
+      }) as never,
+    };
+    const t = withTrace(fake, { record: (r) => records.push(r) });
+    t.ioperm_batch(buf, slots.length, new Uint32Array(1));
+    return records;
+  };
+  const all = run(0, 0);
+  expect(all.map((r) => [r.index, r.port, r.dir, r.value])).toEqual([
+    [0, 0x378, "w", 0x41],
+    [1, 0x37a, "w", 0x0d],
+    [1, 0x37a, "w", 0x0c],
+    [3, 0x379, "r", null],
+    [4, 0x379, "r", 0x90],
+  ]);
+  // The pulse's first write is stamped at least its 5 µs before the second.
+  expect((all[2]?.t ?? 0) - (all[1]?.t ?? 0)).toBeGreaterThanOrEqual(5000);
+  // Refused before anything ran (NOT_GRANTED at the wait): only the wait is named.
+  expect(run(-5001, 4).map((r) => [r.index, r.code])).toEqual([[3, "NOT_GRANTED"]]);
+});
