@@ -283,3 +283,12 @@ test("an unknown --machine: exit 64 and the machines there are, before any QEMU 
   expect(r.stderr).toContain('lab: unknown machine "srever"; the lab has standard, server, q35');
   expect(qemuWith("srever")).toEqual([]);
 }, 60_000);
+
+test("a --device on the server profile's KCS ports: exit 125 naming the profile's BMC, no QEMU left", () => {
+  const r = lab(["--machine", "server", "--device", "isa-parallel,iobase=0xca0", "--", "true"]);
+  expect(r.code).toBe(125);
+  expect(r.stderr).toContain(
+    "lab: I/O address clash: the machine profile's BMC KCS (0xca2-0xca3) overlaps --device isa-parallel,iobase=0xca0 (parallel, 0xca0-0xca7)",
+  );
+  expect(qemuWith("iobase=0xca0")).toEqual([]);
+}, 60_000);
