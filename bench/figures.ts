@@ -35,6 +35,7 @@ export const DOCUMENTS = [
   "docs/probe.md",
   "docs/security.md",
   "docs/tests.md",
+  "docs/trace.md",
   "docs/windows.md",
 ];
 

@@ -12,6 +12,7 @@
 import { do_not_optimize } from "mitata";
 import { native } from "../lib/ffi.ts";
 import { Ioperm, ops } from "../lib/index.ts";
+import { TRACE_BLOCK } from "../lib/trace.ts";
 import type { CaseSpec } from "./model.ts";
 
 /** A case plus what must hold while it runs. */
@@ -28,6 +29,8 @@ export function hostCases(io: Ioperm): { cases: HostCase[]; skipped: { name: str
   // Handles whose outb / batch is the empty export: the TypeScript path alone.
   const nopOut = new Ioperm({}, { ...n, ioperm_outb: n.ioperm_nop });
   const nopBatch = new Ioperm({}, { ...n, ioperm_prepared_run: n.ioperm_nop_prepared_run });
+  // The same with a trace on, to /dev/null: every record is made, formatted and written, and no disk fills up.
+  const tracedOut = new Ioperm({ trace: "/dev/null" }, { ...n, ioperm_outb: n.ioperm_nop });
   const base = { port: PORT, width: 8, op: "write", accesses: 1, floor: "ffi-nop" } as const;
   const skipped: { name: string; reason: string }[] = [];
   const cases: HostCase[] = [
@@ -47,6 +50,16 @@ export function hostCases(io: Ioperm): { cases: HostCase[]; skipped: { name: str
         (p) => () =>
           p.write(0)
       )(nopOut.port8(PORT, "w")),
+    },
+    {
+      ...base,
+      name: "ts-traced",
+      path: "ts-traced",
+      // A whole block per iteration, so every figure includes the block's formatting and write.
+      accesses: TRACE_BLOCK,
+      fn: () => {
+        for (let i = 0; i < TRACE_BLOCK; i++) tracedOut.outb(PORT, 0);
+      },
     },
     {
       ...base,

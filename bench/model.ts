@@ -83,6 +83,8 @@ export const PATHS: Record<string, string> = {
   "ffi-refused": "bare bun:ffi call to ioperm_outb on an ungranted port (native checks, no instruction)",
   "ts-api": "io.outb() with the native call pointed at ioperm_nop: every TS step, no instruction",
   "ts-port8": "Port<8>.write() (typed port) with the native call pointed at ioperm_nop",
+  "ts-traced":
+    'io.outb() with open({ trace: "/dev/null" }), the native call pointed at ioperm_nop; 4096 per iteration (one block formatted as JSON lines and written), per access',
   "ts-refused": "io.outb() on an ungranted port, IopermError caught",
   "ts-batch64-nop": "prepare(64 ops).run() with the native call pointed at ioperm_nop_prepared_run, per op",
   ffi: "bare bun:ffi call to the export (ioperm_inb/outb…), one access per call",

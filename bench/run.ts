@@ -70,6 +70,8 @@ async function host(settings: Settings): Promise<RunResult> {
       ...rebuiltNote(),
       "The host cannot grant ports, so ts-api and ts-port8 point the handle's ioperm_outb at ioperm_nop " +
         "(same signature, empty body) for their run: every TypeScript step of a granted write, no instruction.",
+      "ts-traced is ts-api with a port trace on (open({ trace })), written to /dev/null, 4096 accesses per iteration: " +
+        "each access's clock read and record, plus the block of 4096 formatted as JSON lines and written, without a disk's speed.",
       "Floor: ffi-nop, the bare bun:ffi call of the same signature.",
       `Each case ran in ${rounds} fresh processes and reports its fastest: a process's JIT code lands in one of two ` +
         "speed modes about 2.5 ns apart, for the bare call and the TS path alike. p50_rounds_ns has every process's p50.",

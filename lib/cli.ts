@@ -24,6 +24,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   run: () => import("./cli/run.ts"),
   driver: () => import("./cli/driver.ts"),
   lab: () => import("./cli/lab.ts"),
+  trace: () => import("./cli/trace.ts"),
 };
 
 async function usage(): Promise<string> {

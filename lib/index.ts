@@ -20,10 +20,12 @@ import { native, nativeDiagnosis } from "./ffi.ts";
 import { Status } from "./status.ts";
 import { type Bus, type BusLock, type LockOptions, lockBus } from "./lock.ts";
 import { type Access, Port, ReadOnlyPort, WriteOnlyPort, type PortIO } from "./ports.ts";
+import { type TraceSink, withTrace } from "./trace.ts";
 
 export { IopermError, type IopermCode } from "./errors.ts";
 export { MAX_CALL_US, MAX_STEP_US, ops, type BatchOp, type DelayOp, type PortOp, type PulseOp, type WaitOp } from "./batch.ts";
 export { Port, ReadOnlyPort, WriteOnlyPort, type Access } from "./ports.ts";
+export type { TraceHeader, TraceRecord, TraceSink } from "./trace.ts";
 export type { PortArray, Width } from "./check.ts";
 export { libraryPath } from "./ffi.ts";
 export { spawnSyncWithoutPorts, spawnWithoutPorts } from "./spawn.ts";
@@ -65,6 +67,13 @@ export interface OpenOptions {
   device?: string;
   /** ppdev: claim the port exclusively (PPEXCL): the kernel's own drivers (lp) and other processes stay off it. */
   exclusive?: boolean;
+  /**
+   * Record every access this handle runs (lib/trace.ts, docs/trace.md): a file
+   * path (JSON lines, appended) or a sink of your own. Default: $IOPERM_TRACE
+   * when set, else no trace, and then the handle pays nothing for it.
+   * @example open({ trace: "lpt.trace" }) // then: ioperm trace export lpt.trace --vcd
+   */
+  trace?: string | TraceSink;
 }
 
 /** What the calling thread holds. */
@@ -204,7 +213,7 @@ export class Ioperm implements PortIO, Disposable {
     if (!(backend in backendKinds)) {
       throw new RangeError(`backend must be one of ${Object.keys(backendKinds).join(", ")}, got ${String(backend)}`);
     }
-    this.#n = this.#open = symbols;
+    this.#n = this.#open = withTrace(symbols, options.trace);
     adoptInherited(symbols);
     if (backend === "ppdev") {
       this.#device = options.device ?? "/dev/parport0";

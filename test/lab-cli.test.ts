@@ -336,3 +336,30 @@ test("symlinks planted in a reused --out where the lab writes guest.sh, files.js
   expect([...readFileSync(join(run, "lpt1.out"))]).toEqual([0x3c]);
   expect(statSync(join(run, "guest.sh")).mode & 0o777).toBe(0o600);
 }, 120_000);
+test("--machine q35 boots ICH9, and a user's command loads drivers with modprobe (witness: the guest's DMI, /proc/modules, /proc/ioports)", () => {
+  const script = "cat /sys/class/dmi/id/product_name; modprobe i2c-i801 && modprobe parport_pc && cat /proc/modules /proc/ioports";
+  const r = lab(["--machine", "q35", "--out", join(out, "q35"), "--", "sh", "-c", script]);
+  expect(r.stderr).not.toContain("modprobe:");
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain("Standard PC (Q35 + ICH9, 2009)");
+  expect(r.stdout).toMatch(/^i2c_i801 /m);
+  expect(r.stdout).toMatch(/^parport_pc /m);
+  expect(r.stdout).toMatch(/^ {4}0700-073f : i801_smbus$/m);
+  expect(r.stdout).toMatch(/^ {2}0378-037a : parport0$/m);
+}, 120_000);
+
+test("an unknown --machine: exit 64 and the machines there are, before any QEMU starts", () => {
+  const r = lab(["--machine", "srever", "--", "true"]);
+  expect(r.code).toBe(64);
+  expect(r.stderr).toContain('lab: unknown machine "srever"; the lab has standard, server, q35');
+  expect(qemuWith("srever")).toEqual([]);
+}, 60_000);
+
+test("a --device on the server profile's KCS ports: exit 125 naming the profile's BMC, no QEMU left", () => {
+  const r = lab(["--machine", "server", "--device", "isa-parallel,iobase=0xca0", "--", "true"]);
+  expect(r.code).toBe(125);
+  expect(r.stderr).toContain(
+    "lab: I/O address clash: the machine profile's BMC KCS (0xca2-0xca3) overlaps --device isa-parallel,iobase=0xca0 (parallel, 0xca0-0xca7)",
+  );
+  expect(qemuWith("iobase=0xca0")).toEqual([]);
+}, 60_000);

@@ -1,7 +1,8 @@
 // Boots the lab VM and runs every test/lab/*.lab.ts inside it as root against
 // QEMU's devices, reporting each guest test here as a host test. Files that need
-// extra devices say so in `// @lab-device <qemu -device spec>` lines; files with
-// the same devices share one VM. A file that needs the host to set something up
+// extra devices say so in `// @lab-device <qemu -device spec>` lines, and a named
+// machine (lib/lab/machine.ts) in `// @lab-machine <name>`; files with the same
+// devices and machine share one VM. A file that needs the host to set something up
 // first (e.g. a Wine prefix, slow to make under TCG) says so in
 // `// @lab-host-prepare <shell command>`, run here in the project root before its
 // VM boots; such files get their own VM, and so does a file marked
@@ -10,7 +11,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { runLab } from "../lib/lab/index.ts";
+import { type MachineName, runLab } from "../lib/lab/index.ts";
 import { type CaseResult, declarationSites, fullName, parseJunit, verdict } from "./junit.ts";
 import { packageRoot as root } from "../lib/paths.ts";
 
@@ -29,6 +30,7 @@ const labFiles = allFiles.filter((f) => f.endsWith(".lab.ts")).filter((f) => !on
 for (const f of labFiles) {
   const text = readFileSync(join(dir, f), "utf8");
   const devices = [...text.matchAll(/^\/\/ @lab-device (\S+)$/gm)].map((m) => m[1] ?? "");
+  const machine = /^\/\/ @lab-machine (\S+)$/m.exec(text)?.[1];
   const prepare = [...text.matchAll(/^\/\/ @lab-host-prepare (.+)$/gm)].map((m) => m[1] ?? "");
   // `// @lab-qemu ARG…`: extra QEMU arguments (e.g. -fw_cfg name=opt/x,string=y), split at spaces.
   const qemu = [...text.matchAll(/^\/\/ @lab-qemu (.+)$/gm)].flatMap((m) => (m[1] ?? "").split(" "));
@@ -39,7 +41,7 @@ for (const f of labFiles) {
   declared.set(`./test/lab/${f}`, declarationSites(text));
   // `// @lab-own-vm`: a file that changes the guest for good (kernel lockdown) gets a VM of its own.
   const own = /^\/\/ @lab-own-vm$/m.test(text) ? f : undefined;
-  const key = JSON.stringify({ devices, qemu, prepare, own });
+  const key = JSON.stringify({ devices, qemu, prepare, own, machine });
   groups.set(key, [...(groups.get(key) ?? []), `./test/lab/${f}`]);
 }
 
@@ -49,6 +51,7 @@ test("every file under test/lab/ is a lab test (*.lab.ts) or a listed helper", (
 
 interface GroupRun {
   devices: string[];
+  machine?: string;
   files: string[];
   own?: string;
   prepare: string[];
@@ -84,11 +87,18 @@ async function prepareHost(commands: string[]): Promise<string> {
   return "";
 }
 
-async function runGroup(devices: string[], prepare: string[], files: string[], own?: string, qemuArgs: string[] = []): Promise<GroupRun> {
+async function runGroup(
+  devices: string[],
+  prepare: string[],
+  files: string[],
+  own?: string,
+  qemuArgs: string[] = [],
+  machine?: string,
+): Promise<GroupRun> {
   const chunks: string[] = [];
   try {
     const unprepared = await prepareHost(prepare);
-    if (unprepared) return { devices, files, own, prepare, results: [], failure: unprepared, output: "" };
+    if (unprepared) return { devices, machine, files, own, prepare, results: [], failure: unprepared, output: "" };
     // --timeout: guest tests start processes under TCG, and on a busy host that can pass bun's 5 s default.
     const lab = await runLab({
       cwd: root,
@@ -100,6 +110,7 @@ async function runGroup(devices: string[], prepare: string[], files: string[], o
         ...files,
       ],
       devices,
+      machine: machine as MachineName | undefined,
       // The guest starts with an empty environment: pass what decides which seeds the fuzz runs (test/fuzz.ts).
       env: Object.fromEntries(
         ["CI", "IOPERM_FUZZ_SEED"].flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k] as string]])),
@@ -113,10 +124,11 @@ async function runGroup(devices: string[], prepare: string[], files: string[], o
     const xml = join(lab.runDir, "junit.xml");
     const results = existsSync(xml) ? parseJunit(readFileSync(xml, "utf8")) : [];
     const expected = files.map((file) => ({ file, sites: declared.get(file) ?? [] }));
-    return { devices, files, own, prepare, results, failure: verdict(lab.exitCode, expected, results), output: chunks.join("") };
+    return { devices, machine, files, own, prepare, results, failure: verdict(lab.exitCode, expected, results), output: chunks.join("") };
   } catch (e) {
     return {
       devices,
+      machine,
       files,
       own,
       prepare,
@@ -129,12 +141,12 @@ async function runGroup(devices: string[], prepare: string[], files: string[], o
 
 // One VM per device set, two at a time (the machine has two cores).
 const entries = [...groups.entries()].map(([key, files]) => ({
-  ...(JSON.parse(key) as { devices: string[]; qemu: string[]; prepare: string[]; own?: string }),
+  ...(JSON.parse(key) as { devices: string[]; qemu: string[]; prepare: string[]; own?: string; machine?: string }),
   files,
 }));
 const runs: GroupRun[] = [];
 for (let i = 0; i < entries.length; i += 2) {
-  runs.push(...(await Promise.all(entries.slice(i, i + 2).map((g) => runGroup(g.devices, g.prepare, g.files, g.own, g.qemu)))));
+  runs.push(...(await Promise.all(entries.slice(i, i + 2).map((g) => runGroup(g.devices, g.prepare, g.files, g.own, g.qemu, g.machine)))));
 }
 
 // One line for .ci/run, which fails when the lab reported fewer tests than its files declare.
@@ -143,7 +155,8 @@ const expectedTotal = entries.reduce((n, g) => n + g.files.reduce((m, f) => m + 
 console.log(`lab: ${reported} tests reported, ${expectedTotal} declared in ${labFiles.length} files`);
 
 for (const run of runs) {
-  const base = run.devices.length ? `lab VM + ${run.devices.join(" + ")}` : run.own ? `lab VM of its own (${run.own})` : "lab VM";
+  const vm = run.machine ? `lab VM (--machine ${run.machine})` : "lab VM";
+  const base = run.devices.length ? `${vm} + ${run.devices.join(" + ")}` : run.own ? `${vm} of its own (${run.own})` : vm;
   const label = [base, ...run.prepare.map((p) => `after \`${p}\``)].join(", ");
   describe(label, () => {
     test("boots and runs the guest suite", () => {

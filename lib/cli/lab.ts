@@ -3,7 +3,7 @@
  * this directory, and exits with CMD's exit code. See `ioperm lab --help`.
  */
 import { parseArgs } from "node:util";
-import { LabError, labCacheDir, labLimits, prepareLab, runLab } from "../lab/index.ts";
+import { LabError, labCacheDir, labLimits, type MachineName, machinesUsage, prepareLab, runLab } from "../lab/index.ts";
 import { commandFor } from "../where.ts";
 import type { Command } from "./command.ts";
 
@@ -22,6 +22,7 @@ Options:
   --device SPEC     extra QEMU -device (repeatable); an isa-serial, isa-parallel
                     or isa-debugcon without chardev= writes <run>/<driver>@<iobase>.out,
                     a pci-serial card <run>/<id>.out
+  --machine NAME    standard (default), server or q35: see below
   --kvm             use KVM (needs /dev/kvm); falls back to TCG if the guest hangs
   --kernel PATH     boot this kernel: a bzImage (modules from /lib/modules/<release>,
                     or built in) or an unpacked kernel package directory
@@ -38,10 +39,9 @@ Options:
   --verbose         also show the kernel console and the QEMU command line
   -h, --help        this text
 
-The standard machine: COM1 is the console; COM2 (0x2f8) -> <run>/com2.out,
-LPT1 (0x378) -> <run>/lpt1.out, debugcon (0xe9) -> <run>/debugcon.out; also
-isa-debug-exit 0xf4, std VGA, RTC, i440FX, fw_cfg. In the guest IOPERM_LAB=1 and
-IOPERM_LAB_RUN=<run dir>; its files.json names every witness file.
+${machinesUsage()}
+In the guest IOPERM_LAB=1 and IOPERM_LAB_RUN=<run dir>; its files.json names
+every witness file, and modprobe loads this kernel's modules.
 
 Exit status: the command's; 124 on timeout; 127 when the command is not found
 in the guest; 125 when the lab could not run it (unknown device, I/O address
@@ -51,12 +51,14 @@ clash, QEMU refused the machine, no /dev/kvm with --kvm, nothing to boot);
 Examples:
   ${commandFor("lab -- bun rig.ts")}
   ${commandFor("lab --device isa-parallel,iobase=0x278,irq=5 -- bun test")}
+  ${commandFor("lab --machine server -- sh -c 'modprobe ipmi_si && grep -i ipmi /proc/ioports'")}
 `;
 
 const selfCheck = ["sh", "-c", "uname -r; id -u; ls -l /dev/port; head -20 /proc/ioports"];
 
 const options = {
   device: { type: "string", multiple: true },
+  machine: { type: "string" },
   qemu: { type: "string", multiple: true },
   memory: { type: "string" },
   out: { type: "string" },
@@ -151,6 +153,7 @@ async function lab(args: string[]): Promise<number> {
   const result = await runLab({
     command: command.length > 0 ? command : selfCheck,
     devices: values.device,
+    machine: values.machine as MachineName | undefined,
     qemuArgs: values.qemu,
     memoryMiB: memory,
     outDir: values.out,
@@ -193,7 +196,7 @@ export const command: Command = {
         );
         return 64;
       }
-      if (e instanceof TypeError) {
+      if (e instanceof TypeError || e instanceof RangeError) {
         process.stderr.write(`${e.message}\n`);
         return 64;
       }

@@ -12,5 +12,6 @@
  * const lpt = await Bun.file(files.lpt1).bytes(); // every byte strobed out of LPT1
  */
 export { LabError, type LabErrorReason } from "./errors.ts";
+export { type MachineName, type MachineProfile, machineProfiles, machinesUsage } from "./machine.ts";
 export { type Kernel, type LabTools, labCacheDir, prepareLab } from "./toolchain.ts";
 export { type LabFiles, type LabOptions, type LabResult, labLimits, runLab } from "./vm.ts";

@@ -5,10 +5,11 @@
 # project tree sit at the same paths as on the host, then runs the run dir's
 # guest.sh as root and reports the exit code through the run dir.
 #
-# Kernel command line: lab.run=<host run dir> lab.id=<marker nonce>
-#                      lab.modules=<host dir of this kernel's /lib/modules/<kver>>
-#                      lab.tty=2 when the host's stdout and stderr are terminals,
-#                      1 when only its stdout is, 0 when neither
+# Kernel command line (written by lib/lab/vm.ts from lib/lab/machine.ts):
+#   lab.run=<host run dir> lab.id=<marker nonce>
+#   lab.modules=<host dir of this kernel's /lib/modules/<kver>>
+#   lab.exit=<isa-debug-exit's port, decimal>
+#   lab.tty=2 when the host's stdout and stderr are terminals, 1 when only its stdout is, 0 when neither
 /bin/busybox --install -s /bin
 export PATH=/bin
 
@@ -18,21 +19,22 @@ exec </dev/console >/dev/console 2>&1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 
-# isa-debug-exit at 0xf4 ends QEMU at once; poweroff is the slower fallback for a
-# machine without it. The harness reads the exit code from the run dir, never
-# from QEMU's status.
+# isa-debug-exit (lab.exit=) ends QEMU at once; poweroff is the slower fallback
+# for a machine without it. The harness reads the exit code from the run dir,
+# never from QEMU's status.
 leave() {
   sync
-  printf '\052' | dd of=/dev/port bs=1 seek=244 count=1 conv=notrunc 2>/dev/null
+  [ -n "$exit" ] && printf '\052' | dd of=/dev/port bs=1 seek="$exit" count=1 conv=notrunc 2>/dev/null
   sleep 2
   poweroff -f
 }
 die() { echo "lab-init: $*"; leave; }
 
-run= id= modules= tty=0
+run= id= modules= exit= tty=0
 for arg in $(cat /proc/cmdline); do
   case $arg in
     lab.tty=*) tty=${arg#lab.tty=} ;;
+    lab.exit=*) exit=${arg#lab.exit=} ;;
     lab.run=*) run=${arg#lab.run=} ;;
     lab.id=*) id=${arg#lab.id=} ;;
     lab.modules=*) modules=${arg#lab.modules=} ;;

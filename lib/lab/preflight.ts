@@ -6,6 +6,7 @@
  * silently: the guest then talks to whichever device wins).
  */
 import { LabError } from "./errors.ts";
+import { type MachineProfile, machinePorts } from "./machine.ts";
 
 /** A QEMU `-device` spec, "driver,prop=value,…", split into its driver and properties. */
 export function parseDeviceSpec(spec: string): { driver: string; props: Map<string, string> } {
@@ -115,17 +116,9 @@ export function ioClashes(regions: IoRegion[]): [IoRegion, IoRegion][] {
 
 const hexRange = (r: IoRegion) => `0x${r.start.toString(16)}-0x${r.end.toString(16)}`;
 
-/** What the standard machine has at the ports a user's device may collide with. */
-const standardPorts: Record<number, string> = {
-  0x3f8: "COM1 (the lab's console)",
-  0x2f8: "COM2",
-  0x378: "LPT1",
-  0xe9: "debugcon",
-  0xf4: "isa-debug-exit",
-};
-
-/** Who owns each region of a clash: a --device with that iobase (each spec used once), else the standard machine. */
-function owners(pair: [IoRegion, IoRegion], specs: string[]): [string, string] {
+/** Who owns each region of a clash: a --device with that iobase (each spec used once), else the machine. */
+function owners(pair: [IoRegion, IoRegion], specs: string[], machine: MachineProfile): [string, string] {
+  const ports = machinePorts(machine);
   const used = new Set<string>();
   const name = (r: IoRegion) => {
     const spec = specs.findLast((s) => {
@@ -136,7 +129,7 @@ function owners(pair: [IoRegion, IoRegion], specs: string[]): [string, string] {
       used.add(spec);
       return `--device ${spec} (${r.name}, ${hexRange(r)})`;
     }
-    return `the standard machine's ${standardPorts[r.start] ?? r.name} (${hexRange(r)})`;
+    return `${ports.get(r.start) ?? `the machine's ${r.name}`} (${hexRange(r)})`;
   };
   const second = name(pair[1]);
   return [name(pair[0]), second];
@@ -147,7 +140,7 @@ function owners(pair: [IoRegion, IoRegion], specs: string[]): [string, string] {
  * monitor for the memory tree and quits. Rejects with "bad-config" when QEMU
  * refuses the configuration, "io-clash" when two devices share ports.
  */
-export async function checkMachine(cmd: string[], specs: string[]): Promise<void> {
+export async function checkMachine(cmd: string[], specs: string[], machine: MachineProfile): Promise<void> {
   const proc = Bun.spawn({
     cmd: [...cmd, "-S", "-monitor", "stdio"],
     stdin: new TextEncoder().encode("info mtree\nquit\n"),
@@ -163,7 +156,7 @@ export async function checkMachine(cmd: string[], specs: string[]): Promise<void
   }
   const clash = ioClashes(ioRegions(out))[0];
   if (clash !== undefined) {
-    const [a, b] = owners(clash, specs);
+    const [a, b] = owners(clash, specs, machine);
     throw new LabError(`lab: I/O address clash: ${b} overlaps ${a}; give the device another iobase=`, "io-clash", "", "");
   }
 }

@@ -350,5 +350,24 @@ async function prepare(given: string, kernelPath: string | undefined, progress: 
   const { qemu, version } = await findQemu(progress, cache);
   const busybox = await findBusybox(progress, cache);
   const kernel = kernelPath !== undefined ? await userKernel(kernelPath) : await debianKernel(progress, cache);
+  if (kernelPath === undefined) await indexModules(kernel, progress);
   return { cache, qemu, qemuVersion: version, busybox, kernel };
+}
+
+/**
+ * Writes modules.dep (and the rest of depmod's index) into the cached Debian
+ * kernel's module tree, once: a kernel package ships without them, and
+ * `modprobe` in the guest reads them at /lib/modules/<release>, where init.sh
+ * mounts this tree. Needs depmod (kmod) on the host, as the guest's modprobe does.
+ */
+async function indexModules(kernel: Kernel, progress: Progress): Promise<void> {
+  if (kernel.modulesDir === null || existsSync(join(kernel.modulesDir, "modules.dep"))) return;
+  const depmod = Bun.which("depmod") ?? ["/usr/sbin/depmod", "/sbin/depmod"].find((p) => existsSync(p));
+  if (depmod === undefined) {
+    progress(
+      `lab: depmod is not on PATH, so modprobe will not work in the guest (insmod with a path will). ${installHint("kmod", "elsewhere install kmod")}`,
+    );
+    return;
+  }
+  await run([depmod, "-b", kernel.dir, kernel.release], `indexing ${kernel.modulesDir} (depmod)`);
 }

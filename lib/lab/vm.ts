@@ -3,11 +3,9 @@
 // host, in the caller's directory, against real x86 I/O ports. See init.sh for
 // the guest side, toolchain.ts for what it needs on the host.
 //
-// Standard machine on every run (QEMU 7.2, -M pc): COM1 = console (streamed; the
-// command's stdout, its stderr streams from <run>/stderr, see init.sh),
-// COM2 at 0x2f8 -> <run>/com2.out, LPT1 at 0x378 -> <run>/lpt1.out, isa-debugcon
-// at 0xe9 -> <run>/debugcon.out, isa-debug-exit at 0xf4, std VGA (Bochs VBE at
-// 0x1ce/0x1cf), RTC, i440FX/PIIX, fw_cfg.
+// The machine (its standard devices and the named profiles) is described once,
+// in machine.ts. COM1 is the console: the command's stdout; its stderr streams
+// from <run>/stderr (see init.sh).
 import type { Subprocess } from "bun";
 import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { totalmem } from "node:os";
@@ -16,6 +14,7 @@ import { ConsoleSplitter, type Phase } from "./console.ts";
 import { LabError } from "./errors.ts";
 import { streamStderr } from "./stderr.ts";
 import { ensureInitramfs } from "./initramfs.ts";
+import { debugExitPort, type MachineName, type MachineProfile, machineProfile, type StandardDevice, standardDevices } from "./machine.ts";
 import { checkDeviceNames, checkMachine, parseDeviceSpec } from "./preflight.ts";
 import { privateDir, readNoFollow, replaceNew } from "./private.ts";
 import { checkKvm, type Kernel, type LabTools, prepareLab } from "./toolchain.ts";
@@ -34,6 +33,11 @@ export interface LabOptions {
    * `chardev=` gets a host file `<run>/<driver>@<iobase>.out`, e.g. `isa-parallel@0x278.out`.
    */
   devices?: string[] | undefined;
+  /**
+   * A named machine (lib/lab/machine.ts): "standard" (the default, QEMU's `pc`),
+   * "server" (adds a BMC on IPMI KCS at 0xca2) or "q35" (ICH9).
+   */
+  machine?: MachineName | undefined;
   /** Passed to QEMU as they are, after everything else. */
   qemuArgs?: string[] | undefined;
   /** Record the PC speaker (PIT channel 2 through port 0x61) to <run>/pcspk.wav, named `pcspk` in files. */
@@ -462,6 +466,7 @@ function verdictOf(
 export async function runLab(opts: LabOptions): Promise<LabResult> {
   if (opts.command.length === 0 || opts.command[0] === "") throw new TypeError("lab: no command given");
   checkLimits(opts);
+  const machine = machineProfile(opts.machine);
   const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
   const deadline = Date.now() + timeoutMs;
   const progress = opts.onProgress ?? (opts.verbose ? (line: string) => process.stderr.write(`${line}\n`) : toStderrIfTty);
@@ -477,6 +482,7 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
       throw new TypeError(`lab: path ${JSON.stringify(p)} contains whitespace or quotes; use another run dir (outDir, --out)`);
   }
   const extra = extraDevices(opts.devices ?? [], runDir);
+  const profileArgs = machine.devices.flatMap((d) => ["-device", d.spec]);
   const speaker = opts.pcspk ? pcspkRecording(runDir) : { args: [], files: {} };
   const traced = qemuTraceArgs(opts.qemuTrace ?? [], runDir);
   const files: LabFiles = { ...extra.files, ...speaker.files, ...traced.files, ...standardFiles(runDir) };
@@ -489,8 +495,8 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
   const plan: Plan = {
     id,
     runDir,
-    baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "stdio", ttyMode(opts)),
-    tailArgs: [...extra.args, ...speaker.args, ...traced.args, ...(opts.qemuArgs ?? [])],
+    baseArgs: baseArgs(tools, machine, initramfs, runDir, id, opts.memoryMiB ?? 2048, "stdio", ttyMode(opts)),
+    tailArgs: [...profileArgs, ...extra.args, ...speaker.args, ...traced.args, ...(opts.qemuArgs ?? [])],
     deadline,
     timeoutMs,
     onOutput: opts.onOutput ?? ((text) => process.stdout.write(text)),
@@ -499,8 +505,8 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     verbose: opts.verbose ?? false,
   };
   // The same machine, paused and with a silent console, must satisfy QEMU and share no I/O ports.
-  const paused = { ...plan, baseArgs: baseArgs(tools, initramfs, runDir, id, opts.memoryMiB ?? 2048, "null", ttyMode(opts)) };
-  await checkMachine(qemuCommand(paused, "tcg"), opts.devices ?? []);
+  const paused = { ...plan, baseArgs: baseArgs(tools, machine, initramfs, runDir, id, opts.memoryMiB ?? 2048, "null", ttyMode(opts)) };
+  await checkMachine(qemuCommand(paused, "tcg"), opts.devices ?? [], machine);
   const { accel, result } = await boot(plan, opts.kvm ?? false, timeoutMs);
   await commandFound(opts.command[0] ?? "", cwd, runDir);
   return {
@@ -544,7 +550,8 @@ export function qemuTraceArgs(events: readonly string[], runDir: string): { args
 
 /** The standard machine's host-side witness files. */
 function standardFiles(runDir: string): { com2: string; lpt1: string; debugcon: string } {
-  return { com2: join(runDir, "com2.out"), lpt1: join(runDir, "lpt1.out"), debugcon: join(runDir, "debugcon.out") };
+  const files = standardDevices.flatMap((d) => ("file" in d ? [[d.file, join(runDir, `${d.file}.out`)]] : []));
+  return Object.fromEntries(files) as { com2: string; lpt1: string; debugcon: string };
 }
 
 /**
@@ -557,9 +564,26 @@ function ttyMode(opts: LabOptions): 0 | 1 | 2 {
   return opts.onError === undefined && process.stderr.isTTY === true ? 2 : 1;
 }
 
-/** QEMU's arguments for the standard machine (the accelerator and -cpu go in after argv[0], see qemuCommand). */
+/** QEMU's arguments for each standard device (machine.ts), each witness file under `runDir`. */
+function standardDeviceArgs(runDir: string, console: "stdio" | "null"): string[] {
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  const chardev = (d: StandardDevice) =>
+    d.file === undefined ? [] : ["-chardev", `file,id=${d.file},path=${qemuValue(join(runDir, `${d.file}.out`))}`];
+  // Exhaustive: a new kind of standard device needs its arguments here.
+  const argsOf: Record<StandardDevice["qemu"], (d: StandardDevice) => string[]> = {
+    console: () => ["-chardev", console === "stdio" ? "stdio,id=com1,signal=off" : "null,id=com1", "-serial", "chardev:com1"],
+    serial: (d) => [...chardev(d), "-serial", `chardev:${d.file}`],
+    parallel: (d) => [...chardev(d), "-parallel", `chardev:${d.file}`],
+    debugcon: (d) => [...chardev(d), "-device", `isa-debugcon,iobase=${hex(d.port)},chardev=${d.file}`],
+    "debug-exit": (d) => ["-device", `isa-debug-exit,iobase=${hex(d.port)},iosize=${hex(d.size)}`],
+  };
+  return standardDevices.flatMap((d: StandardDevice) => argsOf[d.qemu](d));
+}
+
+/** QEMU's arguments for the machine (the accelerator and -cpu go in after argv[0], see qemuCommand). */
 function baseArgs(
   tools: LabTools,
+  machine: MachineProfile,
   initramfs: string,
   runDir: string,
   id: string,
@@ -567,15 +591,14 @@ function baseArgs(
   console: "stdio" | "null",
   tty: 0 | 1 | 2,
 ): string[] {
-  const { com2, lpt1, debugcon } = standardFiles(runDir);
   const kernel: Kernel = tools.kernel;
   const append = [
     "console=ttyS0 quiet loglevel=3 panic=-1",
-    `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir ?? ""} lab.tty=${tty}`,
+    `lab.run=${runDir} lab.id=${id} lab.modules=${kernel.modulesDir ?? ""} lab.exit=${debugExitPort} lab.tty=${tty}`,
   ].join(" ");
   return [
     tools.qemu,
-    ...["-M", "pc", "-m", String(memoryMiB), "-smp", "1"],
+    ...["-M", machine.type, "-m", String(memoryMiB), "-smp", "1"],
     ...["-nodefaults", "-no-reboot", "-display", "none", "-vga", "std", "-nic", "none"],
     ...["-kernel", kernel.vmlinuz, "-initrd", initramfs, "-append", append],
     // multidevs=remap keeps inode numbers unique across the host's mounts.
@@ -583,12 +606,7 @@ function baseArgs(
     "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
     "-virtfs",
     `local,path=${qemuValue(runDir)},mount_tag=labrun,security_model=none,multidevs=remap`,
-    ...["-chardev", console === "stdio" ? "stdio,id=com1,signal=off" : "null,id=com1", "-serial", "chardev:com1"],
-    ...["-chardev", `file,id=com2,path=${qemuValue(com2)}`, "-serial", "chardev:com2"],
-    ...["-chardev", `file,id=lpt1,path=${qemuValue(lpt1)}`, "-parallel", "chardev:lpt1"],
-    ...["-chardev", `file,id=debugcon,path=${qemuValue(debugcon)}`],
-    ...["-device", "isa-debugcon,iobase=0xe9,chardev=debugcon"],
-    ...["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
+    ...standardDeviceArgs(runDir, console),
   ];
 }
 
