@@ -36,7 +36,33 @@ describe("ops.json in lib/batch.ts", () => {
       const callCap = c.expect === "too_long" && (c.repeat ?? 1) > 1;
       if (c.expect === "bad_width" || c.expect === "range" || (c.expect === "too_long" && !callCap))
         expect(() => encodeOps(list)).toThrow(RangeError);
-      else expect(encodeOps(list).length).toBe(8 * slots);
+      else {
+        // Every slot carries the case's own fields, in the native layout (port u16, width u8 in bytes,
+        // kind u8, value u32; a timed step's parameter slot: two u32), not merely the right length.
+        const buf = encodeOps(list);
+        expect(buf.length).toBe(8 * slots);
+        const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+        const per = c.param ? 2 : 1;
+        const got = Array.from({ length: list.length }, (_, i) => {
+          const at = i * per * 8;
+          const head = {
+            port: view.getUint16(at, true),
+            width: view.getUint8(at + 2),
+            flags: view.getUint8(at + 3),
+            value: view.getUint32(at + 4, true),
+          };
+          return c.param ? { ...head, param: [view.getUint32(at + 8, true), view.getUint32(at + 12, true)] } : head;
+        });
+        // lib/ writes a read's value slot as 0: the native side overwrites it with what it read.
+        const want = {
+          port: c.port,
+          width: c.width,
+          flags: c.flags,
+          value: c.flags === 0 ? 0 : c.value,
+          ...(c.param ? { param: c.param } : {}),
+        };
+        expect(got).toEqual(list.map(() => want));
+      }
     });
   }
 });

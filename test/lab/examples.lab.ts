@@ -2,8 +2,9 @@
 // against its witness. The PC-speaker example is checked on the host, from the
 // WAV QEMU writes once the VM is down (test/pcspk.test.ts); fw-cfg.ts in the
 // VM that has an extra fw_cfg file (probe-extra.lab.ts).
+// @lab-qemu-trace parallel_ioport_write
 import { expect, test } from "bun:test";
-import { bracketClock, eventually, hostFile } from "./witness.ts";
+import { bracketClock, eventually, hostFile, parallelTraceWrites } from "./witness.ts";
 
 function example(name: string, ...args: string[]): string {
   const r = Bun.spawnSync([process.execPath, `examples/${name}.ts`, ...args], { stdout: "pipe", stderr: "pipe" });
@@ -22,16 +23,20 @@ test("lpt-strobe.ts: the bytes land in order (witness: the host LPT file)", asyn
   expect(file.subarray(before).toString()).toBe(text);
 });
 
-test("trigger-pulse.ts: the code, then 0, and a measured width of at least the one asked for (witness: the host LPT file)", async () => {
+test("trigger-pulse.ts: the code, then 0, held at least the width asked (witnesses: the host LPT file; QEMU's trace of each data write, on the host's clock)", async () => {
   const before = hostFile("lpt1").length;
-  const out = JSON.parse(example("trigger-pulse", "42", "2000")) as { code: number; requestedUs: number; measuredUs: number };
+  const code = 0x2a + (process.pid % 0x40); // a value of this run's own, to find its writes in the trace
+  const out = JSON.parse(example("trigger-pulse", String(code), "2000")) as { code: number; requestedUs: number };
+  expect(out).toEqual({ code, requestedUs: 2000 });
   const file = await eventually(
     () => hostFile("lpt1"),
     (f) => f.length >= before + 2,
   );
-  expect([...file.subarray(before)]).toEqual([42, 0]);
-  expect(out.measuredUs).toBeGreaterThanOrEqual(2000);
-  expect(out.measuredUs).toBeLessThan(2000 + 50_000); // a busy-wait, not a sleep: no timer tick of slack
+  expect([...file.subarray(before)]).toEqual([code, 0]);
+  const writes = parallelTraceWrites(0);
+  const at = writes.findLastIndex((w) => w.value === code);
+  expect({ found: at >= 0, next: writes[at + 1]?.value }).toEqual({ found: true, next: 0 });
+  expect((writes[at + 1]?.us ?? 0) - (writes[at]?.us ?? 0)).toBeGreaterThanOrEqual(2000);
 });
 
 test("cmos-clock.ts: between two readings of the guest's clock taken right before and after (witness: `date`)", () => {

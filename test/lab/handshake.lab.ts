@@ -2,14 +2,11 @@
 // against QEMU's UART and parallel port. Witnesses: the host COM2 and LPT1
 // files QEMU writes, Debian's `inb` in another process, and QEMU's own trace of
 // every parallel-port register write with the host's timestamp of it.
-// @lab-qemu -trace parallel_ioport_write -D .cache/lab/handshake-trace.log -msg timestamp=on
+// @lab-qemu-trace parallel_ioport_write
 import { afterAll, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { uartOpen } from "../../lib/devices/index.ts";
 import { IopermError, open, ops } from "../../lib/index.ts";
-import { packageRoot } from "../../lib/paths.ts";
-import { eventually, hostFile } from "./witness.ts";
+import { eventually, hostFile, parallelTraceWrites } from "./witness.ts";
 
 const COM2 = 0x2f8;
 const LSR = COM2 + 5;
@@ -110,20 +107,12 @@ test("pulses on the strobe line send each byte once, in order: a pulse writes it
   expect([...file.subarray(before)]).toEqual(bytes);
 });
 
-/** Writes to one parallel-port register (addr 0 data, 2 control) from QEMU's trace: host time in µs and value. */
-function traceWrites(addr: number): { us: number; value: number }[] {
-  const text = readFileSync(join(packageRoot, ".cache/lab/handshake-trace.log"), "utf8");
-  return [...text.matchAll(/^\d+@(\d+)\.(\d+):parallel_ioport_write .*addr 0x([0-9a-f]+) val 0x([0-9a-f]+)/gm)]
-    .filter((m) => Number.parseInt(m[3] ?? "", 16) === addr)
-    .map((m) => ({ us: Number(m[1]) * 1e6 + Number(m[2]), value: Number.parseInt(m[4] ?? "", 16) }));
-}
-
 test("pulse widths on LPT1's data lines are never shorter than asked (witness: QEMU's trace of each write, with the host's clock)", () => {
   const widths = [100, 1000];
   const marks = widths.map((_, i) => 0xe0 + i);
   // Each pulse's value is a mark of its own, so its two writes are found in the trace by value.
   io.batch(widths.flatMap((w, i) => [ops.pulse(LPT1, marks[i] ?? 0, w, 0x00), ops.delay(200)]));
-  const writes = traceWrites(0);
+  const writes = parallelTraceWrites(0);
   const measured = widths.map((w, i) => {
     const at = writes.findLastIndex((x) => x.value === marks[i]);
     const rest = writes[at + 1];

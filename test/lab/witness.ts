@@ -113,3 +113,16 @@ export function lineReader(stream: ReadableStream<Uint8Array>): { next: () => Pr
     },
   };
 }
+
+/**
+ * Writes to one parallel-port register (addr 0 data, 2 control) from QEMU's own
+ * trace of parallel_ioport_write (a lab file with `// @lab-qemu-trace
+ * parallel_ioport_write`): the host's time of each, in µs, and the value.
+ */
+export function parallelTraceWrites(addr: number): { us: number; value: number }[] {
+  const log = labFiles().qemuTrace;
+  if (!log) throw new Error("no QEMU trace in this run: the lab file needs `// @lab-qemu-trace parallel_ioport_write`");
+  return [...readFileSync(log, "utf8").matchAll(/^\d+@(\d+)\.(\d+):parallel_ioport_write .*addr 0x([0-9a-f]+) val 0x([0-9a-f]+)/gm)]
+    .filter((m) => Number.parseInt(m[3] ?? "", 16) === addr)
+    .map((m) => ({ us: Number(m[1]) * 1e6 + Number(m[2]), value: Number.parseInt(m[4] ?? "", 16) }));
+}
