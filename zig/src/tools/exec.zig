@@ -1,8 +1,48 @@
-//! execvp for the tools (ioperm-with-iopl, ioperm-run), which exec a command
-//! after changing what it inherits: a name with a slash is a path, anything
-//! else is looked up in PATH, and the error that decides the exit status comes back.
+//! What the tools (ioperm-with-iopl, ioperm-run, ioperm-noports) share: they
+//! exec a command after changing what it inherits. execvp (a name with a slash
+//! is a path, anything else is looked up in PATH), the exit statuses env(1) and
+//! timeout(1) use, dropping every inherited I/O permission, and one-line errors.
 const std = @import("std");
 const linux = std.os.linux;
+
+/// Exit statuses, as env(1) and timeout(1): the tool itself failed, the command
+/// was found but could not be run, the command was not found.
+pub const exit_failed: u8 = 125;
+pub const exit_cannot_run: u8 = 126;
+pub const exit_not_found: u8 = 127;
+
+/// Writes "<tool>: <message>" to stderr and returns `code`, for `return fail(...)`.
+pub fn fail(comptime tool: []const u8, code: u8, comptime fmt: []const u8, args: anytype) u8 {
+    var buf: [1024]u8 = undefined;
+    const msg = std.mem.print(&buf, tool ++ ": " ++ fmt ++ "\n", args) catch return code;
+    _ = linux.write(2, msg.ptr, msg.len);
+    return code;
+}
+
+/// Drops every I/O permission this process holds: the iopl level and every
+/// ioperm bit. ENOSYS counts as done: a kernel without them has none to hand down.
+/// The syscall that failed and why, else null.
+pub fn dropPorts() ?struct { call: []const u8, err: linux.E } {
+    switch (linux.errno(linux.syscall1(.iopl, 0))) {
+        .SUCCESS, .NOSYS => {},
+        else => |e| return .{ .call = "iopl(0)", .err = e },
+    }
+    switch (linux.errno(linux.syscall3(.ioperm, 0, 0x10000, 0))) {
+        .SUCCESS, .NOSYS => {},
+        else => |e| return .{ .call = "ioperm(0, 0x10000, 0)", .err = e },
+    }
+    return null;
+}
+
+/// Execs the command; returns only when it could not, with the error said and the exit status it decides.
+pub fn execOrFail(comptime tool: []const u8, args: [*:null]const ?[*:0]const u8, envp: [*:null]const ?[*:0]const u8, path: []const u8) u8 {
+    const name = std.mem.span(args[0].?);
+    const e = exec(name, args, envp, path);
+    return switch (e) {
+        .NOENT, .NOTDIR => fail(tool, exit_not_found, "{s}: command not found", .{name}),
+        else => fail(tool, exit_cannot_run, "{s}: cannot execute: {t}", .{ name, e }),
+    };
+}
 
 /// execve as execvp does it: a name with a slash is a path, anything else is
 /// looked up in PATH. Returns only on failure: the error that decides the exit

@@ -16,31 +16,18 @@ const std = @import("std");
 const linux = std.os.linux;
 const execvp = @import("exec.zig");
 
-const exit_failed: u8 = 125;
+const exit_failed = execvp.exit_failed;
 
 pub fn main(init: std.process.Init.Minimal) u8 {
     const argv = init.args.vector;
     if (argv.len < 2) return fail(exit_failed, "usage: ioperm-noports COMMAND [ARG]...  (drop every I/O port permission, then exec COMMAND)", .{});
-    // ENOSYS: a kernel without I/O permissions has none to hand down.
-    switch (linux.errno(linux.syscall1(.iopl, 0))) {
-        .SUCCESS, .NOSYS => {},
-        else => |e| return fail(exit_failed, "iopl(0): {t}", .{e}),
-    }
-    switch (linux.errno(linux.syscall3(.ioperm, 0, 0x10000, 0))) {
-        .SUCCESS, .NOSYS => {},
-        else => |e| return fail(exit_failed, "ioperm(0, 0x10000, 0): {t}", .{e}),
-    }
+    if (execvp.dropPorts()) |f| return fail(exit_failed, "{s}: {t}", .{ f.call, f.err });
     var env_buf: [1024]?[*:0]const u8 = undefined;
     const envp = without(&env_buf, init.environ.block.slice, "IOPERM_GRANTS_FD=") orelse
         return fail(exit_failed, "too many environment variables", .{});
     // The vector is argv as the kernel laid it out, so it is null-terminated in place.
     const args: [*:null]const ?[*:0]const u8 = @ptrCast(argv[1..].ptr);
-    const name = std.mem.span(argv[1]);
-    const e = execvp.exec(name, args, envp, execvp.pathOf(init.environ.block.slice));
-    return switch (e) {
-        .NOENT, .NOTDIR => fail(127, "{s}: command not found", .{name}),
-        else => fail(126, "{s}: cannot execute: {t}", .{ name, e }),
-    };
+    return execvp.execOrFail("ioperm-noports", args, envp, execvp.pathOf(init.environ.block.slice));
 }
 
 /// The environment without entries that start with `prefix`, null-terminated in `buf`.
@@ -57,10 +44,7 @@ fn without(buf: []?[*:0]const u8, env: [:null]const ?[*:0]const u8, prefix: []co
 }
 
 fn fail(code: u8, comptime fmt: []const u8, args: anytype) u8 {
-    var buf: [1024]u8 = undefined;
-    const msg = std.mem.print(&buf, "ioperm-noports: " ++ fmt ++ "\n", args) catch return code;
-    _ = linux.write(2, msg.ptr, msg.len);
-    return code;
+    return execvp.fail("ioperm-noports", code, fmt, args);
 }
 
 test "the grant list leaves the environment, the rest stays in order" {

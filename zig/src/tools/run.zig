@@ -25,7 +25,7 @@ const std = @import("std");
 const linux = std.os.linux;
 const execvp = @import("exec.zig");
 
-const exit_failed: u8 = 125;
+const exit_failed = execvp.exit_failed;
 const max_grants = 64;
 const F_ADD_SEALS = 1033;
 const seals = 1 | 2 | 4 | 8; // F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
@@ -154,14 +154,7 @@ fn child(req: Request, parent: i32) u8 {
     if (linux.errno(linux.setsid()) != .SUCCESS) return fail("setsid failed", .{});
     // What the invoker held (ioperm-with-iopl, grantAll(), an inherited bitmap)
     // would otherwise pass to the command. ENOSYS: no I/O permissions exist to inherit.
-    switch (linux.errno(linux.syscall1(.iopl, 0))) {
-        .SUCCESS, .NOSYS => {},
-        else => |e| return fail("iopl(0): {t}", .{e}),
-    }
-    switch (linux.errno(linux.syscall3(.ioperm, 0, 0x10000, 0))) {
-        .SUCCESS, .NOSYS => {},
-        else => |e| return fail("ioperm(0, 0x10000, 0): {t}", .{e}),
-    }
+    if (execvp.dropPorts()) |f| return fail("{s}: {t}", .{ f.call, f.err });
     if (linux.errno(linux.close_range(3, std.math.maxInt(i32), .{ .UNSHARE = false, .CLOEXEC = false })) != .SUCCESS)
         return fail("close_range failed", .{});
     // A closed 0, 1 or 2 would be the memfd's number, and the command's stdin or output.
@@ -199,12 +192,7 @@ fn child(req: Request, parent: i32) u8 {
     var fd_var: [48:0]u8 = undefined;
     const envp = withGrantsFd(&env_buf, req.env, std.mem.printSentinel(&fd_var, "IOPERM_GRANTS_FD={d}", .{fd}, 0) catch unreachable) orelse
         return fail("too many environment variables", .{});
-    const name = std.mem.span(req.args[0].?);
-    const e = execvp.exec(name, req.args, envp, execvp.pathOf(req.env));
-    return switch (e) {
-        .NOENT, .NOTDIR => fail2(127, "{s}: command not found", .{name}),
-        else => fail2(126, "{s}: cannot execute: {t}", .{ name, e }),
-    };
+    return execvp.execOrFail("ioperm-run", req.args, envp, execvp.pathOf(req.env));
 }
 
 /// Checked, not assumed: no capability in any set and every ID the requested one.
@@ -256,14 +244,7 @@ fn withGrantsFd(buf: []?[*:0]const u8, env: [:null]const ?[*:0]const u8, entry: 
 }
 
 fn fail(comptime fmt: []const u8, args: anytype) u8 {
-    return fail2(exit_failed, fmt, args);
-}
-
-fn fail2(code: u8, comptime fmt: []const u8, args: anytype) u8 {
-    var buf: [1024]u8 = undefined;
-    const msg = std.mem.print(&buf, "ioperm-run: " ++ fmt ++ "\n", args) catch return code;
-    _ = linux.write(2, msg.ptr, msg.len);
-    return code;
+    return execvp.fail("ioperm-run", exit_failed, fmt, args);
 }
 
 test "grants: FROM:COUNT in hex or decimal, inside the port space" {

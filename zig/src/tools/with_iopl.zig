@@ -13,16 +13,13 @@ const std = @import("std");
 const linux = std.os.linux;
 const execvp = @import("exec.zig");
 
-const exit_failed: u8 = 125;
-const exit_cannot_run: u8 = 126;
-const exit_not_found: u8 = 127;
+const exit_failed = execvp.exit_failed;
 
 pub fn main(init: std.process.Init.Minimal) u8 {
     const argv = init.args.vector;
     const envp = init.environ.block.slice;
     if (argv.len < 2) {
-        say("usage: ioperm-with-iopl COMMAND [ARG]...  (iopl(3), then exec COMMAND)", .{});
-        return exit_failed;
+        return fail(exit_failed, "usage: ioperm-with-iopl COMMAND [ARG]...  (iopl(3), then exec COMMAND)", .{});
     }
     switch (linux.errno(linux.syscall1(.iopl, 3))) {
         .SUCCESS => {},
@@ -32,25 +29,9 @@ pub fn main(init: std.process.Init.Minimal) u8 {
     }
     // The vector is argv as the kernel laid it out, so it is null-terminated in place.
     const args: [*:null]const ?[*:0]const u8 = @ptrCast(argv[1..].ptr);
-    const name = std.mem.span(argv[1]);
-    const e = execvp.exec(name, args, envp.ptr, execvp.pathOf(envp));
-    return switch (e) {
-        .NOENT, .NOTDIR => fail(exit_not_found, "{s}: command not found", .{name}),
-        else => fail(exit_cannot_run, "{s}: cannot execute: {t}", .{ name, e }),
-    };
+    return execvp.execOrFail("ioperm-with-iopl", args, envp.ptr, execvp.pathOf(envp));
 }
 
 fn fail(code: u8, comptime fmt: []const u8, args: anytype) u8 {
-    say(fmt, args);
-    return code;
-}
-
-fn say(comptime fmt: []const u8, args: anytype) void {
-    var buf: [1024]u8 = undefined;
-    const msg = std.mem.print(&buf, "ioperm-with-iopl: " ++ fmt ++ "\n", args) catch return;
-    _ = linux.write(2, msg.ptr, msg.len);
-}
-
-test {
-    _ = execvp;
+    return execvp.fail("ioperm-with-iopl", code, fmt, args);
 }
