@@ -6,37 +6,24 @@
 // sends something else. Prints the time from `bunx ioperm lab` to the script's
 // first line, with the empty cache and then warm.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot as root } from "../lib/paths.ts";
-import { tarballName } from "../scripts/pack.ts";
+import { type FreshProject, freshProject } from "./fresh-project.ts";
 
-const work = mkdtempSync(join(tmpdir(), "ioperm-userlab-"));
-const project = join(work, "rig");
-const cache = join(work, "cache");
-const bunDir = join(work, "bin");
 /** Bun and the system's directories only: no repo tools, no Zig. The lab's cache starts empty. */
-const env = { HOME: work, PATH: `${bunDir}:/usr/sbin:/usr/bin:/sbin:/bin`, IOPERM_CACHE: cache, NO_COLOR: "1" };
+let user: FreshProject;
+let work = "";
+let project = "";
+const inProject = (cmd: string[]) => user.run(cmd);
 
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-function inProject(cmd: string[]) {
-  const r = Bun.spawnSync(cmd, { cwd: project, env, stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
+afterAll(() => user?.remove());
 
 beforeAll(() => {
-  for (const dir of [project, bunDir]) Bun.spawnSync(["mkdir", "-p", dir]);
-  symlinkSync(process.execPath, join(bunDir, "bun"));
-  const pack = Bun.spawnSync([process.execPath, "scripts/pack.ts", "--out", join(work, "dist")], {
-    cwd: root,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (pack.exitCode !== 0) throw new Error(`pack failed: ${pack.stderr}`);
+  user = freshProject("ioperm-userlab-", (dir) => ({ IOPERM_CACHE: join(dir, "cache") }));
+  ({ work, project } = user);
   writeFileSync(join(project, "package.json"), '{ "name": "rig", "private": true }\n');
-  const add = inProject(["bun", "add", join(work, "dist", tarballName())]);
+  const add = inProject(["bun", "add", user.tarball]);
   if (add.code !== 0) throw new Error(`bun add failed: ${add.stderr}`);
   // The rig script: its start time, then "RIG" strobed out of LPT1.
   writeFileSync(
@@ -70,6 +57,7 @@ test("bunx ioperm lab, empty cache then warm: the rig script's bytes reach the h
   expect(cold.code, cold.stderr).toBe(0);
   expect(readFileSync(join(work, "run-cold", "lpt1.out"), "utf8")).toBe("RIG");
   // What the first use installed: the Debian kernel, unpacked, and the initramfs built from it.
+  const cache = user.env.IOPERM_CACHE ?? "";
   expect(readdirSync(join(cache, "kernel")).some((n) => n.startsWith("linux-image-"))).toBe(true);
   expect(readdirSync(cache).some((n) => /^initramfs-[0-9a-f]{16}\.cpio\.gz$/.test(n))).toBe(true);
 

@@ -9,31 +9,22 @@
 //   library: the executable, copied alone into an empty directory, loads it and
 //   calls into it (witness: libraryPath() inside the executable, and a native call's answer).
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { packageRoot as root } from "../lib/paths.ts";
-import { tarballName } from "../scripts/pack.ts";
+import { type FreshProject, freshProject } from "./fresh-project.ts";
 
-const work = mkdtempSync(join(tmpdir(), "ioperm-newuser-"));
-const project = join(work, "rig");
-const bunDir = join(work, "bin");
 /** A new HOME, but Bun's package cache is this user's: bun init's @types/bun installs offline once it has been fetched. */
-const env = {
-  HOME: work,
-  PATH: `${bunDir}:/usr/sbin:/usr/bin:/sbin:/bin`,
-  NO_COLOR: "1",
-  BUN_INSTALL_CACHE_DIR: process.env.BUN_INSTALL_CACHE_DIR ?? join(homedir(), ".bun", "install", "cache"),
-};
+let user: FreshProject;
+let work = "";
+let project = "";
 const tsc = join(root, "node_modules", ".bin", "tsc");
 
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => user?.remove());
 
-function inDir(cwd: string, cmd: string[]) {
-  const r = Bun.spawnSync(cmd, { cwd, env, stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
-const inProject = (cmd: string[]) => inDir(project, cmd);
+const inDir = (cwd: string, cmd: string[]) => user.run(cmd, cwd);
+const inProject = (cmd: string[]) => user.run(cmd);
 
 /** rig.ts: what a user writes first, importing nothing but "ioperm". */
 const rig = `import { IopermError, libraryPath, open } from "ioperm";
@@ -49,18 +40,14 @@ try {
 `;
 
 beforeAll(() => {
-  for (const dir of [project, bunDir]) mkdirSync(dir, { recursive: true });
-  symlinkSync(process.execPath, join(bunDir, "bun"));
-  const pack = Bun.spawnSync([process.execPath, "scripts/pack.ts", "--out", join(work, "dist")], {
-    cwd: root,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (pack.exitCode !== 0) throw new Error(`pack failed: ${pack.stderr}`);
+  user = freshProject("ioperm-newuser-", () => ({
+    BUN_INSTALL_CACHE_DIR: process.env.BUN_INSTALL_CACHE_DIR ?? join(homedir(), ".bun", "install", "cache"),
+  }));
+  ({ work, project } = user);
   // bun init writes the template tsconfig and installs @types/bun, as for any new user.
   const init = inProject(["bun", "init", "-y"]);
   if (init.code !== 0) throw new Error(`bun init failed: ${init.stderr}`);
-  const add = inProject(["bun", "add", join(work, "dist", tarballName())]);
+  const add = inProject(["bun", "add", user.tarball]);
   if (add.code !== 0) throw new Error(`bun add failed: ${add.stderr}`);
   writeFileSync(join(project, "rig.ts"), rig);
 }, 300_000);

@@ -41,7 +41,10 @@ test("installed: bunx ioperm, and the user's own script by its path from here", 
 
 test("checkout: bun lib/cli.ts from the repository root, its path from elsewhere", () => {
   expect(commandFor("lab -- bun rig.ts", at({ place: "checkout", cwd: root }))).toBe("bun lib/cli.ts lab -- bun rig.ts");
-  expect(commandFor("doctor", at({ place: "checkout", cwd: "/tmp" }))).toBe(`bun ${join(root, "lib", "cli.ts")} doctor`);
+  // A directory beside the checkout, not above it (a CI clone may live under /tmp, where "ci1/lib/cli.ts" would be right).
+  const elsewhere = join(root, "..", "not-the-checkout");
+  expect(commandFor("doctor", at({ place: "checkout", cwd: elsewhere }))).toBe(`bun ${join(root, "lib", "cli.ts")} doctor`);
+  expect(commandFor("doctor", at({ place: "checkout", cwd: join(root, "..") }))).toBe(`bun ${join(root.split("/").pop() ?? "", "lib", "cli.ts")} doctor`);
   expect(labCommand(at({ place: "checkout", cwd: root, main: join(root, "examples", "rig.ts") }))).toBe(
     "bun lib/cli.ts lab -- bun examples/rig.ts",
   );
