@@ -44,7 +44,9 @@ test("checkout: bun lib/cli.ts from the repository root, its path from elsewhere
   // A directory beside the checkout, not above it (a CI clone may live under /tmp, where "ci1/lib/cli.ts" would be right).
   const elsewhere = join(root, "..", "not-the-checkout");
   expect(commandFor("doctor", at({ place: "checkout", cwd: elsewhere }))).toBe(`bun ${join(root, "lib", "cli.ts")} doctor`);
-  expect(commandFor("doctor", at({ place: "checkout", cwd: join(root, "..") }))).toBe(`bun ${join(root.split("/").pop() ?? "", "lib", "cli.ts")} doctor`);
+  expect(commandFor("doctor", at({ place: "checkout", cwd: join(root, "..") }))).toBe(
+    `bun ${join(root.split("/").pop() ?? "", "lib", "cli.ts")} doctor`,
+  );
   expect(labCommand(at({ place: "checkout", cwd: root, main: join(root, "examples", "rig.ts") }))).toBe(
     "bun lib/cli.ts lab -- bun examples/rig.ts",
   );
