@@ -67,7 +67,7 @@ test("string I/O: writeFrom(0xE9) reaches isa-debugcon (witness: host debugcon f
   expect(file).toContain(text);
 });
 
-test("CMOS RTC at 0x70/0x71 lies between two readings of the guest clock taken right before and after (witness: `date`)", () => {
+test("CMOS RTC at 0x70/0x71 lies between two reads of it by the guest kernel's rtc-cmos, right before and after (witness: rtc0's since_epoch)", () => {
   io.grant(0x70, 2);
   expect(
     bracketClock(
@@ -77,7 +77,7 @@ test("CMOS RTC at 0x70/0x71 lies between two readings of the guest clock taken r
   ).toMatchObject({ within: true });
 });
 
-test("readRtc decodes binary and 12-hour modes too, each bracketed by the guest clock (witnesses: `date`, status B read back)", () => {
+test("readRtc decodes binary and 12-hour modes too, each bracketed by the kernel's own reads of the RTC (witnesses: rtc0's since_epoch, status B read back)", () => {
   io.grant(0x70, 2);
   const setB = (v: number) => {
     io.outb(0x70, 0x0b);
@@ -91,9 +91,16 @@ test("readRtc decodes binary and 12-hour modes too, each bracketed by the guest 
       ["BCD, 12 h", 0x00],
       ["binary, 12 h", 0x04],
     ] as const) {
-      setB((original & ~0x06) | bits);
+      // The kernel reads the RTC in its own mode (24 h): the mode is ours only for our read.
       const b = bracketClock(
-        () => readRtc(io),
+        () => {
+          setB((original & ~0x06) | bits);
+          try {
+            return readRtc(io);
+          } finally {
+            setB(original);
+          }
+        },
         (t) => t.date.getTime(),
       );
       expect({ mode, within: b.within, bcd: b.value.bcd, hour24: b.value.hour24, statusB: b.value.statusB & 0x06 }).toEqual({

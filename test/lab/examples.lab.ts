@@ -39,7 +39,7 @@ test("trigger-pulse.ts: the code, then 0, held at least the width asked (witness
   expect((writes[at + 1]?.us ?? 0) - (writes[at]?.us ?? 0)).toBeGreaterThanOrEqual(2000);
 });
 
-test("cmos-clock.ts: between two readings of the guest's clock taken right before and after (witness: `date`)", () => {
+test("cmos-clock.ts: between two reads of the RTC by the guest kernel, right before and after (witness: rtc0's since_epoch)", () => {
   const b = bracketClock(
     () => example("cmos-clock"),
     (out) => Date.parse((JSON.parse(out) as { time: string }).time),

@@ -58,7 +58,7 @@ test("with --force the probe's own FIFO/IIR detection agrees with the kernel's",
   expect(r.uart.filter((u) => u.present).length).toBe(2);
 });
 
-test("RTC between two readings of the guest's `date` around the probe; PCI list equals /sys/bus/pci/devices; fw_cfg says QEMU", () => {
+test("RTC between two reads of it by the guest kernel around the probe (rtc0's since_epoch); PCI list equals /sys/bus/pci/devices; fw_cfg says QEMU", () => {
   const b = bracketClock(
     () => probe("--only", "rtc,pci,fwcfg"),
     (p) => Date.parse(p.rtc.time),

@@ -153,6 +153,10 @@ test("the command has its own session and no controlling terminal (TIOCSTI is EP
       CapAmb: "0000000000000000",
       NoNewPrivs: "1",
     });
+    // The command's shell prints its line, then execs sleep: look once it is sleep, so a
+    // descriptor the shell holds for a moment around its own redirections is not counted.
+    for (let i = 0; i < 600 && !readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("sleep\x00"); i++) await Bun.sleep(50);
+    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\x00")).toEqual(["sleep", "600", ""]);
     const fds = readdirSync(`/proc/${pid}/fd`).sort();
     expect(fds).toEqual(["0", "1", "2", "3"]);
     expect(readlinkSync(`/proc/${pid}/fd/3`)).toBe("/memfd:ioperm-grants (deleted)");

@@ -22,7 +22,12 @@ describe.skipIf(why !== null)(`closing the device under a running access, in Win
     session = new WineSession(info);
     session.start();
   }, 180_000);
-  afterAll(() => session?.stop());
+  // installDriver() in the guest registers a demand-start service: put back the auto-start one the
+  // other Wine lab files (same VM, later) expect to find running when their session starts.
+  afterAll(() => {
+    session?.restoreDriver(join(devWindowsDir("x64"), "ioperm.sys"));
+    session?.stop();
+  });
 
   test("a worker's accesses racing uninstallDriver() end in NOT_GRANTED, never DRIVER_IO or a fault; every byte it counted reached LPT1 (witness: the host LPT file)", async () => {
     if (typeof info === "string" || info.bunExe === null) throw new Error("unreachable: the describe is skipped then");

@@ -62,28 +62,31 @@ export async function eventually<T>(f: () => T, ok: (v: T) => boolean, ms = 3000
   return v;
 }
 
-/** The guest clock (`date`, in ms since the epoch), read in its own process: the witness, not this process's clock. */
-export function guestClockMs(): number {
-  return Math.floor(Number(Bun.spawnSync(["date", "+%s%N"]).stdout.toString().trim()) / 1e6);
+/**
+ * The CMOS RTC as the guest kernel's own driver reads it (rtc-cmos,
+ * /sys/class/rtc/rtc0/since_epoch), in ms: an independent reader of the same
+ * clock, which neither boot-time rounding nor the guest clock's drift under a
+ * loaded TCG host can move.
+ */
+export function kernelRtcMs(): number {
+  return Number(readFileSync("/sys/class/rtc/rtc0/since_epoch", "utf8").trim()) * 1000;
 }
 
 /**
- * Reads a real-time clock between two readings of the guest clock and says
- * whether it lies between them. The kernel set the guest clock from the CMOS
- * RTC at boot to the whole second, so the guest clock lags the RTC by up to
- * 1 s and never leads it: an RTC reading (whole seconds) lies in
- * [the second of `before`, `after` + 1 s]. No window depends on how long the
- * read takes.
+ * Reads the RTC between two readings of it by the guest kernel (kernelRtcMs)
+ * and says whether ours lies between them: all three are whole seconds of one
+ * clock, so [before, after] holds exactly, and no window depends on how long
+ * the read takes.
  */
 export function bracketClock<T>(
   read: () => T,
   toMs: (value: T) => number,
 ): { value: T; before: number; rtc: number; after: number; within: boolean } {
-  const before = guestClockMs();
+  const before = kernelRtcMs();
   const value = read();
-  const after = guestClockMs();
+  const after = kernelRtcMs();
   const rtc = toMs(value);
-  return { value, before, rtc, after, within: rtc >= Math.floor(before / 1000) * 1000 && rtc <= after + 1000 };
+  return { value, before, rtc, after, within: rtc >= before && rtc <= after };
 }
 
 /** Reads `stream` line by line, so a test can wait for a process's next line instead of sleeping. */

@@ -50,7 +50,7 @@ describe("the TypeScript API in bun.exe under Wine", () => {
     setUp();
     bunExe = bunWindowsExe();
   }, 300_000);
-  afterAll(tearDown);
+  afterAll(tearDown, 120_000); // Wine may take a while to end on a loaded machine
 
   test("lib -> bun:ffi -> ioperm.dll -> driver: version round trip", () => {
     const [v] = guest("version");

@@ -65,7 +65,7 @@ describe("ioperm.sys edges under Wine", () => {
     setUp();
     persistentSession();
   }, 300_000);
-  afterAll(tearDown);
+  afterAll(tearDown, 120_000); // Wine may take a while to end on a loaded machine
 
   test("ALLOWLIST and BATCH one byte too long or too short, input or output, get ERROR_BAD_LENGTH; exact ones succeed", () => {
     const one = batch([refused]); // 24 bytes

@@ -111,7 +111,7 @@ describe("fuzzing ioperm.sys under Wine", () => {
     for (const { seed, kind } of seeds)
       console.log(`fuzz seed ${seed} (${kind}; replay: ${replayCommand(seed, "test/windows/fuzz.test.ts")})`);
   }, 300_000);
-  afterAll(tearDown);
+  afterAll(tearDown, 120_000); // Wine may take a while to end on a loaded machine
 
   for (const { seed, kind } of seeds) {
     test(`seed ${seed} (${kind}): ${ioctlCount} random IOCTLs on r, w, rw and no-access handles: only documented replies, and the driver keeps serving`, () => {

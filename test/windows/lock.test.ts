@@ -17,7 +17,7 @@ beforeAll(() => {
 afterAll(() => {
   tearDown();
   rmSync(dir, { recursive: true, force: true });
-});
+}, 120_000);
 
 test("two bun.exe processes under the same mutex write whole; on two mutexes they interleave; a killed holder's mutex is taken at once", () => {
   const r = wine(bunExe, [winPath(join(root, "test/windows/guest/lock.ts")), winPath(out.dll), winPath(dir)], {

@@ -37,7 +37,7 @@ describe("the packed package in bun.exe under Wine", () => {
   afterAll(() => {
     tearDown();
     rmSync(project, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   test("ioperm.dll is loaded from node_modules/ioperm/prebuilt/win32-x64 and answers the driver", () => {
     const r = wine(bunExe, [winPath(join(project, "check.ts"))]);

@@ -54,7 +54,7 @@ describe("pciRead32 checks its arguments before any port or driver call", () => 
 
 describe("IOCTL_IOPERM_PCI_READ under Wine", () => {
   beforeAll(setUp, 300_000);
-  afterAll(tearDown);
+  afterAll(tearDown, 120_000); // Wine may take a while to end on a loaded machine
 
   test("the driver advertises it (IOPERM_CAP_PCI_READ)", () => {
     const [, v] = ctl(["open r", VERSION]);

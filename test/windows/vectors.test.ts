@@ -28,7 +28,7 @@ describe("ops.json in ioperm.sys under Wine", () => {
   afterAll(() => {
     setAllowlist([]);
     tearDown();
-  });
+  }, 120_000);
 
   /** The case's slots: its step (a head and its parameter, for a wait or pulse), `repeat` times. */
   const slotsOf = (c: (typeof table.cases)[number] & { param?: number[]; repeat?: number }) =>
