@@ -1,7 +1,11 @@
 // Host tests of probe.ts where this kernel cannot do port I/O: it must say so,
 // say how to go on, exit non-zero, and keep --json valid against its schema.
 import { expect, test } from "bun:test";
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { packageRoot } from "../lib/paths.ts";
+import { parseSections, SECTIONS } from "ioperm/probe";
 import { expectedRefusal } from "./kernel.ts";
 import { schemaErrors, validateProbe } from "./schema.ts";
 
@@ -35,4 +39,28 @@ test("bad arguments are refused with exit 64 and the usage text", () => {
 test("a report missing required fields fails the schema (the schema is not vacuous)", () => {
   expect(validateProbe({ schema: "ioperm-probe/1", host: {}, machine: {}, notes: [] })).toBe(false);
   expect(validateProbe({ schema: "ioperm-probe/2", error: { code: "X", message: "y" } })).toBe(false);
+});
+
+test("`ioperm probe` surveys in its own process, starting no second Bun (witness: the execve calls strace sees)", () => {
+  const log = join(tmpdir(), `probe-execve-${process.pid}.log`);
+  try {
+    const r = Bun.spawnSync(["strace", "-f", "-qq", "-e", "trace=execve", "-o", log, process.execPath, "lib/cli.ts", "probe", "--help"], {
+      cwd: packageRoot,
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toContain("ioperm-probe [--json] [--only");
+    const execs = readFileSync(log, "utf8")
+      .split("\n")
+      .filter((l) => /\bexecve\(/.test(l) && / = 0$/.test(l));
+    expect(execs).toHaveLength(1);
+    expect(execs[0]).toContain('"lib/cli.ts", "probe", "--help"');
+  } finally {
+    rmSync(log, { force: true });
+  }
+});
+
+test("ioperm/probe parses --only's list as the probe does: every section in order, and an unknown one refused with the choices", () => {
+  expect([...parseSections(SECTIONS.join(","))]).toEqual([...SECTIONS]);
+  expect([...parseSections(" lpt, pci ,")]).toEqual(["lpt", "pci"]);
+  expect(() => parseSections("lpt,bogus")).toThrow(new RangeError(`unknown section "bogus"; choose from ${SECTIONS.join(", ")}`));
 });

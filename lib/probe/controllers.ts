@@ -12,6 +12,7 @@ import type { Claim } from "../devices/ioports.ts";
 import { getDeviceId, type IpmiDeviceId, KCS_BASE, kcsStatus } from "../devices/kcs.ts";
 import { portOwner, type SmbusController, SmbusHost } from "../devices/smbus.ts";
 import type { Ioperm } from "../index.ts";
+import { withRange } from "./machine.ts";
 
 /** How an entry was found: the probe asked the device, or reported the kernel's view of a range a driver holds. */
 export type ControllerMethod = "probe" | "kernel";
@@ -53,17 +54,6 @@ export interface I8042Entry {
   /** The configuration byte as found, or null when not read. */
   config: number | null;
   note: string | null;
-}
-
-/** Grants a range for one step and releases it after, unless everything is granted already (--iopl). */
-function withRange<T>(io: Ioperm, from: number, count: number, f: () => T): T {
-  if (io.grants().all) return f();
-  io.grant(from, count);
-  try {
-    return f();
-  } finally {
-    io.release(from, count);
-  }
 }
 
 const why = (e: unknown): string => {

@@ -4,6 +4,7 @@ import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parseSerialDriver } from "../../lib/devices/index.ts";
 import { open } from "../../lib/index.ts";
+import { openForSurvey, renderText, survey } from "ioperm/probe";
 import { h4, probe, readRegs, tracedProbe } from "./probe-lib.ts";
 import { bracketClock, debianIo, eventually, hostFile, sysPciDevices } from "./witness.ts";
 
@@ -220,4 +221,28 @@ test("the human-readable table says what the JSON says", () => {
   for (const f of doc.pci.functions) expect(table).toContain(`  ${f.bdf}  ${h4(f.vendor)}:${h4(f.deviceId)}`);
   expect(table).toContain("signature QEMU");
   expect(table).not.toContain("\x1b["); // no terminal control sequences when stdout is not a terminal
+});
+
+test("a script surveys through ioperm/probe in its own process and gets what probe.ts prints (witnesses: /sys/bus/pci/devices, probe.ts's output)", () => {
+  const { io, backend } = openForSurvey({ backend: "direct" });
+  let report: ReturnType<typeof survey>;
+  try {
+    report = survey(io, { only: ["lpt", "rtc", "pci"], backend });
+    expect(io.grants().all).toBe(false);
+  } finally {
+    io.close();
+  }
+  expect(report.host).toMatchObject({ backend: "direct", grant: "ranges" });
+  expect(report.pci?.functions.map((f) => `${f.bdf} ${h4(f.vendor)}:${h4(f.deviceId)}`).sort()).toEqual(sysPciDevices());
+  expect(report.rtc?.claimedBy).toBe("rtc0");
+  expect(report.lpt?.map((p) => [p.base, p.present, p.method])).toEqual([
+    [0x378, true, "readback"],
+    [0x278, false, "readback"],
+    [0x3bc, false, "readback"],
+  ]);
+  expect(report.uart).toBeUndefined();
+  // The same rendering as the command's, line for line, but for the clock's reading.
+  const printed = Bun.spawnSync([process.execPath, "probe.ts", "--only", "lpt,rtc,pci"], { stdout: "pipe" }).stdout.toString();
+  const timeless = (text: string) => text.split("\n").filter((l) => !/^\s+\d{4}-\d\d-\d\dT/.test(l));
+  expect(timeless(renderText(report))).toEqual(timeless(printed.trimEnd()));
 });
