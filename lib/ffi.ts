@@ -24,6 +24,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { binaryProblem } from "./binary.ts";
+import type { Diagnosis } from "./diagnose.ts";
 import { IopermError, localError } from "./errors.ts";
 import { currentPlatform, devLibrary, libraryFile, prebuiltDir } from "./paths.ts";
 import { prebuiltLibraries } from "./prebuilt.ts";
@@ -325,11 +326,11 @@ export function nativeBackends(): { names: string[]; allPortsFlag: number } {
   return { names, allPortsFlag: n.ioperm_all_ports_flag() };
 }
 
-/** errno of each backend's attempt at this thread's last failed grant. */
-export function nativeDiagnosis(): { ioperm: number | undefined; devport: number | undefined } {
+/** Why this thread's last grant (Windows: driver call) failed: ioperm_diagnose's copy of platform.Diagnosis. */
+export function nativeDiagnosis(): Diagnosis {
   const out = new Int32Array(2);
   native().ioperm_diagnose(out);
-  return { ioperm: out[0] || undefined, devport: out[1] || undefined };
+  return { osError: out[0] || undefined, devportErrno: out[1] || undefined };
 }
 
 /** The native caps of timed steps in microseconds, for checking lib/batch.ts against them. */

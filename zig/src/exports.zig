@@ -90,10 +90,11 @@ export fn ioperm_is_granted(port: u32, width: u32) i32 {
     return @intFromBool(core.isGranted(port, width));
 }
 
-/// Why this thread's last grant failed: errno from ioperm/iopl and from /dev/port.
+/// Why this thread's last grant failed (platform.Diagnosis): the first backend's
+/// OS error (ioperm/iopl or ppdev errno, or a Win32 error) and /dev/port's errno.
 export fn ioperm_diagnose(out: *[2]i32) void {
     const d = platform.diagnosis;
-    out.* = .{ d.ioperm_errno, d.devport_errno };
+    out.* = .{ d.os_error, d.devport_errno };
 }
 
 export fn ioperm_inb(port: u32) i32 {
