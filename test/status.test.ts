@@ -1,6 +1,7 @@
-// Host unit tests: lib/status.ts mirrors zig/src/status.zig, checked against the built library.
+// Host unit tests: lib/status.ts mirrors zig/src/status.zig, and lib/ffi.ts's copies of
+// grants.zig's backend table and platform.zig's Diagnosis, checked against the built library.
 import { expect, test } from "bun:test";
-import { nativeBackends, nativeStatusTable } from "../lib/ffi.ts";
+import { DIAGNOSIS_FIELDS, nativeBackends, nativeDiagnosisFields, nativeStatusTable } from "../lib/ffi.ts";
 import { ALL_PORTS, backendKinds, backendNames } from "../lib/index.ts";
 import { Status, statusErrno, statusName } from "../lib/status.ts";
 
@@ -23,4 +24,10 @@ test("lib/index.ts's backend numbers and the all-ports flag equal zig/src/grants
   expect(native.allPortsFlag).toBe(ALL_PORTS);
   // Opening by name uses the same numbers; "auto" is number 0.
   for (const [name, kind] of Object.entries(backendKinds)) expect(native.names[kind]).toBe(name === "auto" ? "none" : name);
+});
+
+test("lib/ffi.ts's DIAGNOSIS_FIELDS are zig/src/platform.zig's Diagnosis fields, in order", () => {
+  // Each is an i32 (a compile-time check in platform.zig), so the Int32Array
+  // nativeDiagnosis() passes has one slot per name.
+  expect(nativeDiagnosisFields()).toEqual([...DIAGNOSIS_FIELDS]);
 });

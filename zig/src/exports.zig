@@ -90,11 +90,18 @@ export fn ioperm_is_granted(port: u32, width: u32) i32 {
     return @intFromBool(core.isGranted(port, width));
 }
 
-/// Why this thread's last grant failed (platform.Diagnosis): the first backend's
-/// OS error (ioperm/iopl or ppdev errno, or a Win32 error) and /dev/port's errno.
-export fn ioperm_diagnose(out: *[2]i32) void {
-    const d = platform.diagnosis;
-    out.* = .{ d.os_error, d.devport_errno };
+/// Why this thread's last grant (Windows: driver call) failed: a copy of
+/// platform.Diagnosis, the first backend's OS error (ioperm/iopl or ppdev errno,
+/// or a Win32 error) and /dev/port's errno.
+export fn ioperm_diagnose(out: *platform.Diagnosis) void {
+    out.* = platform.diagnosis;
+}
+
+/// The name of platform.Diagnosis field i (each an i32, in memory order), or
+/// null past the last, for the TypeScript side to check its copy against.
+export fn ioperm_diagnosis_field(i: u32) ?[*:0]const u8 {
+    const names = @typeInfo(platform.Diagnosis).@"struct".field_names;
+    return if (i < names.len) names[i] else null;
 }
 
 export fn ioperm_inb(port: u32) i32 {

@@ -11,7 +11,8 @@ const Backend = grants.Backend;
 /// Why this thread's last grant (or, on Windows, driver or service call) failed:
 /// the operating system's own answers, 0 where a backend was not tried or did
 /// not fail. ioperm_diagnose copies it out whole; this struct is the one place
-/// its fields are written down. The first step of the refusal path ARCHITECTURE.md draws.
+/// its fields are written down (lib/ffi.ts checks its copy,
+/// DIAGNOSIS_FIELDS, against ioperm_diagnosis_field). The first step of the refusal path ARCHITECTURE.md draws.
 pub const Diagnosis = extern struct {
     /// The first backend's answer. Linux: the errno of ioperm/iopl (direct) or
     /// of the ppdev claim, whichever the grant tried. Windows: the Win32 error
@@ -21,6 +22,13 @@ pub const Diagnosis = extern struct {
     /// Windows: always 0.
     devport_errno: i32 = 0,
 };
+
+comptime {
+    // lib/ffi.ts reads it as an Int32Array, one slot per field in this order.
+    for (@typeInfo(Diagnosis).@"struct".field_types, @typeInfo(Diagnosis).@"struct".field_names) |t, name| {
+        if (t != i32) @compileError("Diagnosis." ++ name ++ " must be i32: lib/ffi.ts reads an Int32Array");
+    }
+}
 
 /// The calling thread's diagnosis; each backend resets it when a grant starts.
 pub threadlocal var diagnosis: Diagnosis = .{};
