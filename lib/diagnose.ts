@@ -7,6 +7,7 @@
  * cause is also created for real in the lab (test/lab/doctor.lab.ts).
  */
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { Errno } from "./status.ts";
 import { labCommand } from "./where.ts";
 
 /** What the system says, read from /sys and /proc. */
@@ -57,11 +58,9 @@ export interface Cause {
   remedy: string;
 }
 
-const EPERM = 1;
-const ENOENT = 2;
-const EINVAL = 22;
-const ENOSYS = 38;
-const CAP_SYS_RAWIO = 17n;
+const { EPERM, ENOENT, EINVAL, ENOSYS } = Errno;
+/** CAP_SYS_RAWIO's bit in /proc/<pid>/status Cap* masks (<linux/capability.h>; test/diagnose.test.ts checks it). */
+export const CAP_SYS_RAWIO = 17n;
 
 function read(path: string): string | null {
   try {

@@ -17,7 +17,7 @@ import { encodeOps, hasParams, OP_KIND, OP_SIZE, opValues, stepAt, stepValues, t
 import { arrayWidth, checkPort, checkRange, checkValue, checkWidth, type PortArray, type Width } from "./check.ts";
 import { errorFor, firstMissing, hex, IopermError, localError, type ErrorContext } from "./errors.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
-import { Status } from "./status.ts";
+import { Errno, Status } from "./status.ts";
 import { type Bus, type BusLock, type LockOptions, lockBus } from "./lock.ts";
 import { type Access, Port, ReadOnlyPort, WriteOnlyPort, type PortIO } from "./ports.ts";
 import { type TraceSink, withTrace } from "./trace.ts";
@@ -547,7 +547,7 @@ function parportBase(device: string): number {
       "ENODEV",
       `open(): no parallel port behind ${device} (/proc/sys/dev/parport/${name ?? "?"}/base-addr is missing): load the drivers with sudo modprobe parport_pc ppdev`,
       { op: "open" },
-      19,
+      Errno.ENODEV,
     );
   }
   return base;

@@ -1,7 +1,8 @@
 // Host unit tests of the rules that turn what the kernel says into named causes
 // (lib/diagnose.ts). Each cause is also created for real in test/lab/doctor.lab.ts.
 import { expect, test } from "bun:test";
-import { causes, type Facts } from "../lib/diagnose.ts";
+import { CAP_SYS_RAWIO, causes, type Facts } from "../lib/diagnose.ts";
+import { defineIn, zigHeader } from "./zig-headers.ts";
 
 const root: Facts = { lockdown: "none", uid: 0, rawio: true, rawioBounding: true, seccomp: 0, devPort: true, kernel: [6, 1] };
 const ids = (f: Partial<Facts>, a: Parameters<typeof causes>[1] = {}) => causes({ ...root, ...f }, a).map((c) => c.id);
@@ -33,4 +34,8 @@ test("the remedies: the container hint is --cap-add, never --privileged alone", 
   expect(c?.what).toContain("not even in the bounding set");
   const [ns] = causes({ ...root, devPort: false }, { osError: 38 });
   expect(ns?.what).toContain("/dev/port is missing too");
+});
+
+test("CAP_SYS_RAWIO is <linux/capability.h>'s bit (the header Zig ships)", () => {
+  expect(CAP_SYS_RAWIO).toBe(BigInt(defineIn(zigHeader("any-linux-any/linux/capability.h"), "CAP_SYS_RAWIO")));
 });

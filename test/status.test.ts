@@ -3,7 +3,8 @@
 import { expect, test } from "bun:test";
 import { DIAGNOSIS_FIELDS, nativeBackends, nativeDiagnosisFields, nativeStatusTable } from "../lib/ffi.ts";
 import { ALL_PORTS, backendKinds, backendNames } from "../lib/index.ts";
-import { Status, statusErrno, statusName } from "../lib/status.ts";
+import { Errno, Status, statusErrno, statusName } from "../lib/status.ts";
+import { defineIn, zigHeader } from "./zig-headers.ts";
 
 test("lib/status.ts equals the native status table", () => {
   expect(Object.fromEntries(nativeStatusTable())).toEqual({ ...Status });
@@ -30,4 +31,9 @@ test("lib/ffi.ts's DIAGNOSIS_FIELDS are zig/src/platform.zig's Diagnosis fields,
   // Each is an i32 (a compile-time check in platform.zig), so the Int32Array
   // nativeDiagnosis() passes has one slot per name.
   expect(nativeDiagnosisFields()).toEqual([...DIAGNOSIS_FIELDS]);
+});
+
+test("lib/status.ts's Errno numbers are Linux's (the asm-generic errno headers Zig ships)", () => {
+  const headers = zigHeader("any-linux-any/asm-generic/errno-base.h") + zigHeader("any-linux-any/asm-generic/errno.h");
+  for (const [name, n] of Object.entries(Errno)) expect({ name, n: defineIn(headers, name) }).toEqual({ name, n });
 });

@@ -4,11 +4,12 @@
 // ships, which the DLL is built against).
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { SERVICE_STATES, VERSION_FIELDS } from "../../lib/driver.ts";
 import { errorFor } from "../../lib/errors.ts";
 import { Status } from "../../lib/status.ts";
 import { packageRoot as root } from "../../lib/paths.ts";
+import { defineIn, zigHeader } from "../zig-headers.ts";
 
 const header = readFileSync(join(root, "windows-driver/include/ioperm_ioctl.h"), "utf8");
 
@@ -19,10 +20,8 @@ test("VERSION_FIELDS is IOPERM_VERSION_INFO's members, in order", () => {
 });
 
 test("SERVICE_STATES uses winsvc.h's numbers", () => {
-  const env = Bun.spawnSync([join(root, ".cache/bin/zig"), "env"], { cwd: root, stdout: "pipe" }).stdout.toString();
-  const libDir = resolve(root, /\.lib_dir = "([^"]+)"/.exec(env)?.[1] ?? "");
-  const winsvc = readFileSync(join(libDir, "libc/include/any-windows-any/winsvc.h"), "utf8");
-  const def = (name: string) => Number(new RegExp(`#define ${name} (0x[0-9A-Fa-f]+)`).exec(winsvc)?.[1]);
+  const winsvc = zigHeader("any-windows-any/winsvc.h");
+  const def = (name: string) => defineIn(winsvc, name);
   expect(SERVICE_STATES).toEqual({
     [def("SERVICE_STOPPED")]: "stopped",
     [def("SERVICE_START_PENDING")]: "start-pending",
