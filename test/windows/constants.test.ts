@@ -1,7 +1,8 @@
 // Values lib/driver.ts shares with C, checked against their sources (no Wine
 // needed): the version block's field order against IOPERM_VERSION_INFO in the
 // protocol header, and the service states against MinGW's winsvc.h (the one Zig
-// ships, which the DLL is built against).
+// ships, which the DLL is built against). Also the tools' IOCTL name list
+// (ioperm_ioctl_names.h) against the codes the protocol header defines.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -38,4 +39,13 @@ test("the AllowedPorts registry path in the error's remedy and in the Wine helpe
   const wineSh = readFileSync(join(root, "scripts/windows/wine.sh"), "utf8");
   expect(wineSh.toLowerCase()).toContain(`key='${key.toLowerCase()}'`);
   expect(wineSh).toContain(`/v ${str("IOPERM_ALLOWLIST_VALUE")}`);
+});
+
+test("ioperm_ioctl_names.h lists every IOCTL_IOPERM_* of the protocol header, once, in the header's order", () => {
+  const names = readFileSync(join(root, "windows-driver/include/ioperm_ioctl_names.h"), "utf8");
+  const list = /#define IOPERM_IOCTLS\(X\)([\s\S]*?)\n\n/.exec(names)?.[1] ?? "";
+  const listed = [...list.matchAll(/X\((\w+)\)/g)].map((m) => m[1]);
+  const defined = [...header.matchAll(/^#define IOCTL_IOPERM_(\w+) /gm)].map((m) => m[1]);
+  expect(defined.length).toBeGreaterThan(0);
+  expect(listed).toEqual(defined);
 });
