@@ -2,6 +2,7 @@ import { MAX_CALL_US, MAX_STEP_US } from "./batch.ts";
 import { type Diagnosis, causes, explainCauses, readFacts } from "./diagnose.ts";
 import { type ErrnoName, type StatusName, errnoName, statusErrno, statusName } from "./status.ts";
 import { commandFor, labCommand, place } from "./where.ts";
+import { hex } from "./format.ts";
 
 /** Codes raised by the TypeScript layer itself, beside the native statuses. */
 export type LocalCode = "LOAD_FAILED" | "ABI_MISMATCH" | "CLOSED" | "FREED";
@@ -53,9 +54,6 @@ export class IopermError extends Error {
     this.value = ctx.value;
   }
 }
-
-/** 0x-prefixed upper-case hex, padded to `digits`. */
-export const hex = (n: number, digits = 0): string => `0x${n.toString(16).toUpperCase().padStart(digits, "0")}`;
 
 const where = (ctx: ErrorContext): string =>
   ctx.port === undefined

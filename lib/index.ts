@@ -15,7 +15,8 @@
 import { readFileSync } from "node:fs";
 import { encodeOps, hasParams, OP_KIND, OP_SIZE, opValues, stepAt, stepValues, type BatchOp } from "./batch.ts";
 import { arrayWidth, checkPort, checkRange, checkValue, checkWidth, type PortArray, type Width } from "./check.ts";
-import { errorFor, firstMissing, hex, IopermError, localError, type ErrorContext } from "./errors.ts";
+import { errorFor, firstMissing, IopermError, localError, type ErrorContext } from "./errors.ts";
+import { hex } from "./format.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
 import { Errno, Status } from "./status.ts";
 import { type Bus, type BusLock, type LockOptions, lockBus } from "./lock.ts";

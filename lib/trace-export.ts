@@ -5,6 +5,7 @@
  */
 import { decodeControl, decodeStatus, LPT_BASES } from "./devices/lpt.ts";
 import type { TraceRecord } from "./trace.ts";
+import { hexDigits } from "./format.ts";
 
 /** A trace file that is not one: the line and what is wrong with it. */
 export class TraceFormatError extends Error {}
@@ -122,7 +123,7 @@ function idCode(n: number): string {
   return s;
 }
 
-const hex4 = (port: number) => port.toString(16).padStart(4, "0");
+const hex4 = (port: number) => hexDigits(port, 4);
 
 /** The LPT bases a trace touched through 8-bit accesses that ran. */
 function lptBases(records: TraceRecord[]): number[] {

@@ -4,6 +4,7 @@
  * range, and the exit codes (0 done, 1 refused, 64 usage).
  */
 import { type BackendName, type Ioperm, IopermError, open } from "../index.ts";
+import { hexLower } from "../format.ts";
 
 /** Exit codes of the port commands. */
 export const EXIT = { ok: 0, refused: 1, usage: 64 } as const;
@@ -60,4 +61,4 @@ export function withGrant(backend: BackendName, from: number, count: number, nam
 }
 
 /** `0x` + at least `digits` hex digits, lower case as Debian's ioport prints them. */
-export const hexValue = (n: number, digits: number) => `0x${n.toString(16).padStart(digits, "0")}`;
+export const hexValue = (n: number, digits: number) => hexLower(n, digits);
