@@ -6,7 +6,8 @@
  * is pure logic over those facts, so each rule is tested on its own and each
  * cause is also created for real in the lab (test/lab/doctor.lab.ts).
  */
-import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
+import { readText as read } from "./read.ts";
 import { Errno } from "./status.ts";
 import { labCommand } from "./where.ts";
 
@@ -61,14 +62,6 @@ export interface Cause {
 const { EPERM, ENOENT, EINVAL, ENOSYS } = Errno;
 /** CAP_SYS_RAWIO's bit in /proc/<pid>/status Cap* masks (<linux/capability.h>; test/diagnose.test.ts checks it). */
 export const CAP_SYS_RAWIO = 17n;
-
-function read(path: string): string | null {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return null;
-  }
-}
 
 const hasCap = (hex: string | undefined, cap: bigint) => hex !== undefined && (BigInt(`0x${hex}`) & (1n << cap)) !== 0n;
 
