@@ -4,6 +4,9 @@ import { expect, test } from "bun:test";
 import { DIAGNOSIS_FIELDS, nativeBackends, nativeDiagnosisFields, nativeStatusTable } from "../lib/ffi.ts";
 import { ALL_PORTS, backendKinds, backendNames } from "../lib/index.ts";
 import { Errno, Status, statusErrno, statusName } from "../lib/status.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { packageRoot } from "../lib/paths.ts";
 import { defineIn, zigHeader } from "./zig-headers.ts";
 
 test("lib/status.ts equals the native status table", () => {
@@ -36,4 +39,13 @@ test("lib/ffi.ts's DIAGNOSIS_FIELDS are zig/src/platform.zig's Diagnosis fields,
 test("lib/status.ts's Errno numbers are Linux's (the asm-generic errno headers Zig ships)", () => {
   const headers = zigHeader("any-linux-any/asm-generic/errno-base.h") + zigHeader("any-linux-any/asm-generic/errno.h");
   for (const [name, n] of Object.entries(Errno)) expect({ name, n: defineIn(headers, name) }).toEqual({ name, n });
+});
+
+test("every export fn in zig/src/exports.zig (the C ABI) has a doc comment", () => {
+  const lines = readFileSync(join(packageRoot, "zig/src/exports.zig"), "utf8").split("\n");
+  const exports = lines.flatMap((l, i) =>
+    l.startsWith("export fn ") ? [{ name: /export fn (\w+)/.exec(l)?.[1], doc: lines[i - 1]?.startsWith("///") }] : [],
+  );
+  expect(exports.length).toBeGreaterThan(40);
+  expect(exports.filter((e) => !e.doc).map((e) => e.name)).toEqual([]);
 });
