@@ -17,7 +17,7 @@ export function parseNumber(text: string | undefined, what: string, max: number)
   if (text === undefined) throw new UsageError(`missing ${what}`);
   const n = /^0x[0-9a-f]+$/i.test(text) || /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(n) || n < 0 || n > max)
-    throw new UsageError(`${what} must be 0..0x${max.toString(16)} (hex 0x… or decimal), got ${JSON.stringify(text)}`);
+    throw new UsageError(`${what} must be 0..${hexLower(max)} (hex 0x… or decimal), got ${JSON.stringify(text)}`);
   return n;
 }
 

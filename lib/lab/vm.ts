@@ -241,7 +241,7 @@ function extraDevices(specs: string[], runDir: string): { args: string[]; files:
     const iobaseProp = props.get("iobase");
     const index = props.has("index") ? Number(props.get("index")) : auto;
     const iobase = iobaseProp !== undefined ? Number(iobaseProp) : known.bases[index];
-    let name = iobase !== undefined && Number.isInteger(iobase) ? `${driver}@0x${iobase.toString(16)}` : `${driver}#${i}`;
+    let name = iobase !== undefined && Number.isInteger(iobase) ? `${driver}@${hex(iobase)}` : `${driver}#${i}`;
     while (name in files) name += "+";
     const path = join(runDir, `${name}.out`);
     files[name] = path;
