@@ -14,6 +14,7 @@ import { do_not_optimize } from "mitata";
 import { native } from "../lib/ffi.ts";
 import { type Ioperm, ops, type Width } from "../lib/index.ts";
 import type { CaseSpec, Op } from "./model.ts";
+import { hexLower as hex } from "../lib/format.ts";
 
 type Native = ReturnType<typeof native>;
 
@@ -82,7 +83,6 @@ const BATCH = 64;
 const STRING_SIZES = [64, 4096] as const;
 const NATIVE_N = 4096;
 
-const hex = (n: number) => `0x${n.toString(16)}`;
 const suffix = { 8: "b", 16: "w", 32: "l" } as const;
 
 function buffer(width: Width, length: number, value: number): Uint8Array | Uint16Array | Uint32Array {

@@ -2,9 +2,9 @@
  * What a benchmark run records (the JSON in bench/results/) and how a case's
  * figures are derived from its timing. Pure: no FFI, no I/O but machine facts.
  */
-import { readFileSync } from "node:fs";
 import { cpus, release, version } from "node:os";
 import type { Timing } from "./measure.ts";
+import { readText } from "../lib/read.ts";
 
 export const SCHEMA = 1;
 
@@ -139,19 +139,11 @@ export function addRatios(cases: CaseResult[]): void {
 }
 
 function cpuinfo(): string {
-  try {
-    return readFileSync("/proc/cpuinfo", "utf8");
-  } catch {
-    return "";
-  }
+  return readText("/proc/cpuinfo") ?? "";
 }
 
 function readTrim(path: string): string {
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch {
-    return "";
-  }
+  return readText(path)?.trim() ?? "";
 }
 
 /** The machine this process runs on. `lab` knows it is QEMU; the accelerator is filled in by the host. */

@@ -3,6 +3,7 @@
  * of a RunResult, so the host can render what the lab VM measured.
  */
 import { type CaseResult, PATHS, type RunResult } from "./model.ts";
+import { hex } from "../lib/format.ts";
 
 /** 1234.5 ns -> "1.23 µs": three significant digits, unit by magnitude. */
 export function formatNs(ns: number): string {
@@ -25,7 +26,6 @@ export function formatRate(perS: number): string {
   return perS.toPrecision(3);
 }
 
-const hex = (n: number) => `0x${n.toString(16).toUpperCase()}`;
 /** 0.947×, 14.2×, 632,000×: three significant digits, no exponent. */
 export function formatRatio(r: number | null): string {
   if (r === null) return "–";

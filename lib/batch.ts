@@ -1,4 +1,5 @@
 import { checkPort, checkValue, checkWidth, type Width } from "./check.ts";
+import { hexLower } from "./format.ts";
 
 /** One port access of a batch. Build them with `ops.inb(port)`, `ops.outw(port, value)`, … */
 export interface PortOp {
@@ -116,7 +117,7 @@ function checkStep(op: BatchOp): void {
     checkValue(op.mask, op.width);
     checkValue(op.expect, op.width);
     if ((op.expect & ~op.mask) !== 0)
-      throw new RangeError(`wait expect 0x${op.expect.toString(16)} has bits outside mask 0x${op.mask.toString(16)}: it could never match`);
+      throw new RangeError(`wait expect ${hexLower(op.expect)} has bits outside mask ${hexLower(op.mask)}: it could never match`);
     checkUs(op.timeoutUs, "wait timeoutUs");
   } else {
     checkValue(op.value, op.width);

@@ -5,6 +5,7 @@
  * SIGBUS instead of getting an error. Reading the headers first turns a
  * corrupt, truncated or wrong-architecture file into a message.
  */
+import { hexLower } from "./format.ts";
 
 /** ELF e_machine / PE Machine for each Node arch this library supports. */
 const machines = {
@@ -53,7 +54,7 @@ function peProblem(b: Uint8Array, machine: number): string {
   const pe = v.getUint32(0x3c, true);
   if (pe + 24 > b.length || v.getUint32(pe) !== 0x50450000) return "not a PE (Windows) DLL";
   const m = v.getUint16(pe + 4, true);
-  if (m !== machine) return `built for ${peMachineNames[m] ?? `PE machine 0x${m.toString(16)}`}, not this CPU`;
+  if (m !== machine) return `built for ${peMachineNames[m] ?? `PE machine ${hexLower(m)}`}, not this CPU`;
   const sections = v.getUint16(pe + 6, true);
   const table = pe + 24 + v.getUint16(pe + 20, true);
   if (table + sections * 40 > b.length)

@@ -2,7 +2,7 @@
  * Argument checks, run before any native call. The fast path is one integer
  * comparison; only a failing check pays for working out which error to throw.
  */
-import { hex } from "./errors.ts";
+import { hex } from "./format.ts";
 
 export type Width = 8 | 16 | 32;
 

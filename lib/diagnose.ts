@@ -6,7 +6,9 @@
  * is pure logic over those facts, so each rule is tested on its own and each
  * cause is also created for real in the lab (test/lab/doctor.lab.ts).
  */
-import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
+import { readText as read } from "./read.ts";
+import { Errno } from "./status.ts";
 import { labCommand } from "./where.ts";
 
 /** What the system says, read from /sys and /proc. */
@@ -25,10 +27,25 @@ export interface Facts {
   kernel: [number, number];
 }
 
-/** What the last grant's backends answered (errno, 0 when not tried or fine). */
-export interface Attempt {
-  ioperm?: number | undefined;
-  devport?: number | undefined;
+/**
+ * Why this thread's last grant (or, on Windows, driver call) failed, as the
+ * native library recorded it: zig/src/platform.zig `Diagnosis`, read by
+ * `nativeDiagnosis()` in lib/ffi.ts. 0 or undefined where a backend was not
+ * tried or did not fail.
+ */
+export interface Diagnosis {
+  /**
+   * The first backend's answer. Linux: the errno of ioperm/iopl (direct), or of
+   * the ppdev claim on a ppdev handle. Windows: the Win32 error of the failed
+   * driver or service call.
+   */
+  osError?: number | undefined;
+  /** Linux: the errno of opening /dev/port, when the grant fell back to it. */
+  devportErrno?: number | undefined;
+}
+
+/** What the last grant's backends answered (Linux), and which ports it asked for. */
+export interface Attempt extends Diagnosis {
   /** The highest port of the refused range, when known. */
   lastPort?: number | undefined;
 }
@@ -42,19 +59,9 @@ export interface Cause {
   remedy: string;
 }
 
-const EPERM = 1;
-const ENOENT = 2;
-const EINVAL = 22;
-const ENOSYS = 38;
-const CAP_SYS_RAWIO = 17n;
-
-function read(path: string): string | null {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return null;
-  }
-}
+const { EPERM, ENOENT, EINVAL, ENOSYS } = Errno;
+/** CAP_SYS_RAWIO's bit in /proc/<pid>/status Cap* masks (<linux/capability.h>; test/diagnose.test.ts checks it). */
+export const CAP_SYS_RAWIO = 17n;
 
 const hasCap = (hex: string | undefined, cap: bigint) => hex !== undefined && (BigInt(`0x${hex}`) & (1n << cap)) !== 0n;
 
@@ -83,7 +90,7 @@ export function readFacts(): Facts {
  */
 export function causes(f: Facts, attempt: Attempt = {}): Cause[] {
   const out: Cause[] = [];
-  if (attempt.ioperm === ENOSYS) {
+  if (attempt.osError === ENOSYS) {
     out.push({
       id: "no-ioperm-syscall",
       what: `this kernel was built without CONFIG_X86_IOPL_IOPERM: ioperm and iopl do not exist (ENOSYS)${f.devPort ? "" : ", and /dev/port is missing too"}`,
@@ -91,7 +98,7 @@ export function causes(f: Facts, attempt: Attempt = {}): Cause[] {
         ? 'use /dev/port: open({ backend: "devport" }) (8-bit accesses only)'
         : `run it on a kernel with CONFIG_X86_IOPL_IOPERM=y, or in the lab VM: ${labCommand()}`,
     });
-  } else if (!f.devPort && attempt.devport === ENOENT) {
+  } else if (!f.devPort && attempt.devportErrno === ENOENT) {
     out.push({
       id: "no-dev-port",
       what: "/dev/port does not exist (a kernel without CONFIG_DEVPORT)",
@@ -106,7 +113,7 @@ export function causes(f: Facts, attempt: Attempt = {}): Cause[] {
         "turn Secure Boot off in the firmware (or boot a kernel without lockdown); for a parallel port, the ppdev driver (/dev/parportN) still works",
     });
   }
-  if (f.seccomp === 2 && attempt.ioperm === EPERM) {
+  if (f.seccomp === 2 && attempt.osError === EPERM) {
     out.push({
       id: "seccomp",
       what: "a seccomp filter is installed on this process (Seccomp: 2 in /proc/self/status), and ioperm was refused",
@@ -128,7 +135,7 @@ export function causes(f: Facts, attempt: Attempt = {}): Cause[] {
       remedy: "run as root (sudo), or give Bun the one capability: sudo setcap cap_sys_rawio+ep $(readlink -f $(which bun))",
     });
   }
-  if (attempt.ioperm === EINVAL && (f.kernel[0] < 5 || (f.kernel[0] === 5 && f.kernel[1] < 5)) && (attempt.lastPort ?? 0) > 0x3ff) {
+  if (attempt.osError === EINVAL && (f.kernel[0] < 5 || (f.kernel[0] === 5 && f.kernel[1] < 5)) && (attempt.lastPort ?? 0) > 0x3ff) {
     out.push({
       id: "high-range-old-kernel",
       what: `kernel ${f.kernel.join(".")} grants only ports below 0x400 through ioperm (5.5 lifted that)`,

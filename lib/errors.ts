@@ -1,7 +1,8 @@
 import { MAX_CALL_US, MAX_STEP_US } from "./batch.ts";
-import { causes, explainCauses, readFacts } from "./diagnose.ts";
+import { type Diagnosis, causes, explainCauses, readFacts } from "./diagnose.ts";
 import { type ErrnoName, type StatusName, errnoName, statusErrno, statusName } from "./status.ts";
 import { commandFor, labCommand, place } from "./where.ts";
+import { hex } from "./format.ts";
 
 /** Codes raised by the TypeScript layer itself, beside the native statuses. */
 export type LocalCode = "LOAD_FAILED" | "ABI_MISMATCH" | "CLOSED" | "FREED";
@@ -20,8 +21,8 @@ export interface ErrorContext {
   index?: number;
   /** TIMEOUT: the last value the wait read. */
   value?: number;
-  /** errno of each backend's attempt at the last grant, when it failed. */
-  diagnosis?: { ioperm?: number | undefined; devport?: number | undefined };
+  /** Why the last grant (Windows: driver call) failed, as the native library recorded it. */
+  diagnosis?: Diagnosis;
   /** Bytes one access spans (2 for inw, 4 for inl), when more than one. */
   bytes?: number;
   /** NOT_GRANTED: the first port of the access this thread does not hold (see firstMissing). */
@@ -54,9 +55,6 @@ export class IopermError extends Error {
   }
 }
 
-/** 0x-prefixed upper-case hex, padded to `digits`. */
-export const hex = (n: number, digits = 0): string => `0x${n.toString(16).toUpperCase().padStart(digits, "0")}`;
-
 const where = (ctx: ErrorContext): string =>
   ctx.port === undefined
     ? `${ctx.op}()`
@@ -85,12 +83,15 @@ export function firstMissing(port: number, bytes: number, held: (port: number) =
 }
 const ROOT = "run as root, or give Bun the capability: sudo setcap cap_sys_rawio+ep $(readlink -f $(which bun))";
 
-function diagnosisText(d: ErrorContext["diagnosis"]): string {
+/** What the system answered, for the message: " (ioperm/iopl: EPERM; /dev/port: EACCES)". */
+function diagnosisText(ctx: ErrorContext): string {
+  const d = ctx.diagnosis;
   if (!d) return "";
-  if (process.platform === "win32") return d.ioperm ? ` (Win32 error ${d.ioperm})` : "";
+  if (process.platform === "win32") return d.osError ? ` (Win32 error ${d.osError})` : "";
   const parts: string[] = [];
-  if (d.ioperm) parts.push(`ioperm/iopl: ${errnoName(d.ioperm)}`);
-  if (d.devport) parts.push(`/dev/port: ${errnoName(d.devport)}`);
+  // A ppdev handle's first backend is its claim of the device, not ioperm.
+  if (d.osError) parts.push(`${ctx.device ?? "ioperm/iopl"}: ${errnoName(d.osError)}`);
+  if (d.devportErrno) parts.push(`/dev/port: ${errnoName(d.devportErrno)}`);
   return parts.length ? ` (${parts.join("; ")})` : "";
 }
 
@@ -193,7 +194,7 @@ const remedies: Record<StatusName | ErrnoName | LocalCode, Explain> = {
 /** Remedy for a code, given where it happened; an unnamed errno gets the kernel's answer and the diagnosis. */
 function explain(code: IopermCode, ctx: ErrorContext): string {
   const at = where(ctx);
-  const tried = diagnosisText(ctx.diagnosis);
+  const tried = diagnosisText(ctx);
   const f = remedies[code as keyof typeof remedies];
   return f ? f(at, ctx, tried) : `${at} failed (${code})${tried}`;
 }
@@ -201,7 +202,7 @@ function explain(code: IopermCode, ctx: ErrorContext): string {
 /** Builds the error for a native status. On Windows `errno` is the Win32 error behind it. */
 export function errorFor(status: number, ctx: ErrorContext): IopermError {
   const code = statusName(status);
-  const errno = process.platform === "win32" ? ctx.diagnosis?.ioperm : statusErrno(status);
+  const errno = process.platform === "win32" ? ctx.diagnosis?.osError : statusErrno(status);
   return new IopermError(code, explain(code, ctx), ctx, errno);
 }
 

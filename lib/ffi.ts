@@ -24,6 +24,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { binaryProblem } from "./binary.ts";
+import type { Diagnosis } from "./diagnose.ts";
 import { IopermError, localError } from "./errors.ts";
 import { currentPlatform, devLibrary, libraryFile, prebuiltDir } from "./paths.ts";
 import { prebuiltLibraries } from "./prebuilt.ts";
@@ -49,6 +50,7 @@ const symbols = {
   ioperm_all_ports_flag: { args: [], returns: i32 },
   ioperm_is_granted: { args: [u32, u32], returns: i32 },
   ioperm_diagnose: { args: [ptr], returns: none },
+  ioperm_diagnosis_field: { args: [u32], returns: cstring },
   ioperm_inb: { args: [u32], returns: i32 },
   ioperm_inw: { args: [u32], returns: i32 },
   ioperm_inl: { args: [u32], returns: i64_fast },
@@ -325,11 +327,29 @@ export function nativeBackends(): { names: string[]; allPortsFlag: number } {
   return { names, allPortsFlag: n.ioperm_all_ports_flag() };
 }
 
-/** errno of each backend's attempt at this thread's last failed grant. */
-export function nativeDiagnosis(): { ioperm: number | undefined; devport: number | undefined } {
-  const out = new Int32Array(2);
+/**
+ * The fields of zig/src/platform.zig `Diagnosis`, each an i32, in memory order
+ * (test/status.test.ts checks them against `nativeDiagnosisFields()`).
+ */
+export const DIAGNOSIS_FIELDS = ["os_error", "devport_errno"] as const;
+
+/** Why this thread's last grant (Windows: driver call) failed: ioperm_diagnose's copy of platform.Diagnosis. */
+export function nativeDiagnosis(): Diagnosis {
+  const out = new Int32Array(DIAGNOSIS_FIELDS.length);
   native().ioperm_diagnose(out);
-  return { ioperm: out[0] || undefined, devport: out[1] || undefined };
+  const at = (field: (typeof DIAGNOSIS_FIELDS)[number]) => out[DIAGNOSIS_FIELDS.indexOf(field)] || undefined;
+  return { osError: at("os_error"), devportErrno: at("devport_errno") };
+}
+
+/** The native Diagnosis field names, in memory order, for checking DIAGNOSIS_FIELDS against them. */
+export function nativeDiagnosisFields(): string[] {
+  const n = native();
+  const names: string[] = [];
+  for (let i = 0; ; i++) {
+    const name = n.ioperm_diagnosis_field(i);
+    if (name === null || String(name) === "null") return names;
+    names.push(String(name));
+  }
 }
 
 /** The native caps of timed steps in microseconds, for checking lib/batch.ts against them. */

@@ -12,15 +12,16 @@
  * starts with none and must grant its own. A port that is not granted is
  * refused with IopermError code NOT_GRANTED before any instruction runs.
  */
-import { readFileSync } from "node:fs";
 import { encodeOps, hasParams, OP_KIND, OP_SIZE, opValues, stepAt, stepValues, type BatchOp } from "./batch.ts";
 import { arrayWidth, checkPort, checkRange, checkValue, checkWidth, type PortArray, type Width } from "./check.ts";
-import { errorFor, firstMissing, hex, IopermError, localError, type ErrorContext } from "./errors.ts";
+import { errorFor, firstMissing, IopermError, localError, type ErrorContext } from "./errors.ts";
+import { hex } from "./format.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
-import { Status } from "./status.ts";
+import { Errno, Status } from "./status.ts";
 import { type Bus, type BusLock, type LockOptions, lockBus } from "./lock.ts";
 import { type Access, Port, ReadOnlyPort, WriteOnlyPort, type PortIO } from "./ports.ts";
 import { type TraceSink, withTrace } from "./trace.ts";
+import { readText } from "./read.ts";
 
 export { IopermError, type IopermCode } from "./errors.ts";
 export { MAX_CALL_US, MAX_STEP_US, ops, type BatchOp, type DelayOp, type PortOp, type PulseOp, type WaitOp } from "./batch.ts";
@@ -535,19 +536,14 @@ function adoptInherited(n: Native): void {
  */
 function parportBase(device: string): number {
   const name = /parport\d+$/.exec(device)?.[0];
-  let text = "";
-  try {
-    text = name ? readFileSync(`/proc/sys/dev/parport/${name}/base-addr`, "utf8") : "";
-  } catch {
-    // reported below
-  }
+  const text = (name && readText(`/proc/sys/dev/parport/${name}/base-addr`)) || "";
   const base = Number.parseInt(text.trim().split(/\s+/)[0] ?? "", 10);
   if (!Number.isInteger(base) || base <= 0) {
     throw new IopermError(
       "ENODEV",
       `open(): no parallel port behind ${device} (/proc/sys/dev/parport/${name ?? "?"}/base-addr is missing): load the drivers with sudo modprobe parport_pc ppdev`,
       { op: "open" },
-      19,
+      Errno.ENODEV,
     );
   }
   return base;

@@ -16,6 +16,7 @@ import { readFileSync, statSync } from "node:fs";
 import { errorFor, type IopermError } from "./errors.ts";
 import { native } from "./ffi.ts";
 import { Status } from "./status.ts";
+import { readText } from "./read.ts";
 
 /** The buses with a shared lock, in the order of their native kind numbers. */
 export const BUSES = ["isa", "smbus", "pci", "ec"] as const;
@@ -44,10 +45,7 @@ function holderOf(path: string): string {
       const m = /^\d+:\s+FLOCK\s+\S+\s+WRITE\s+(\d+)\s+[0-9a-f]+:[0-9a-f]+:(\d+)\s/.exec(line);
       if (m && Number(m[2]) === ino) {
         const pid = m[1] ?? "";
-        let comm = "";
-        try {
-          comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-        } catch {}
+        const comm = readText(`/proc/${pid}/comm`)?.trim() ?? "";
         return `pid ${pid}${comm ? ` (${comm})` : ""}`;
       }
     }

@@ -5,6 +5,7 @@
  */
 import { decodeControl, decodeStatus, LPT_BASES } from "./devices/lpt.ts";
 import type { TraceRecord } from "./trace.ts";
+import { hexDigits } from "./format.ts";
 
 /** A trace file that is not one: the line and what is wrong with it. */
 export class TraceFormatError extends Error {}
@@ -122,7 +123,7 @@ function idCode(n: number): string {
   return s;
 }
 
-const hex4 = (port: number) => port.toString(16).padStart(4, "0");
+const hex4 = (port: number) => hexDigits(port, 4);
 
 /** The LPT bases a trace touched through 8-bit accesses that ran. */
 function lptBases(records: TraceRecord[]): number[] {
@@ -266,7 +267,7 @@ export function toSvg(records: TraceRecord[], title = "ioperm port trace"): stri
         `<path d="M${x0} ${y + 13} L${x0 + 3} ${y + 4} L${x1} ${y + 4} M${x0 + 3} ${y + 22} L${x1} ${y + 22} M${x0} ${y + 13} L${x0 + 3} ${y + 22}" stroke="#1f5fa8" fill="none"/>`,
       );
       const v = Number.parseInt(c.value.slice(1), 2);
-      if (x1 - x0 > 18) parts.push(`<text x="${x0 + 5}" y="${y + 17}" fill="#1f5fa8">${v.toString(16).padStart(2, "0")}</text>`);
+      if (x1 - x0 > 18) parts.push(`<text x="${x0 + 5}" y="${y + 17}" fill="#1f5fa8">${hexDigits(v, 2)}</text>`);
     });
     i++;
   }

@@ -88,7 +88,7 @@ test("a closed handle: every call throws CLOSED, naming the call and the remedy,
 });
 
 test("NO_BACKEND names what each backend answered", () => {
-  const m = errorFor(Status.NO_BACKEND, { op: "grant", port: 0x378, count: 3, diagnosis: { ioperm: 38, devport: 2 } }).message;
+  const m = errorFor(Status.NO_BACKEND, { op: "grant", port: 0x378, count: 3, diagnosis: { osError: 38, devportErrno: 2 } }).message;
   expect(m).toMatch(/ioperm\/iopl: ENOSYS; \/dev\/port: ENOENT.*\/dev\/port is also missing/);
 });
 

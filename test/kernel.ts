@@ -1,7 +1,7 @@
 // What this host's kernel says to a port grant, asked without the library (a
 // raw ioperm syscall and an open of /dev/port in a separate python3 process),
 // and so the one code a refused grant through the library must carry.
-import { errnoName } from "../lib/status.ts";
+import { Errno, errnoName } from "../lib/status.ts";
 
 /**
  * What this kernel says to a grant, asked without the library: ioperm(0x80, 1, 1)
@@ -27,6 +27,6 @@ const kernel = kernelAnswers();
 export const expectedRefusal: string | null =
   kernel.ioperm === 0 || kernel.devport === 0
     ? null
-    : kernel.ioperm === 38 && [2, 6, 19].includes(kernel.devport)
+    : kernel.ioperm === Errno.ENOSYS && ([Errno.ENOENT, Errno.ENXIO, Errno.ENODEV] as number[]).includes(kernel.devport)
       ? "NO_BACKEND"
       : errnoName(kernel.ioperm);

@@ -4,6 +4,7 @@
  * range, and the exit codes (0 done, 1 refused, 64 usage).
  */
 import { type BackendName, type Ioperm, IopermError, open } from "../index.ts";
+import { hexLower } from "../format.ts";
 
 /** Exit codes of the port commands. */
 export const EXIT = { ok: 0, refused: 1, usage: 64 } as const;
@@ -16,7 +17,7 @@ export function parseNumber(text: string | undefined, what: string, max: number)
   if (text === undefined) throw new UsageError(`missing ${what}`);
   const n = /^0x[0-9a-f]+$/i.test(text) || /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(n) || n < 0 || n > max)
-    throw new UsageError(`${what} must be 0..0x${max.toString(16)} (hex 0x… or decimal), got ${JSON.stringify(text)}`);
+    throw new UsageError(`${what} must be 0..${hexLower(max)} (hex 0x… or decimal), got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -60,4 +61,4 @@ export function withGrant(backend: BackendName, from: number, count: number, nam
 }
 
 /** `0x` + at least `digits` hex digits, lower case as Debian's ioport prints them. */
-export const hexValue = (n: number, digits: number) => `0x${n.toString(16).padStart(digits, "0")}`;
+export const hexValue = (n: number, digits: number) => hexLower(n, digits);

@@ -39,7 +39,7 @@ export function doctor() {
         .filter((d) => /^parport\d+$/.test(d))
         .map((d) => `/dev/${d}`)
     : [];
-  const found = causes(facts, { ioperm: direct.errno ?? 0, devport: devport.errno ?? 0, lastPort: 0x80 });
+  const found = causes(facts, { osError: direct.errno ?? 0, devportErrno: devport.errno ?? 0, lastPort: 0x80 });
   const checks: Check[] = [
     { check: "kernel", ok: process.arch === "x64", detail: `Linux ${facts.kernel.join(".")} on ${process.arch}` },
     { check: "ioperm/iopl (direct)", ok: direct.ok, detail: direct.ok ? "grants ports" : `refused: ${direct.code}` },

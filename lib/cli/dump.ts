@@ -6,18 +6,19 @@
  */
 import { EXIT, parseNumber, splitOptions, UsageError, withGrant } from "./args.ts";
 import type { Command } from "./command.ts";
+import { hexDigits } from "../format.ts";
 
 const usage = "usage: ioperm dump PORT [COUNT] [--json] [--backend auto|direct|devport|driver]";
 
 /** Rows of 16: the first column is the row's address, then one byte each, like lm-sensors' isadump. */
 export function dumpTable(from: number, values: readonly number[]): string {
-  const lines = [`      ${Array.from({ length: 16 }, (_, i) => ` ${i.toString(16)}`).join(" ")}`];
+  const lines = [`      ${Array.from({ length: 16 }, (_, i) => ` ${hexDigits(i)}`).join(" ")}`];
   for (let row = from & ~0xf; row < from + values.length; row += 16) {
     const cells = Array.from({ length: 16 }, (_, i) => {
       const p = row + i;
-      return p < from || p >= from + values.length ? "  " : (values[p - from] ?? 0).toString(16).padStart(2, "0");
+      return p < from || p >= from + values.length ? "  " : hexDigits(values[p - from] ?? 0, 2);
     });
-    lines.push(`${row.toString(16).padStart(4, "0")}: ${cells.join(" ")}`);
+    lines.push(`${hexDigits(row, 4)}: ${cells.join(" ")}`);
   }
   return lines.join("\n");
 }

@@ -13,6 +13,7 @@ import { portOwner } from "../devices/smbus.ts";
 import { IopermError, type Ioperm, open } from "../index.ts";
 import { EXIT, parseNumber, splitOptions, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
+import { hexDigits, hexLower } from "../format.ts";
 
 const USAGE = `usage: ioperm ipmi info [--json] [--base 0xca2] [--force]
        ioperm ipmi raw NETFN CMD [DATA…] [--json] [--base 0xca2] [--force]   (bytes in hex, as ipmitool raw: 0x06 0x01)`;
@@ -37,7 +38,7 @@ export function withKcs(name: string, base: number, force: boolean, backend: Par
   const owner = claims ? portOwner(claims, base, 2) : null;
   if (owner?.driver && !force) {
     console.error(
-      `ioperm ${name}: 0x${base.toString(16)}-0x${(base + 1).toString(16)} is held by the kernel driver ${owner.driver} (/proc/ioports): ` +
+      `ioperm ${name}: ${hexLower(base)}-${hexLower(base + 1)} is held by the kernel driver ${owner.driver} (/proc/ioports): ` +
         "use ipmitool through /dev/ipmi0 instead, unload the driver (rmmod ipmi_si), or pass --force",
     );
     return EXIT.refused;
@@ -96,7 +97,7 @@ export const command: Command = {
         console.log(`${pad("Firmware Revision")}: ${id.firmwareRevision}`);
         console.log(`${pad("IPMI Version")}: ${id.ipmiVersion}`);
         console.log(`${pad("Manufacturer ID")}: ${id.manufacturerId}`);
-        console.log(`${pad("Product ID")}: ${id.productId} (0x${id.productId.toString(16).padStart(4, "0")})`);
+        console.log(`${pad("Product ID")}: ${id.productId} (${hexLower(id.productId, 4)})`);
         console.log(`${pad("Device Available")}: ${id.deviceAvailable ? "yes" : "no"}`);
         console.log(`${pad("Provides Device SDRs")}: ${id.providesSdrs ? "yes" : "no"}`);
         console.log(`${pad("Additional Device Support")}:`);
@@ -107,7 +108,7 @@ export const command: Command = {
       if (opts.json) console.log(JSON.stringify(r));
       else if (r.completionCode !== 0)
         console.error(
-          `Unable to send RAW command (netfn=0x${request.netfn.toString(16)} cmd=0x${request.cmd.toString(16)} rsp=0x${r.completionCode.toString(16)}): ${ipmiCompletionText(r.completionCode)}`,
+          `Unable to send RAW command (netfn=${hexLower(request.netfn)} cmd=${hexLower(request.cmd)} rsp=${hexLower(r.completionCode)}): ${ipmiCompletionText(r.completionCode)}`,
         );
       else {
         // ipmitool raw: the data bytes in hex, 16 a line, each after a space.
@@ -115,7 +116,7 @@ export const command: Command = {
           console.log(
             r.data
               .slice(i, i + 16)
-              .map((b) => ` ${b.toString(16).padStart(2, "0")}`)
+              .map((b) => ` ${hexDigits(b, 2)}`)
               .join(""),
           );
       }

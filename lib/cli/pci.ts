@@ -8,6 +8,7 @@ import { scanPci } from "../devices/pci.ts";
 import { IopermError, type Ioperm, open } from "../index.ts";
 import { EXIT, splitOptions, UsageError, withGrant } from "./args.ts";
 import type { Command } from "./command.ts";
+import { hexDigits } from "../format.ts";
 
 export const command: Command = {
   summary: "list the PCI functions in lspci -n's format (config mechanism #1)",
@@ -26,9 +27,9 @@ export const command: Command = {
       if (opts.json) console.log(JSON.stringify(functions));
       else
         for (const f of functions) {
-          const h4 = (n: number) => n.toString(16).padStart(4, "0");
+          const h4 = (n: number) => hexDigits(n, 4);
           // lspci -n's own format, so the two can be compared line for line; --json adds the class name.
-          const rev = f.revision ? ` (rev ${f.revision.toString(16).padStart(2, "0")})` : "";
+          const rev = f.revision ? ` (rev ${hexDigits(f.revision, 2)})` : "";
           console.log(`${f.bdf} ${h4(f.classCode >> 8)}: ${h4(f.vendor)}:${h4(f.deviceId)}${rev}`);
         }
     };

@@ -5,6 +5,7 @@
 import { type BatchOp, MAX_CALL_US } from "../batch.ts";
 import { IopermError } from "../errors.ts";
 import type { Ioperm } from "../index.ts";
+import { hex } from "../format.ts";
 
 /**
  * Why a controller operation failed:
@@ -76,4 +77,4 @@ export function runSteps(io: Ioperm, list: readonly BatchOp[], controller: strin
 }
 
 /** 0xNN, upper-case. */
-export const hex2 = (n: number): string => `0x${n.toString(16).toUpperCase().padStart(2, "0")}`;
+export const hex2 = (n: number): string => hex(n, 2);

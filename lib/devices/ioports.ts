@@ -3,7 +3,7 @@
  * to a driver: reading an index/data pair is what lspci and hwclock also do, but
  * changing device state there races that driver.
  */
-import { readFileSync } from "node:fs";
+import { readText } from "../read.ts";
 
 /** One /proc/ioports range and its claimant. */
 export interface Claim {
@@ -31,12 +31,9 @@ export function parseIoports(text: string): Claim[] {
 
 /** Reads /proc/ioports; an unprivileged reader sees zeros, which says nothing. */
 export function readIoports(path = "/proc/ioports"): Claim[] | undefined {
-  try {
-    const claims = parseIoports(readFileSync(path, "utf8"));
-    return claims.some((c) => c.to !== 0) ? claims : undefined;
-  } catch {
-    return undefined;
-  }
+  const text = readText(path);
+  const claims = text === undefined ? [] : parseIoports(text);
+  return claims.some((c) => c.to !== 0) ? claims : undefined;
 }
 
 /** Names of the claims overlapping from..from+count-1, innermost last. */

@@ -11,6 +11,7 @@
 import { type BatchOp, ops } from "../batch.ts";
 import type { Ioperm } from "../index.ts";
 import { ControllerError, hex2, runSteps } from "./controller.ts";
+import { hexDigits } from "../format.ts";
 
 /** The KCS data register's usual address (the status/command register is the next port). */
 export const KCS_BASE = 0xca2;
@@ -322,7 +323,7 @@ export function parseDeviceId(data: readonly number[]): IpmiDeviceId {
     deviceId: b(0),
     deviceRevision: b(1) & 0x0f,
     providesSdrs: (b(1) & 0x80) !== 0,
-    firmwareRevision: `${b(2) & 0x7f}.${b(3).toString(16).padStart(2, "0")}`,
+    firmwareRevision: `${b(2) & 0x7f}.${hexDigits(b(3), 2)}`,
     deviceAvailable: (b(2) & 0x80) === 0,
     ipmiVersion: `${b(4) & 0x0f}.${b(4) >> 4}`,
     additionalSupport: SUPPORT.filter((_, i) => (b(5) >> i) & 1),

@@ -3,6 +3,7 @@
  * ECP ports the extended control register (ECR) at base+0x402.
  */
 import type { Ioperm } from "../index.ts";
+import { hex } from "../format.ts";
 
 /** The legacy parallel-port bases, in the order BIOSes assign LPT1..3. */
 export const LPT_BASES = [0x378, 0x278, 0x3bc] as const;
@@ -162,8 +163,6 @@ function probeModes(io: Ioperm, base: number): LptModes {
   explain.push("EPP not probed: an EPP cycle would strobe whatever is attached");
   return { spp: true, ps2, epp: null, ecp, ecrMode, explain };
 }
-
-const hex = (n: number) => `0x${n.toString(16).toUpperCase()}`;
 
 /**
  * Sends bytes the way a printer expects them: data, then a STROBE pulse with

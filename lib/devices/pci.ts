@@ -5,7 +5,7 @@
  * each read for us (IOCTL_IOPERM_PCI_READ), so nothing needs granting there.
  */
 import { driverPciRead32 } from "../driver.ts";
-import { hex } from "../errors.ts";
+import { hex, hexDigits } from "../format.ts";
 import type { Ioperm } from "../index.ts";
 
 /** PCI configuration mechanism #1: the 32-bit address register. */
@@ -126,7 +126,7 @@ function readFunction(io: Ioperm, bus: number, device: number, fn: number): PciF
       if ((bar & 0xfffc) !== 0) ioBars.push({ index, base: bar & 0xfffc });
     } else if (((bar >> 1) & 3) === 2) index++; // a 64-bit memory BAR takes the next slot too
   }
-  const h2 = (n: number) => n.toString(16).padStart(2, "0");
+  const h2 = (n: number) => hexDigits(n, 2);
   return {
     bus,
     device,

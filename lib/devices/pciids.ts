@@ -2,7 +2,7 @@
  * Names for PCI IDs from the system's pci.ids (Debian's pci.ids package, which
  * lspci reads too). Without the file, names are null and IDs are shown alone.
  */
-import { readFileSync } from "node:fs";
+import { readText } from "../read.ts";
 
 /** Vendor, device and class names, as pci.ids lists them. */
 export interface PciIds {
@@ -46,11 +46,8 @@ export function parsePciIds(text: string): PciIds {
 /** The system's pci.ids, parsed; undefined when no file is there. */
 export function readPciIds(paths: readonly string[] = PCI_IDS_PATHS): PciIds | undefined {
   for (const p of paths) {
-    try {
-      return parsePciIds(readFileSync(p, "utf8"));
-    } catch {
-      // next path
-    }
+    const text = readText(p);
+    if (text !== undefined) return parsePciIds(text);
   }
   return undefined;
 }

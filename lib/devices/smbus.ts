@@ -14,6 +14,7 @@ import type { Ioperm } from "../index.ts";
 import { ControllerError, hex2, runSteps } from "./controller.ts";
 import type { Claim } from "./ioports.ts";
 import { PCI_ADDRESS, pciRead32, scanPci } from "./pci.ts";
+import { hexDigits, hexLower } from "../format.ts";
 
 /** Host status register bits (PIIX4 and i801 agree on these). */
 export const SMBUS_STATUS = {
@@ -89,7 +90,7 @@ export function findSmbus(io: Ioperm): SmbusController | null {
           base,
           size: 32,
           enabled,
-          name: `Intel ICH/PCH SMBus ${f.deviceId.toString(16)} (${f.bdf})`,
+          name: `Intel ICH/PCH SMBus ${hexDigits(f.deviceId)} (${f.bdf})`,
         };
       }
     }
@@ -198,7 +199,7 @@ export class SmbusHost {
       throw new ControllerError(
         "CLAIMED",
         "smbus",
-        `smbus: ${c.name} at 0x${c.base.toString(16)} is held by the kernel driver ${owner.driver} (/proc/ioports); its transfers would interleave with ours. Use /dev/i2c-* (i2c-tools) instead, unload the driver, or force it`,
+        `smbus: ${c.name} at ${hexLower(c.base)} is held by the kernel driver ${owner.driver} (/proc/ioports); its transfers would interleave with ours. Use /dev/i2c-* (i2c-tools) instead, unload the driver, or force it`,
       );
     if (!io.grants().all) io.grant(c.base, c.size); // under grantAll() (iopl) every port is held already
     return { host: new SmbusHost(io, c.base, { ...opts, kind: c.kind }), controller: c, owner };
@@ -340,10 +341,10 @@ export function i2cdetectGrid(found: readonly number[], first = 0x08, last = 0x7
   const lines = ["     0  1  2  3  4  5  6  7  8  9  a  b  c  d  e  f"];
   const set = new Set(found);
   for (let row = 0; row < 0x80; row += 16) {
-    let line = `${row.toString(16).padStart(2, "0")}: `;
+    let line = `${hexDigits(row, 2)}: `;
     for (let col = 0; col < 16; col++) {
       const a = row + col;
-      line += a < first || a > last ? "   " : set.has(a) ? `${a.toString(16).padStart(2, "0")} ` : "-- ";
+      line += a < first || a > last ? "   " : set.has(a) ? `${hexDigits(a, 2)} ` : "-- ";
     }
     lines.push(line);
   }

@@ -3,6 +3,7 @@
  * FCR (write), 3 LCR, 4 MCR, 5 LSR, 6 MSR, 7 scratch.
  */
 import type { Ioperm } from "../index.ts";
+import { hex, hexLower } from "../format.ts";
 
 /** The legacy COM1..COM4 bases. */
 export const UART_BASES = [0x3f8, 0x2f8, 0x3e8, 0x2e8] as const;
@@ -42,7 +43,7 @@ export function probeUart(io: Ioperm, base: number): UartProbe {
     io.outb(base + 3, 0x03);
     const b = io.inb(base + 3);
     present = a === 0x1b && b === 0x03;
-    explain.push(present ? "LCR reads back 0x1B/0x03" : `LCR does not read back (0x${a.toString(16)}/0x${b.toString(16)})`);
+    explain.push(present ? "LCR reads back 0x1B/0x03" : `LCR does not read back (${hexLower(a)}/${hexLower(b)})`);
     if (!present) return { base, present, scratch, type, explain };
     io.outb(base + 7, 0x55);
     const s1 = io.inb(base + 7);
@@ -60,7 +61,7 @@ export function probeUart(io: Ioperm, base: number): UartProbe {
     if (fifo === 3) type = (iir & 0x20) !== 0 ? "16750" : "16550A";
     else if (fifo === 2) type = "16550";
     else type = scratch ? "16450" : "8250";
-    explain.push(`IIR after FCR 0xE7 is 0x${iir.toString(16).toUpperCase()}: ${type}`);
+    explain.push(`IIR after FCR 0xE7 is ${hex(iir)}: ${type}`);
     io.outb(base + 2, (iirBefore & 0xc0) !== 0 ? 0x81 : 0x00);
   } finally {
     io.outb(base + 3, lcr);

@@ -10,6 +10,7 @@ import { basename, dirname, join } from "node:path";
 import { LabError } from "./errors.ts";
 import { checkHash, manifestOf, recordHash, writeAtomic } from "./private.ts";
 import { type Kernel, type LabTools, runBytes } from "./toolchain.ts";
+import { hexDigits } from "../format.ts";
 
 /** Load order matters: each needs the ones before it. Built-in ones are skipped. */
 const modules = [
@@ -72,7 +73,7 @@ export function cpioNewc(entries: Entry[]): Uint8Array<ArrayBuffer> {
   const parts: Uint8Array[] = [];
   const enc = new TextEncoder();
   const pad = (n: number) => new Uint8Array((4 - (n % 4)) % 4);
-  const hex = (n: number) => n.toString(16).padStart(8, "0");
+  const hex = (n: number) => hexDigits(n, 8);
   [...entries, { name: "TRAILER!!!", mode: 0 }].forEach((e, i) => {
     const name = enc.encode(`${e.name}\0`);
     const size = e.data?.length ?? 0;

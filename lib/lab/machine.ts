@@ -4,6 +4,7 @@
 // arguments (vm.ts), the preflight's port names (preflight.ts), the kernel
 // command line the guest's init.sh reads and the usage text (cli/lab.ts) all
 // derive from these tables.
+import { hexLower as hex } from "../format.ts";
 
 /** One of the standard machine's devices at a fixed I/O port. */
 export interface StandardDevice {
@@ -80,8 +81,6 @@ export function machineProfile(name: string = "standard"): MachineProfile {
     throw new RangeError(`lab: unknown machine ${JSON.stringify(name)}; the lab has ${Object.keys(machineProfiles).join(", ")}`);
   return machineProfiles[name as MachineName];
 }
-
-const hex = (n: number) => `0x${n.toString(16)}`;
 
 /** Port -> who has it in the machine ("the standard machine's LPT1"), for the preflight's clash messages. */
 export function machinePorts(profile: MachineProfile): Map<number, string> {

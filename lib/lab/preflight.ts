@@ -7,6 +7,7 @@
  */
 import { LabError } from "./errors.ts";
 import { type MachineProfile, machinePorts } from "./machine.ts";
+import { hexLower } from "../format.ts";
 
 /** A QEMU `-device` spec, "driver,prop=value,…", split into its driver and properties. */
 export function parseDeviceSpec(spec: string): { driver: string; props: Map<string, string> } {
@@ -114,7 +115,7 @@ export function ioClashes(regions: IoRegion[]): [IoRegion, IoRegion][] {
   return clashes;
 }
 
-const hexRange = (r: IoRegion) => `0x${r.start.toString(16)}-0x${r.end.toString(16)}`;
+const hexRange = (r: IoRegion) => `${hexLower(r.start)}-${hexLower(r.end)}`;
 
 /** Who owns each region of a clash: a --device with that iobase (each spec used once), else the machine. */
 function owners(pair: [IoRegion, IoRegion], specs: string[], machine: MachineProfile): [string, string] {

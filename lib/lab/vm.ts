@@ -18,6 +18,7 @@ import { debugExitPort, type MachineName, type MachineProfile, machineProfile, t
 import { checkDeviceNames, checkMachine, parseDeviceSpec } from "./preflight.ts";
 import { privateDir, readNoFollow, replaceNew } from "./private.ts";
 import { checkKvm, type Kernel, type LabTools, prepareLab } from "./toolchain.ts";
+import { hexLower as hex } from "../format.ts";
 
 export { LabError, type LabErrorReason } from "./errors.ts";
 
@@ -240,7 +241,7 @@ function extraDevices(specs: string[], runDir: string): { args: string[]; files:
     const iobaseProp = props.get("iobase");
     const index = props.has("index") ? Number(props.get("index")) : auto;
     const iobase = iobaseProp !== undefined ? Number(iobaseProp) : known.bases[index];
-    let name = iobase !== undefined && Number.isInteger(iobase) ? `${driver}@0x${iobase.toString(16)}` : `${driver}#${i}`;
+    let name = iobase !== undefined && Number.isInteger(iobase) ? `${driver}@${hex(iobase)}` : `${driver}#${i}`;
     while (name in files) name += "+";
     const path = join(runDir, `${name}.out`);
     files[name] = path;
@@ -566,7 +567,6 @@ function ttyMode(opts: LabOptions): 0 | 1 | 2 {
 
 /** QEMU's arguments for each standard device (machine.ts), each witness file under `runDir`. */
 function standardDeviceArgs(runDir: string, console: "stdio" | "null"): string[] {
-  const hex = (n: number) => `0x${n.toString(16)}`;
   const chardev = (d: StandardDevice) =>
     d.file === undefined ? [] : ["-chardev", `file,id=${d.file},path=${qemuValue(join(runDir, `${d.file}.out`))}`];
   // Exhaustive: a new kind of standard device needs its arguments here.

@@ -4,6 +4,7 @@ import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { asNobody } from "../nobody.ts";
 import { lineReader } from "./witness.ts";
+import { hexLower } from "../../lib/format.ts";
 
 const ioperm = (...args: string[]) => {
   const r = Bun.spawnSync([process.execPath, "lib/cli.ts", ...args], { stdout: "pipe", stderr: "pipe" });
@@ -51,7 +52,7 @@ test("pci prints what lspci -n prints (witness: pciutils)", () => {
 test("watch prints the first value and each change, decoding LPT control bits (witness: Debian's outb making the changes)", async () => {
   debian("outb", "0x37a", "0x0c");
   const idle = Number(debian("inb", "0x37a")); // QEMU reads the unused top bits as 1
-  const hx = (n: number) => `0x${n.toString(16).padStart(2, "0")}`;
+  const hx = (n: number) => hexLower(n, 2);
   const proc = Bun.spawn([process.execPath, "lib/cli.ts", "watch", "0x37a", "--interval", "5", "--count", "3", "--duration", "60000"], {
     stdout: "pipe",
     stderr: "pipe",

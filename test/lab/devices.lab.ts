@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { pciRead32, readRtc } from "../../lib/devices/index.ts";
 import { type Ioperm, open, ops } from "../../lib/index.ts";
 import { bracketClock, debianIo, eventually, hostFile, sysPciDevices } from "./witness.ts";
+import { hexDigits } from "../../lib/format.ts";
 
 let io: Ioperm;
 beforeAll(() => {
@@ -145,8 +146,7 @@ test("PCI config space lists the same functions as the guest kernel (witness: /s
     for (let fn = 0; fn < fns; fn++) {
       const id = pciRead(0, dev, fn, 0);
       if ((id & 0xffff) === 0xffff) continue;
-      const h = (n: number) => n.toString(16).padStart(4, "0");
-      found.push(`00:${dev.toString(16).padStart(2, "0")}.${fn} ${h(id & 0xffff)}:${h(id >>> 16)}`);
+      found.push(`00:${hexDigits(dev, 2)}.${fn} ${hexDigits(id & 0xffff, 4)}:${hexDigits(id >>> 16, 4)}`);
     }
   }
   expect(found.sort()).toEqual(sysPciDevices());

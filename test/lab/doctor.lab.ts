@@ -7,6 +7,7 @@
 import { expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { CAP_SYS_RAWIO } from "../../lib/diagnose.ts";
 import { asNobody } from "../nobody.ts";
 
 interface Doctor {
@@ -57,7 +58,7 @@ test("an ordinary user: EPERM names the uid and the setcap remedy, nothing else 
 
 test("root without CAP_SYS_RAWIO: names the container remedy --cap-add SYS_RAWIO (witness: CapEff in the kernel's status)", () => {
   const capEff = execFileSync(noRawio[0]!, [...noRawio.slice(1), "sh", "-c", "grep CapEff /proc/self/status"]).toString();
-  expect((BigInt(`0x${capEff.split(/\s+/)[1]}`) >> 17n) & 1n).toBe(0n);
+  expect((BigInt(`0x${capEff.split(/\s+/)[1]}`) >> CAP_SYS_RAWIO) & 1n).toBe(0n);
   const { doctor, refusal } = under(noRawio);
   expect(ids(doctor)).toEqual(["no-rawio-cap"]);
   expect(refusal.code).toBe("EPERM");

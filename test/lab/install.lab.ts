@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { packageRoot } from "../../lib/paths.ts";
 import { tarballName } from "../../scripts/pack.ts";
 import { eventually, hostFile, sysPciDevices } from "./witness.ts";
+import { hexDigits } from "../../lib/format.ts";
 
 const pack = join(packageRoot, ".cache", "lab-pack");
 /** A PATH with Bun and the system's directories only: no Zig, no repo tools, no node_modules/.bin. */
@@ -90,7 +91,7 @@ test("the compiled probe alone in an empty directory finds LPT1 and the guest's 
     pci: { functions: { bdf: string; vendor: number; deviceId: number }[] };
   };
   expect(doc.lpt.find((l) => l.base === 0x378)?.present).toBe(true);
-  const h4 = (n: number) => n.toString(16).padStart(4, "0");
+  const h4 = (n: number) => hexDigits(n, 4);
   expect(doc.pci.functions.map((f) => `${f.bdf} ${h4(f.vendor)}:${h4(f.deviceId)}`).sort()).toEqual(sysPciDevices());
 });
 

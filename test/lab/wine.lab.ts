@@ -12,6 +12,7 @@ import { open } from "../../lib/index.ts";
 import { iopermctl, iopermDll, labWine, root, wineDir, WineSession, wineProcesses, winPath } from "../../scripts/windows/lab-wine.ts";
 import { batch, type CtlResult, h, ioctl, jsonLines, op, pair, reply } from "../windows/wine.ts";
 import { eventually, hostFile } from "./witness.ts";
+import { hexDigits } from "../../lib/format.ts";
 
 const info = labWine();
 const why = typeof info === "string" ? info : null;
@@ -315,7 +316,7 @@ describe.skipIf(why !== null)(`ioperm.sys in Wine in the lab VM${why ? ` (skippe
       const json = text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1);
       expect(json.length, text).toBeGreaterThan(0);
       const report = JSON.parse(json) as { pci: { functions: { bdf: string; vendor: number; deviceId: number }[] } };
-      const h4 = (n: number) => n.toString(16).padStart(4, "0");
+      const h4 = (n: number) => hexDigits(n, 4);
       const found = report.pci.functions.map((f) => `${f.bdf} ${h4(f.vendor)}:${h4(f.deviceId)}`);
       const lspci = Bun.spawnSync(["lspci", "-n"])
         .stdout.toString()

@@ -1,14 +1,16 @@
 // Values lib/driver.ts shares with C, checked against their sources (no Wine
 // needed): the version block's field order against IOPERM_VERSION_INFO in the
 // protocol header, and the service states against MinGW's winsvc.h (the one Zig
-// ships, which the DLL is built against).
+// ships, which the DLL is built against). Also the tools' IOCTL name list
+// (ioperm_ioctl_names.h) against the codes the protocol header defines.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { SERVICE_STATES, VERSION_FIELDS } from "../../lib/driver.ts";
 import { errorFor } from "../../lib/errors.ts";
 import { Status } from "../../lib/status.ts";
 import { packageRoot as root } from "../../lib/paths.ts";
+import { defineIn, zigHeader } from "../zig-headers.ts";
 
 const header = readFileSync(join(root, "windows-driver/include/ioperm_ioctl.h"), "utf8");
 
@@ -19,10 +21,8 @@ test("VERSION_FIELDS is IOPERM_VERSION_INFO's members, in order", () => {
 });
 
 test("SERVICE_STATES uses winsvc.h's numbers", () => {
-  const env = Bun.spawnSync([join(root, ".cache/bin/zig"), "env"], { cwd: root, stdout: "pipe" }).stdout.toString();
-  const libDir = resolve(root, /\.lib_dir = "([^"]+)"/.exec(env)?.[1] ?? "");
-  const winsvc = readFileSync(join(libDir, "libc/include/any-windows-any/winsvc.h"), "utf8");
-  const def = (name: string) => Number(new RegExp(`#define ${name} (0x[0-9A-Fa-f]+)`).exec(winsvc)?.[1]);
+  const winsvc = zigHeader("any-windows-any/winsvc.h");
+  const def = (name: string) => defineIn(winsvc, name);
   expect(SERVICE_STATES).toEqual({
     [def("SERVICE_STOPPED")]: "stopped",
     [def("SERVICE_START_PENDING")]: "start-pending",
@@ -39,4 +39,13 @@ test("the AllowedPorts registry path in the error's remedy and in the Wine helpe
   const wineSh = readFileSync(join(root, "scripts/windows/wine.sh"), "utf8");
   expect(wineSh.toLowerCase()).toContain(`key='${key.toLowerCase()}'`);
   expect(wineSh).toContain(`/v ${str("IOPERM_ALLOWLIST_VALUE")}`);
+});
+
+test("ioperm_ioctl_names.h lists every IOCTL_IOPERM_* of the protocol header, once, in the header's order", () => {
+  const names = readFileSync(join(root, "windows-driver/include/ioperm_ioctl_names.h"), "utf8");
+  const list = /#define IOPERM_IOCTLS\(X\)([\s\S]*?)\n\n/.exec(names)?.[1] ?? "";
+  const listed = [...list.matchAll(/X\((\w+)\)/g)].map((m) => m[1]);
+  const defined = [...header.matchAll(/^#define IOCTL_IOPERM_(\w+) /gm)].map((m) => m[1]);
+  expect(defined.length).toBeGreaterThan(0);
+  expect(listed).toEqual(defined);
 });

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import table from "../vectors/ops.json";
 import { batch, ctl, h, ioctl, op, pair, reply, setAllowlist, setUp, tearDown } from "./wine.ts";
+import { hexLower as hex } from "../../lib/format.ts";
 
 const verdicts: Record<string, number> = {
   not_granted: h.IOPERM_RESULT_NOT_ALLOWED!,
@@ -18,7 +19,6 @@ const verdicts: Record<string, number> = {
   too_long: h.IOPERM_RESULT_TOO_LONG!,
 };
 const sentinel = op(0x80, 1);
-const hex = (n: number) => `0x${n.toString(16)}`;
 
 describe("ops.json in ioperm.sys under Wine", () => {
   beforeAll(() => {

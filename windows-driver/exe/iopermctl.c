@@ -23,20 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ioperm_ioctl.h"
-
-static const struct {
-  const char *name;
-  DWORD code;
-} ioctls[] = {
-    {"VERSION", IOCTL_IOPERM_VERSION},
-    {"ALLOWLIST", IOCTL_IOPERM_ALLOWLIST},
-    {"READ", IOCTL_IOPERM_READ},
-    {"WRITE", IOCTL_IOPERM_WRITE},
-    {"BATCH", IOCTL_IOPERM_BATCH},
-    {"IOPM_GRANT", IOCTL_IOPERM_IOPM_GRANT},
-    {"IOPM_REVOKE", IOCTL_IOPERM_IOPM_REVOKE},
-    {"PCI_READ", IOCTL_IOPERM_PCI_READ},
-};
+#include "ioperm_ioctl_names.h"
 
 static HANDLE device = INVALID_HANDLE_VALUE;
 
@@ -61,8 +48,8 @@ static int hexval(int c) {
 static void do_ioctl(const char *name, const char *hex, unsigned long out_len) {
   DWORD code = 0, in_len = 0, got = 0;
   static unsigned char in[1 << 20], out[1 << 20];
-  for (size_t i = 0; i < sizeof ioctls / sizeof ioctls[0]; i++)
-    if (!strcmp(name, ioctls[i].name)) code = ioctls[i].code;
+  for (size_t i = 0; i < IOPERM_IOCTL_COUNT; i++)
+    if (!strcmp(name, ioperm_ioctl_names[i].name)) code = ioperm_ioctl_names[i].code;
   if (!code) code = strtoul(name, NULL, 0);
   if (strcmp(hex, "-")) {
     for (const char *p = hex; p[0] && p[1] && in_len < sizeof in; p += 2)

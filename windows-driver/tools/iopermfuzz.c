@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ioperm_ioctl.h"
+#include "ioperm_ioctl_names.h"
 
 #define HUGE_LEN    (4u << 20) /* largest buffer sent: far past any request */
 #define MAX_REPORTS 20         /* rule breaks printed in full */
@@ -54,13 +55,17 @@ static uint32_t below(uint32_t n) {
 
 /* ---- what the tool knows of the protocol -------------------------------- */
 
-enum { K_VERSION, K_ALLOWLIST, K_READ, K_WRITE, K_BATCH, K_GRANT, K_REVOKE, K_PCI, K_COUNT, K_UNKNOWN = K_COUNT };
-static const DWORD known[K_COUNT] = {
-    IOCTL_IOPERM_VERSION, IOCTL_IOPERM_ALLOWLIST,  IOCTL_IOPERM_READ,        IOCTL_IOPERM_WRITE,
-    IOCTL_IOPERM_BATCH,   IOCTL_IOPERM_IOPM_GRANT, IOCTL_IOPERM_IOPM_REVOKE, IOCTL_IOPERM_PCI_READ,
-};
-static const char *const known_names[K_COUNT + 1] = {"VERSION",    "ALLOWLIST",   "READ",     "WRITE", "BATCH",
-                                                     "IOPM_GRANT", "IOPM_REVOKE", "PCI_READ", "other"};
+/* K_<NAME> indexes ioperm_ioctl_names (the header's list, in its order); K_UNKNOWN is any other code. */
+#define K_ENTRY(n) K_##n,
+enum { IOPERM_IOCTLS(K_ENTRY) K_COUNT, K_UNKNOWN = K_COUNT };
+#undef K_ENTRY
+enum { K_GRANT = K_IOPM_GRANT, K_REVOKE = K_IOPM_REVOKE, K_PCI = K_PCI_READ };
+#define K_CODE(n) IOCTL_IOPERM_##n,
+static const DWORD known[K_COUNT] = {IOPERM_IOCTLS(K_CODE)};
+#undef K_CODE
+#define K_NAME(n) #n,
+static const char *const known_names[K_COUNT + 1] = {IOPERM_IOCTLS(K_NAME) "other"};
+#undef K_NAME
 
 static int kind_of(DWORD code) {
   for (int k = 0; k < K_COUNT; k++)

@@ -19,6 +19,7 @@ fn changed(rc: i32) i32 {
 /// Bumped when any signature or struct layout below changes.
 pub const abi_version: u32 = 5;
 
+/// abi_version, which lib/ffi.ts compares with its ABI_VERSION right after loading.
 export fn ioperm_abi_version() u32 {
     return abi_version;
 }
@@ -28,6 +29,7 @@ export fn ioperm_status_count() u32 {
     return status.all.len;
 }
 
+/// Status i of the table: its name (status.zig's tag) and its code into `code`, or null past the end.
 export fn ioperm_status_at(i: u32, code: *i32) ?[*:0]const u8 {
     if (i >= status.all.len) return null;
     code.* = @backingInt(status.all[i]);
@@ -40,6 +42,9 @@ export fn ioperm_open(kind: u32) i32 {
     return changed(platform.setPreference(core.platform, kind));
 }
 
+/// Grants ports from..from+count-1 to the calling thread through its backend
+/// (the preference set by ioperm_open, auto by default); why a refusal happened
+/// is left for ioperm_diagnose.
 export fn ioperm_grant(from: u32, count: u32) i32 {
     return changed(core.grant(from, count));
 }
@@ -90,56 +95,78 @@ export fn ioperm_is_granted(port: u32, width: u32) i32 {
     return @intFromBool(core.isGranted(port, width));
 }
 
-/// Why this thread's last grant failed: errno from ioperm/iopl and from /dev/port.
-export fn ioperm_diagnose(out: *[2]i32) void {
-    const d = platform.diagnosis;
-    out.* = .{ d.ioperm_errno, d.devport_errno };
+/// Why this thread's last grant (Windows: driver call) failed: a copy of
+/// platform.Diagnosis, the first backend's OS error (ioperm/iopl or ppdev errno,
+/// or a Win32 error) and /dev/port's errno.
+export fn ioperm_diagnose(out: *platform.Diagnosis) void {
+    out.* = platform.diagnosis;
 }
 
+/// The name of platform.Diagnosis field i (each an i32, in memory order), or
+/// null past the last, for the TypeScript side to check its copy against.
+export fn ioperm_diagnosis_field(i: u32) ?[*:0]const u8 {
+    const names = @typeInfo(platform.Diagnosis).@"struct".field_names;
+    return if (i < names.len) names[i] else null;
+}
+
+/// Reads a byte from `port`: the value (0-0xFF), or a negative status.
 export fn ioperm_inb(port: u32) i32 {
     return @intCast(core.read(1, port));
 }
 
+/// Reads 16 bits from `port`..`port`+1: the value, or a negative status.
 export fn ioperm_inw(port: u32) i32 {
     return @intCast(core.read(2, port));
 }
 
+/// Reads 32 bits from `port`..`port`+3: the value, or a negative status (an i64,
+/// since every u32 value must stay non-negative).
 export fn ioperm_inl(port: u32) i64 {
     return core.read(4, port);
 }
 
+/// Writes the byte `value` (0-0xFF, else range) to `port`.
 export fn ioperm_outb(port: u32, value: u32) i32 {
     return core.write(1, port, value);
 }
 
+/// Writes the 16-bit `value` to `port`..`port`+1.
 export fn ioperm_outw(port: u32, value: u32) i32 {
     return core.write(2, port, value);
 }
 
+/// Writes the 32-bit `value` to `port`..`port`+3.
 export fn ioperm_outl(port: u32, value: u32) i32 {
     return core.write(4, port, value);
 }
 
+/// Reads `count` bytes from `port` into `buf` (rep insb: the port stays, the buffer
+/// advances); a null `buf` with a count is bad_buffer.
 export fn ioperm_insb(port: u32, buf: ?[*]u8, count: u32) i32 {
     return core.readString(1, port, buf, count);
 }
 
+/// Reads `count` 16-bit values from `port` into the u16 array `buf`.
 export fn ioperm_insw(port: u32, buf: ?[*]u16, count: u32) i32 {
     return core.readString(2, port, buf, count);
 }
 
+/// Reads `count` 32-bit values from `port` into the u32 array `buf`.
 export fn ioperm_insl(port: u32, buf: ?[*]u32, count: u32) i32 {
     return core.readString(4, port, buf, count);
 }
 
+/// Writes `count` bytes from `buf` to `port` (rep outsb: the port stays, the buffer advances).
 export fn ioperm_outsb(port: u32, buf: ?[*]const u8, count: u32) i32 {
     return core.writeString(1, port, buf, count);
 }
 
+/// Writes `count` 16-bit values from the u16 array `buf` to `port`.
 export fn ioperm_outsw(port: u32, buf: ?[*]const u16, count: u32) i32 {
     return core.writeString(2, port, buf, count);
 }
 
+/// Writes `count` 32-bit values from the u32 array `buf` to `port`.
 export fn ioperm_outsl(port: u32, buf: ?[*]const u32, count: u32) i32 {
     return core.writeString(4, port, buf, count);
 }

@@ -64,7 +64,7 @@ fn acquire(t: *Thread, comptime direct: fn (u32, u32) linux.E, from: u32, count:
         if (count == 0 or !ppdev.covers(from, count)) return status.of(.not_granted);
         const e = ppdev.claim();
         if (e != .SUCCESS) {
-            platform.diagnosis.ioperm_errno = @backingInt(e);
+            platform.diagnosis.os_error = @backingInt(e);
             return status.errno(e);
         }
         t.backend = .ppdev;
@@ -76,7 +76,7 @@ fn acquire(t: *Thread, comptime direct: fn (u32, u32) linux.E, from: u32, count:
             t.backend = .direct;
             return status.ok;
         }
-        platform.diagnosis.ioperm_errno = @backingInt(e);
+        platform.diagnosis.os_error = @backingInt(e);
         if (want == .direct or !fallsBack(e)) return status.errno(e);
     }
     const e = openDevport();
@@ -88,7 +88,7 @@ fn acquire(t: *Thread, comptime direct: fn (u32, u32) linux.E, from: u32, count:
     if (want == .devport) return status.errno(e);
     // Both failed. Missing on both sides is "no backend"; otherwise the ioperm
     // error is the one to act on (EPERM: root or CAP_SYS_RAWIO).
-    const io: linux.E = @fromBackingInt(@intCast(platform.diagnosis.ioperm_errno));
+    const io: linux.E = @fromBackingInt(@intCast(platform.diagnosis.os_error));
     if (io == .NOSYS and (e == .NOENT or e == .NXIO or e == .NODEV)) return status.of(.no_backend);
     return status.errno(io);
 }

@@ -8,9 +8,27 @@ const status = @import("status.zig");
 const Thread = grants.Thread;
 const Backend = grants.Backend;
 
-/// Why this thread's last grant (or driver call) failed. Linux: the errno of each
-/// backend's attempt (0 = not tried). Windows: the Win32 error in the first slot.
-pub const Diagnosis = extern struct { ioperm_errno: i32 = 0, devport_errno: i32 = 0 };
+/// Why this thread's last grant (or, on Windows, driver or service call) failed:
+/// the operating system's own answers, 0 where a backend was not tried or did
+/// not fail. ioperm_diagnose copies it out whole; this struct is the one place
+/// its fields are written down (lib/ffi.ts checks its copy,
+/// DIAGNOSIS_FIELDS, against ioperm_diagnosis_field). The first step of the refusal path ARCHITECTURE.md draws.
+pub const Diagnosis = extern struct {
+    /// The first backend's answer. Linux: the errno of ioperm/iopl (direct) or
+    /// of the ppdev claim, whichever the grant tried. Windows: the Win32 error
+    /// (GetLastError) of the failed DeviceIoControl, CreateFile or service call.
+    os_error: i32 = 0,
+    /// Linux: the errno of opening /dev/port, when the grant fell back to it.
+    /// Windows: always 0.
+    devport_errno: i32 = 0,
+};
+
+comptime {
+    // lib/ffi.ts reads it as an Int32Array, one slot per field in this order.
+    for (@typeInfo(Diagnosis).@"struct".field_types, @typeInfo(Diagnosis).@"struct".field_names) |t, name| {
+        if (t != i32) @compileError("Diagnosis." ++ name ++ " must be i32: lib/ffi.ts reads an Int32Array");
+    }
+}
 
 /// The calling thread's diagnosis; each backend resets it when a grant starts.
 pub threadlocal var diagnosis: Diagnosis = .{};

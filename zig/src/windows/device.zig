@@ -43,7 +43,7 @@ pub fn open() i32 {
     const h = win32.CreateFileW(device_path, win32.GENERIC_READ | win32.GENERIC_WRITE, 0, null, win32.OPEN_EXISTING, 0, null);
     if (h == win32.invalid_handle) {
         const e = win32.GetLastError();
-        platform.diagnosis.ioperm_errno = @bitCast(e);
+        platform.diagnosis.os_error = @bitCast(e);
         return switch (e) {
             win32.err.file_not_found, win32.err.path_not_found => status.of(.driver_not_installed),
             win32.err.access_denied => status.of(.driver_access_denied),

@@ -26,7 +26,7 @@ const max_driver_size = 16 << 20;
 
 fn scmFailure() i32 {
     const e = win32.GetLastError();
-    platform.diagnosis.ioperm_errno = @bitCast(e);
+    platform.diagnosis.os_error = @bitCast(e);
     return switch (e) {
         win32.err.access_denied => status.of(.driver_access_denied),
         win32.err.service_does_not_exist => status.of(.driver_not_installed),

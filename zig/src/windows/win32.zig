@@ -92,6 +92,6 @@ pub extern "advapi32" fn CloseServiceHandle(h: SC_HANDLE) callconv(.winapi) BOOL
 
 /// Records this thread's last Win32 error as the diagnosis and returns `code`.
 pub fn fail(code: i32) i32 {
-    platform.diagnosis.ioperm_errno = @bitCast(GetLastError());
+    platform.diagnosis.os_error = @bitCast(GetLastError());
     return code;
 }
