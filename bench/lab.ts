@@ -12,7 +12,7 @@
 import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { do_not_optimize } from "mitata";
 import { native } from "../lib/ffi.ts";
-import { Ioperm, ops, type Width } from "../lib/index.ts";
+import { Ioperm, MAX_STEP_US, ops, type Width } from "../lib/index.ts";
 import type { CaseSpec, Op } from "./model.ts";
 
 type Native = ReturnType<typeof native>;
@@ -319,7 +319,9 @@ export const HANDSHAKE_STEPS = 4;
  */
 export function handshakeSteps() {
   return [
-    ops.wait(LPT1_STATUS, NOT_BUSY, NOT_BUSY, 10_000),
+    // The longest wait a step may have: the timeout runs on the guest's clock, and a busy host can stall the
+    // emulated CPU for over 10 ms between the wait's start and its first read (seen: 1 run in ~12,000 timed out at 10 ms).
+    ops.wait(LPT1_STATUS, NOT_BUSY, NOT_BUSY, MAX_STEP_US),
     ops.outb(LPT1, HANDSHAKE_BYTE),
     ops.outb(LPT1_CONTROL, STROBE_ON),
     ops.outb(LPT1_CONTROL, STROBE_OFF),
