@@ -8,7 +8,7 @@
  * test/results/suite.json for the suite's counts); the selector is a case name,
  * or `path=NAME` for every case of a path, or a pulse series' name; the field is
  * p50, p99, ratio or calls (native calls per call, counted) for a case,
- * ratio-range for a path, err-p50 or err-p99 for a pulse series, or a key of suite.json. `bun bench/figures.ts`
+ * ratio-range for a path, err-p50, err-p99 or err-min for a pulse series, or a key of suite.json. `bun bench/figures.ts`
  * rewrites every marked figure from its file; test/figures.test.ts fails when
  * one differs, so a figure cannot drift from the run that measured it.
  */
@@ -65,7 +65,8 @@ export function figure(sources: Loaded, source: string, selector: string, field:
   if (pulse !== undefined) {
     if (field === "err-p50") return formatErrorUs(pulse.err_p50_us);
     if (field === "err-p99") return formatErrorUs(pulse.err_p99_us);
-    throw new Error(`unknown field ${field} for pulse ${selector} (err-p50, err-p99)`);
+    if (field === "err-min") return formatErrorUs(pulse.err_min_us);
+    throw new Error(`unknown field ${field} for pulse ${selector} (err-p50, err-p99, err-min)`);
   }
   const c = cases.find((x) => x.name === selector);
   if (c === undefined) throw new Error(`no case named "${selector}" in ${SOURCES[source]}`);

@@ -23,7 +23,18 @@ const run = {
       native_calls_per_call: 6.25,
     },
   ],
-  pulses: [{ name: "pulse-native 100us", path: "pulse-native", asked_us: 100, sent: 1000, found: 1000, err_p50_us: 3, err_p99_us: 1234 }],
+  pulses: [
+    {
+      name: "pulse-native 100us",
+      path: "pulse-native",
+      asked_us: 100,
+      sent: 1000,
+      found: 1000,
+      err_p50_us: 3,
+      err_p99_us: 1234,
+      err_min_us: -5,
+    },
+  ],
 } as unknown as RunResult;
 const sources = { lab: run, suite: { tests: 1234 } };
 
@@ -42,6 +53,7 @@ describe("figure", () => {
   test("a pulse series' error percentiles, and a case's counted native calls", () => {
     expect(figure(sources, "lab", "pulse-native 100us", "err-p50")).toBe("+3.00 µs");
     expect(figure(sources, "lab", "pulse-native 100us", "err-p99")).toBe("+1,230 µs");
+    expect(figure(sources, "lab", "pulse-native 100us", "err-min")).toBe("-5.00 µs");
     expect(figure(sources, "lab", "lpt1 driver-handshake-ts", "calls")).toBe("6.25");
     expect(() => figure(sources, "lab", "pulse-native 100us", "p50")).toThrow("unknown field p50 for pulse");
     expect(() => figure(sources, "lab", "0x80 r8 ts", "calls")).toThrow("no counted native calls");
