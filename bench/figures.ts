@@ -6,8 +6,9 @@
  *
  * The source is a results file (bench/results/lab.json, host.json, or
  * test/results/suite.json for the suite's counts); the selector is a case name,
- * or `path=NAME` for every case of a path; the field is p50, p99 or ratio for
- * a case, ratio-range for a path, or a key of suite.json. `bun bench/figures.ts`
+ * or `path=NAME` for every case of a path, or a pulse series' name; the field is
+ * p50, p99, ratio or calls (native calls per call, counted) for a case,
+ * ratio-range for a path, err-p50, err-p99 or err-min for a pulse series, or a key of suite.json. `bun bench/figures.ts`
  * rewrites every marked figure from its file; test/figures.test.ts fails when
  * one differs, so a figure cannot drift from the run that measured it.
  */
@@ -15,6 +16,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../lib/paths.ts";
 import type { RunResult } from "./model.ts";
+import { formatErrorUs } from "./pulse.ts";
 import { formatNs, formatRatio } from "./report.ts";
 
 /** Where each source lives, relative to the package root. */
@@ -59,8 +61,19 @@ export function figure(sources: Loaded, source: string, selector: string, field:
     if (ratios.length === 0 || field !== "ratio-range") throw new Error(`no ${field} for ${selector} in ${source}`);
     return `${formatRatio(Math.min(...ratios)).slice(0, -1)}–${formatRatio(Math.max(...ratios))}`;
   }
+  const pulse = (data as RunResult).pulses?.find((x) => x.name === selector);
+  if (pulse !== undefined) {
+    if (field === "err-p50") return formatErrorUs(pulse.err_p50_us);
+    if (field === "err-p99") return formatErrorUs(pulse.err_p99_us);
+    if (field === "err-min") return formatErrorUs(pulse.err_min_us);
+    throw new Error(`unknown field ${field} for pulse ${selector} (err-p50, err-p99, err-min)`);
+  }
   const c = cases.find((x) => x.name === selector);
   if (c === undefined) throw new Error(`no case named "${selector}" in ${SOURCES[source]}`);
+  if (field === "calls") {
+    if (c.native_calls_per_call === undefined) throw new Error(`${selector} has no counted native calls`);
+    return String(Number(c.native_calls_per_call.toPrecision(3)));
+  }
   if (field === "p50") return formatNs(c.p50_ns);
   if (field === "p99") return formatNs(c.p99_ns);
   if (field === "ratio") return formatRatio(c.ratio_to_floor);

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { open } from "../lib/index.ts";
-import { commandCases, devportCases, directCases, grantTargets, openDevport, ppdevCases } from "./lab.ts";
+import { commandCases, countNativeCalls, devportCases, directCases, grantTargets, handshakeCases, openDevport, ppdevCases } from "./lab.ts";
 import { type CaseResult, type RunResult, addRatios } from "./model.ts";
 import { parseBenchArgs, type Settings, say, settingsArgs } from "./options.ts";
 import { baseResult, rebuiltNote, runCases, type Skipped } from "./runner.ts";
@@ -21,9 +21,11 @@ async function lab(settings: Settings, wine: boolean): Promise<RunResult> {
   const skipped: Skipped = [];
   const results: CaseResult[] = [];
   {
+    // Counted on a handle of its own, closed before the timed handle opens.
+    const calls = countNativeCalls("direct");
     using io = open({ backend: "direct" });
     grantTargets(io, true);
-    const specs = directCases(io);
+    const specs = [...directCases(io), ...handshakeCases(io, "", calls)];
     say(`lab: direct backend, ${specs.length} cases, ${settings.minTimeMs} ms each`);
     results.push(...(await runCases(settings, specs, skipped)));
   }
@@ -81,6 +83,9 @@ async function lab(settings: Settings, wine: boolean): Promise<RunResult> {
       "Floor: native-loop4096, single in (ioperm_bench_in) or out (ioperm_bench_out) in a Zig loop inside one call.",
       "/dev/port paths are 8-bit only; devport-pread-range reads the device's register block (consecutive ports) in one pread.",
       "PCI 0xCFC is read only: a write lands in whatever register 0xCF8 selects, and the kernel owns 0xCF8.",
+      "handshake-*: one transaction sends a byte out of LPT1 waiting out BUSY (status wait, data, strobe on, strobe off); " +
+        "× floor divides the separate calls by the batch. native_calls_per_call counts the calls into the native library " +
+        "per transaction through a wrapped symbol table (on the driver backend, each is one DeviceIoControl).",
       ...(wine
         ? [
             "driver-* paths: bun.exe (Bun for Windows) under Wine 8 in this same VM, lib/ -> ioperm.dll -> DeviceIoControl " +

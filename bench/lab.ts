@@ -12,7 +12,7 @@
 import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { do_not_optimize } from "mitata";
 import { native } from "../lib/ffi.ts";
-import { type Ioperm, ops, type Width } from "../lib/index.ts";
+import { Ioperm, MAX_STEP_US, ops, type Width } from "../lib/index.ts";
 import type { CaseSpec, Op } from "./model.ts";
 import { hexLower as hex } from "../lib/format.ts";
 
@@ -165,7 +165,7 @@ export function directCases(io: Ioperm): CaseSpec[] {
  */
 export const DRIVER_GRANTS = [
   { from: 0x80, count: 4 },
-  { from: 0x378, count: 1 },
+  { from: 0x378, count: 3 },
 ];
 
 /**
@@ -293,4 +293,99 @@ export function grantTargets(io: Ioperm, prepare: boolean): void {
 export function openDevport(): { fd: number; close: () => void } {
   const fd = openSync("/dev/port", "r+");
   return { fd, close: () => closeSync(fd) };
+}
+
+// --- A handshake: one batch against a call per step -------------------------
+
+const LPT1 = 0x378;
+const LPT1_STATUS = LPT1 + 1;
+const LPT1_CONTROL = LPT1 + 2;
+/** Status bit 7 reads 1 when the printer is not busy; QEMU clears it on a strobe and sets it again a few status reads later. */
+const NOT_BUSY = 0x80;
+/** Control: SELECT and INIT held, STROBE (bit 0) as given; a rising STROBE sends the data byte to the host file. */
+const STROBE_ON = 0x0d;
+const STROBE_OFF = 0x0c;
+/** The byte each transaction sends. */
+const HANDSHAKE_BYTE = 0x2e;
+/** Native steps of one transaction: the wait's reads run inside the native call. */
+export const HANDSHAKE_STEPS = 4;
+
+/**
+ * One byte out of LPT1 the way a driver sends it, waiting out BUSY: wait for
+ * NOT_BUSY, write the data, pulse STROBE. Works on the standard lab machine
+ * and inside the Windows driver's lab allowlist (0x378-0x37A). Each transaction
+ * reaches QEMU's LPT1 host file, and the next one waits for the busy bit that
+ * its strobe raised.
+ */
+export function handshakeSteps() {
+  return [
+    // The longest wait a step may have: the timeout runs on the guest's clock, and a busy host can stall the
+    // emulated CPU for over 10 ms between the wait's start and its first read (seen: 1 run in ~12,000 timed out at 10 ms).
+    ops.wait(LPT1_STATUS, NOT_BUSY, NOT_BUSY, MAX_STEP_US),
+    ops.outb(LPT1, HANDSHAKE_BYTE),
+    ops.outb(LPT1_CONTROL, STROBE_ON),
+    ops.outb(LPT1_CONTROL, STROBE_OFF),
+  ];
+}
+
+/** The same transaction as separate calls from TypeScript, the wait a bounded inb loop. */
+function handshakeTs(io: Ioperm): () => void {
+  return () => {
+    let reads = 0;
+    while ((io.inb(LPT1_STATUS) & NOT_BUSY) !== NOT_BUSY) {
+      if (++reads > 10_000) throw new Error("LPT1 stayed busy for 10,000 status reads");
+    }
+    io.outb(LPT1, HANDSHAKE_BYTE);
+    io.outb(LPT1_CONTROL, STROBE_ON);
+    io.outb(LPT1_CONTROL, STROBE_OFF);
+  };
+}
+
+/**
+ * Handshake cases on `io` (direct backend in the lab, the driver under Wine;
+ * `prefix` "" or "driver-"): per transaction, the separate calls divided by the
+ * batch. `calls` is each path's native calls per transaction, counted (see countNativeCalls).
+ */
+export function handshakeCases(io: Ioperm, prefix: "" | "driver-", calls: { batch: number; ts: number }): CaseSpec[] {
+  io.outb(LPT1_CONTROL, STROBE_OFF);
+  const batch = io.prepare(handshakeSteps());
+  const floor = `${prefix}handshake-batch`;
+  const base = { port: LPT1, width: 8, op: "write", accesses: 1, floor } as const;
+  return [
+    { ...base, name: `lpt1 ${prefix}handshake-batch`, path: floor, nativeCalls: calls.batch, fn: () => do_not_optimize(batch.run()) },
+    { ...base, name: `lpt1 ${prefix}handshake-ts`, path: `${prefix}handshake-ts`, nativeCalls: calls.ts, fn: handshakeTs(io) },
+  ];
+}
+
+/**
+ * Native calls per handshake transaction of each path, counted rather than
+ * assumed: a handle of its own whose symbol table counts every call into the
+ * native library (on the driver backend each one is a DeviceIoControl), over
+ * `transactions` transactions. The handle is closed before the timed one opens.
+ */
+export function countNativeCalls(backend: "direct" | "driver", transactions = 200): { batch: number; ts: number } {
+  let calls = 0;
+  const n = native();
+  const counting = Object.fromEntries(
+    Object.entries(n).map(([k, f]) => [
+      k,
+      typeof f === "function"
+        ? (...args: unknown[]) => {
+            calls++;
+            return (f as (...a: unknown[]) => unknown)(...args);
+          }
+        : f,
+    ]),
+  ) as Native;
+  using io = new Ioperm({ backend }, counting);
+  io.grant(LPT1, 3);
+  io.outb(LPT1_CONTROL, STROBE_OFF);
+  using batch = io.prepare(handshakeSteps());
+  const ts = handshakeTs(io);
+  const per = (fn: () => unknown) => {
+    calls = 0;
+    for (let i = 0; i < transactions; i++) fn();
+    return calls / transactions;
+  };
+  return { batch: per(() => batch.run()), ts: per(ts) };
 }

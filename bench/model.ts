@@ -5,6 +5,7 @@
 import { cpus, release, version } from "node:os";
 import type { Timing } from "./measure.ts";
 import { readText } from "../lib/read.ts";
+import type { PulseResult } from "./pulse.ts";
 
 export const SCHEMA = 1;
 
@@ -23,6 +24,8 @@ export interface CaseSpec {
   accesses: number;
   /** Path whose p50 is this case's 1.0 (the same port, width and op). */
   floor: string;
+  /** Native calls one call of `fn` makes, counted by a wrapped symbol table (handshake cases). */
+  nativeCalls?: number;
   fn: () => unknown;
 }
 
@@ -48,6 +51,8 @@ export interface CaseResult {
   floor: string;
   /** With several rounds: each round's p50 (this case reports the median round). */
   p50_rounds_ns?: number[];
+  /** Native calls per call of the case, counted (on the driver backend, DeviceIoControl round trips). */
+  native_calls_per_call?: number;
 }
 
 export interface Machine {
@@ -73,6 +78,8 @@ export interface RunResult {
   machine: Machine;
   harness: { library: string; min_time_ms: number; rounds: number; target_sample_ns: number; note: string };
   cases: CaseResult[];
+  /** Lab runs: pulse-width accuracy on LPT1, measured from QEMU's trace by the host (bench/pulse.ts). */
+  pulses?: PulseResult[];
   skipped: { name: string; reason: string }[];
   notes: string[];
 }
@@ -104,6 +111,12 @@ export const PATHS: Record<string, string> = {
   "driver-ts": 'Windows driver: open({ backend: "driver" }) io.inb()/outb()… in bun.exe under Wine, one IOCTL per access',
   "driver-ts-batch64": "Windows driver: io.prepare(64 ops).run() = one BATCH IOCTL, per op",
   "driver-ts-string64": "Windows driver: io.readInto()/writeFrom() of 64 elements = one BATCH IOCTL, per element",
+  "handshake-batch":
+    "a byte out of LPT1 waiting out BUSY (wait status, write data, strobe on, strobe off) as one prepared batch, per transaction",
+  "handshake-ts": "the same LPT1 handshake as separate io.inb()/io.outb() calls, the wait an inb loop in TypeScript, per transaction",
+  "driver-handshake-batch": "Windows driver: the LPT1 handshake as one prepared batch = one DeviceIoControl, per transaction",
+  "driver-handshake-ts":
+    "Windows driver: the LPT1 handshake as separate io.inb()/io.outb() calls = one DeviceIoControl each, per transaction",
 };
 
 export function caseResult(spec: CaseSpec, t: Timing): CaseResult {
@@ -125,6 +138,7 @@ export function caseResult(spec: CaseSpec, t: Timing): CaseResult {
     max_ns: per(t.max),
     ratio_to_floor: null,
     floor: spec.floor,
+    ...(spec.nativeCalls === undefined ? {} : { native_calls_per_call: spec.nativeCalls }),
   };
 }
 

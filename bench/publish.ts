@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { RunResult } from "./model.ts";
 import { say } from "./options.ts";
+import { formatErrorUs } from "./pulse.ts";
 import { chartGroups, header, legend, svgChart, table } from "./report.ts";
 import { packageRoot as root } from "../lib/paths.ts";
 
@@ -49,6 +50,18 @@ export function publish(run: RunResult, outDir: string): void {
 
 function print(run: RunResult): void {
   const lines = [header(run), "", table(run.cases), "", legend(run.cases)];
+  for (const c of run.cases) {
+    if (c.native_calls_per_call !== undefined) lines.push(`${c.name}: ${c.native_calls_per_call} native calls per transaction (counted)`);
+  }
+  if (run.pulses !== undefined && run.pulses.length > 0) {
+    lines.push("", "Pulse width on LPT1, error = held - asked on QEMU's host clock:");
+    for (const p of run.pulses) {
+      lines.push(
+        `- ${p.name.padEnd(20)} ${p.found}/${p.sent} pulses  p50 ${formatErrorUs(p.err_p50_us)}  p99 ${formatErrorUs(p.err_p99_us)}  ` +
+          `min ${formatErrorUs(p.err_min_us)}  max ${formatErrorUs(p.err_max_us)}`,
+      );
+    }
+  }
   if (run.skipped.length > 0) lines.push("", "Skipped:", ...run.skipped.map((s) => `- ${s.name}: ${s.reason}`));
   lines.push("", ...run.notes.map((n) => `Note: ${n}`));
   if (run.kind === "host") {

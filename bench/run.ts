@@ -16,6 +16,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { open } from "../lib/index.ts";
 import { LAB_FILE } from "./guest.ts";
+import { PULSE_FILE } from "./pulse-guest.ts";
+import { parseParallelWrites, type PulseResult, type PulseSeries, pulseResult } from "./pulse.ts";
 import { hostCases } from "./host.ts";
 import { type CaseResult, type RunResult, addRatios, machineFacts } from "./model.ts";
 import { parseBenchArgs, type Settings, say, settingsArgs } from "./options.ts";
@@ -93,7 +95,40 @@ async function vm(settings: Settings, wine: boolean): Promise<RunResult> {
   run.machine.virtualization = `qemu-${r.accel}`;
   run.machine.host = machineFacts(false);
   run.command = `bun run bench --vm${wine ? " --wine" : ""}${settings.quick ? " --quick" : ""}`;
+  run.pulses = await pulses(settings);
+  run.notes.push(
+    "pulse-*: LPT1 data-line pulses, 1000 per series (20 with --quick), sent in a second VM of this run whose QEMU traces every " +
+      "parallel-port write (parallel_ioport_write, host timestamps in µs); the trace would slow every other LPT1 write case, so " +
+      "those run untraced. A pulse's width is the time between QEMU's handling of its two writes on the host's clock, not the " +
+      "guest's; error = width - asked. pulse-native is ops.pulse in one prepared batch; pulse-ts is outb, a busy-wait on " +
+      "Bun.nanoseconds(), outb, as examples/trigger-pulse.ts does.",
+  );
   return run;
+}
+
+/**
+ * Pulse-width accuracy: a VM of its own with QEMU tracing parallel-port writes;
+ * the guest sends the pulses (bench/pulse-guest.ts), the host measures them from the trace.
+ */
+async function pulses(settings: Settings): Promise<PulseResult[]> {
+  const { runLab } = await import("../lib/lab/index.ts");
+  const count = settings.quick ? 20 : 1000;
+  say(`host: a second lab VM for the pulse widths (${count} per series), QEMU tracing parallel_ioport_write`);
+  const r = await runLab({
+    command: ["bun", "bench/pulse-guest.ts", "--count", String(count)],
+    qemuTrace: ["parallel_ioport_write"],
+    onOutput: (t) => process.stderr.write(t),
+    timeoutMs: 10 * 60_000,
+  });
+  if (r.exitCode !== 0) throw new Error(`the lab pulse benchmark exited ${r.exitCode}; see ${r.runDir}/console.log`);
+  if (r.files.qemuTrace === undefined) throw new Error("the lab run recorded no QEMU trace");
+  const series = JSON.parse(readFileSync(join(r.runDir, PULSE_FILE), "utf8")) as PulseSeries[];
+  const writes = parseParallelWrites(readFileSync(r.files.qemuTrace, "utf8"));
+  const results = series.map((s) => pulseResult(s, writes));
+  for (const p of results) {
+    if (p.found !== p.sent) throw new Error(`${p.name}: ${p.sent} pulses sent, ${p.found} found in ${r.files.qemuTrace}`);
+  }
+  return results;
 }
 
 const { settings, values } = parseBenchArgs(

@@ -14,6 +14,26 @@ const run = {
     { name: "0x80 r8 ts-batch64", path: "ts-batch64", p50_ns: 47.12, p99_ns: 94.65, ratio_to_floor: 1.147 },
     { name: "0x378 r8 ts-batch64", path: "ts-batch64", p50_ns: 39.9, p99_ns: 90, ratio_to_floor: 0.8797 },
     { name: "0x378 r8 driver-ts", path: "driver-ts", p50_ns: 885_800, p99_ns: 900_000, ratio_to_floor: 21_480 },
+    {
+      name: "lpt1 driver-handshake-ts",
+      path: "driver-handshake-ts",
+      p50_ns: 5e6,
+      p99_ns: 6e6,
+      ratio_to_floor: 5.5,
+      native_calls_per_call: 6.25,
+    },
+  ],
+  pulses: [
+    {
+      name: "pulse-native 100us",
+      path: "pulse-native",
+      asked_us: 100,
+      sent: 1000,
+      found: 1000,
+      err_p50_us: 3,
+      err_p99_us: 1234,
+      err_min_us: -5,
+    },
   ],
 } as unknown as RunResult;
 const sources = { lab: run, suite: { tests: 1234 } };
@@ -29,6 +49,14 @@ describe("figure", () => {
   test("a path's ratio range, and a suite count", () => {
     expect(figure(sources, "lab", "path=ts-batch64", "ratio-range")).toBe("0.880–1.15×");
     expect(figure(sources, "suite", "-", "tests")).toBe("1,234");
+  });
+  test("a pulse series' error percentiles, and a case's counted native calls", () => {
+    expect(figure(sources, "lab", "pulse-native 100us", "err-p50")).toBe("+3.00 µs");
+    expect(figure(sources, "lab", "pulse-native 100us", "err-p99")).toBe("+1,230 µs");
+    expect(figure(sources, "lab", "pulse-native 100us", "err-min")).toBe("-5.00 µs");
+    expect(figure(sources, "lab", "lpt1 driver-handshake-ts", "calls")).toBe("6.25");
+    expect(() => figure(sources, "lab", "pulse-native 100us", "p50")).toThrow("unknown field p50 for pulse");
+    expect(() => figure(sources, "lab", "0x80 r8 ts", "calls")).toThrow("no counted native calls");
   });
   test("an unknown case, field or source is an error naming it", () => {
     expect(() => figure(sources, "lab", "0x80 r8 nope", "p50")).toThrow('no case named "0x80 r8 nope"');
