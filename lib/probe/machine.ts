@@ -3,21 +3,13 @@
  * from a port), and the one rule for reaching ports: grant a range only while
  * it is surveyed.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { type KernelParport, parseParportEntry } from "../devices/index.ts";
 import { canOpen } from "../diagnose.ts";
 import type { Ioperm } from "../index.ts";
+import { readText } from "../read.ts";
 import { type Dmi, dmiFields, type ParportDevice, type Report } from "./report.ts";
-
-/** A file's text, or undefined when it cannot be read. */
-export function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
-}
 
 /** The DMI fields the firmware sets (/sys/class/dmi/id). */
 export function dmi(): Dmi {

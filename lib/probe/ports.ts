@@ -5,9 +5,10 @@
  * is granted only while it is probed.
  */
 import { type Claim, claimant, LPT_BASES, type PciFunction, parseSerialDriver, probeLpt, probeUart, UART_BASES } from "../devices/index.ts";
-import { hex } from "../errors.ts";
+import { hex } from "../format.ts";
 import type { Ioperm } from "../index.ts";
-import { kernelParports, readText, withRange } from "./machine.ts";
+import { readText } from "../read.ts";
+import { kernelParports, withRange } from "./machine.ts";
 import type { LptEntry, PciPortEntry, UartEntry } from "./report.ts";
 
 /** The parallel ports at the legacy bases (0x378, 0x278, 0x3BC). */

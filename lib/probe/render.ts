@@ -3,7 +3,7 @@
  * --json) or JSON (probe.schema.json), the refusal when there is no port
  * access, and progress on a terminal.
  */
-import { hex } from "../errors.ts";
+import { hex } from "../format.ts";
 import { commandFor } from "../where.ts";
 import { type Refusal, type Report, SCHEMA_ID } from "./report.ts";
 
