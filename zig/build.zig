@@ -202,9 +202,9 @@ fn windowsDriver(b: *std.Build, optimize: std.builtin.OptimizeMode, sign: bool) 
         cc.addPrefixedDirectoryArg("-I", ddk);
         // -nostdlib also drops libc's include path, which the DDK headers need.
         cc.addPrefixedDirectoryArg("-isystem", std.Build.LazyPath.zig_lib.path(b, "libc/include/any-windows-any"));
-        // ioperm.c: load, unload and dispatch; allowlist.c: which ports; iopm.c: the x86 IOPM grant;
-        // runtime.c: NX pool and the stack-protector guard; pci.c: PCI configuration reads.
-        for ([_][]const u8{ "ioperm.c", "allowlist.c", "iopm.c", "runtime.c", "pci.c" }) |c| cc.addFileArg(b.path(b.fmt("../windows-driver/sys/{s}", .{c})));
+        // ioperm.c: load, unload and dispatch; ports.c: the port-access IOCTLs; allowlist.c: which ports;
+        // iopm.c: the x86 IOPM grant; runtime.c: NX pool and the stack-protector guard; pci.c: PCI configuration reads.
+        for ([_][]const u8{ "ioperm.c", "ports.c", "allowlist.c", "iopm.c", "runtime.c", "pci.c" }) |c| cc.addFileArg(b.path(b.fmt("../windows-driver/sys/{s}", .{c})));
         cc.addFileInput(b.path(ioctl_header));
         cc.addFileInput(b.path("../windows-driver/sys/ioperm.h"));
         for (arch.defs) |def| {
@@ -294,7 +294,8 @@ fn windowsDriver(b: *std.Build, optimize: std.builtin.OptimizeMode, sign: bool) 
             .name = "iopermfuzz",
             .root_module = b.createModule(.{ .target = target, .optimize = .ReleaseSmall, .link_libc = true }),
         });
-        fuzz.root_module.addCSourceFile(.{ .file = b.path("../windows-driver/tools/iopermfuzz.c"), .flags = &.{ "-std=c11", "-Wall", "-Wextra", "-Werror" } });
+        for ([_][]const u8{ "iopermfuzz.c", "iopermfuzz_ioctl.c", "iopermfuzz_registry.c" }) |c|
+            fuzz.root_module.addCSourceFile(.{ .file = b.path(b.fmt("../windows-driver/tools/{s}", .{c})), .flags = &.{ "-std=c11", "-Wall", "-Wextra", "-Werror" } });
         fuzz.root_module.addIncludePath(b.path("../windows-driver/include"));
         fuzz.root_module.linkSystemLibrary("advapi32", .{});
         install.dependOn(&b.addInstallArtifact(fuzz, .{ .dest_dir = .{ .override = .{ .custom = dir } } }).step);
