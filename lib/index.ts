@@ -16,6 +16,7 @@ import { readFileSync } from "node:fs";
 import { encodeOps, hasParams, OP_KIND, OP_SIZE, opValues, stepAt, stepValues, type BatchOp } from "./batch.ts";
 import { arrayWidth, checkPort, checkRange, checkValue, checkWidth, type PortArray, type Width } from "./check.ts";
 import { errorFor, firstMissing, hex, IopermError, localError, type ErrorContext } from "./errors.ts";
+import { parseParportEntry } from "./devices/lpt.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
 import { Status } from "./status.ts";
 import { type Bus, type BusLock, type LockOptions, lockBus } from "./lock.ts";
@@ -541,7 +542,7 @@ function parportBase(device: string): number {
   } catch {
     // reported below
   }
-  const base = Number.parseInt(text.trim().split(/\s+/)[0] ?? "", 10);
+  const { base } = parseParportEntry(name ?? device, text, "");
   if (!Number.isInteger(base) || base <= 0) {
     throw new IopermError(
       "ENODEV",
