@@ -106,7 +106,7 @@ async function lab(settings: Settings, wine: boolean): Promise<RunResult> {
  * records why not in `skipped`.
  */
 async function wineCases(settings: Settings, skipped: Skipped): Promise<CaseResult[]> {
-  const { labWine, WineSession, winPath, wineDir } = await import("../scripts/windows/lab-wine.ts");
+  const { labWine, WineSession, winPath, wineDir } = await import("../test/windows/lab-wine.ts");
   const info = labWine();
   if (typeof info === "string" || info.bunExe === null) {
     skipped.push({

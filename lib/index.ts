@@ -16,6 +16,7 @@ import { encodeOps, hasParams, OP_KIND, OP_SIZE, opValues, stepAt, stepValues, t
 import { arrayWidth, checkPort, checkRange, checkValue, checkWidth, type PortArray, type Width } from "./check.ts";
 import { errorFor, firstMissing, IopermError, localError, type ErrorContext } from "./errors.ts";
 import { hex } from "./format.ts";
+import { parseParportEntry } from "./devices/lpt.ts";
 import { native, nativeDiagnosis } from "./ffi.ts";
 import { Errno, Status } from "./status.ts";
 import { type Bus, type BusLock, type LockOptions, lockBus } from "./lock.ts";
@@ -537,7 +538,7 @@ function adoptInherited(n: Native): void {
 function parportBase(device: string): number {
   const name = /parport\d+$/.exec(device)?.[0];
   const text = (name && readText(`/proc/sys/dev/parport/${name}/base-addr`)) || "";
-  const base = Number.parseInt(text.trim().split(/\s+/)[0] ?? "", 10);
+  const { base } = parseParportEntry(name ?? device, text, "");
   if (!Number.isInteger(base) || base <= 0) {
     throw new IopermError(
       "ENODEV",

@@ -25,5 +25,5 @@ test("counts: the variable lowers them locally, never in CI, and never below the
 
 test("the replay command names the file, through the lab runner for a lab file", () => {
   expect(replayCommand(7, "test/windows/fuzz.test.ts")).toBe("IOPERM_FUZZ_SEED=7 bun test test/windows/fuzz.test.ts");
-  expect(replayCommand(7, "test/lab/wine-fuzz.lab.ts")).toBe("IOPERM_FUZZ_SEED=7 IOPERM_LAB_ONLY=wine-fuzz bun test test/lab.test.ts");
+  expect(replayCommand(7, "test/lab/wine-fuzz.lab.ts")).toBe("IOPERM_FUZZ_SEED=7 IOPERM_LAB_ONLY=wine-fuzz bun test test/vm-suite.test.ts");
 });

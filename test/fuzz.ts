@@ -49,6 +49,6 @@ export function fuzzCount(name: string, fallback: number, floor: number, env: Re
 /** The one command that replays a seed of a fuzz test file. */
 export function replayCommand(seed: number, file: string): string {
   return file.startsWith("test/lab/")
-    ? `IOPERM_FUZZ_SEED=${seed} IOPERM_LAB_ONLY=${file.replace(/^.*\//, "").replace(/\.lab\.ts$/, "")} bun test test/lab.test.ts`
+    ? `IOPERM_FUZZ_SEED=${seed} IOPERM_LAB_ONLY=${file.replace(/^.*\//, "").replace(/\.lab\.ts$/, "")} bun test test/vm-suite.test.ts`
     : `IOPERM_FUZZ_SEED=${seed} bun test ${file}`;
 }

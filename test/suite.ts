@@ -9,7 +9,7 @@ export interface SuiteCounts {
   tests: number;
   passed: number;
   skipped: number;
-  /** Tests that ran inside the lab VM (reported on the host by test/lab.test.ts). */
+  /** Tests that ran inside the lab VM (reported on the host by test/vm-suite.test.ts). */
   labTests: number;
   /** Test files: host (*.test.ts) and lab (*.lab.ts). */
   hostFiles: number;
@@ -21,8 +21,8 @@ export interface SuiteCounts {
   fuzzLabIoctls: number;
 }
 
-/** A guest test as test/lab.test.ts reports it: "name.lab.ts > …". */
-const isLabTest = (r: CaseResult) => /(^|\/)lab\.test\.ts$/.test(r.file) && /^[^ ]+\.lab\.ts > /.test(r.name);
+/** A guest test as test/vm-suite.test.ts reports it: "name.lab.ts > …". */
+const isLabTest = (r: CaseResult) => /(^|\/)vm-suite\.test\.ts$/.test(r.file) && /^[^ ]+\.lab\.ts > /.test(r.name);
 
 export function countSuite(results: CaseResult[]): SuiteCounts {
   const lab = results.filter(isLabTest);

@@ -1,5 +1,5 @@
 // Real port I/O against QEMU's devices, each checked against an independent witness.
-// Runs inside the lab VM as root (test/lab.test.ts boots it).
+// Runs inside the lab VM as root (test/vm-suite.test.ts boots it).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { pciRead32, readRtc } from "../../lib/devices/index.ts";

@@ -8,7 +8,7 @@
 // @lab-host-prepare sh scripts/windows/lab-prefix.sh
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { iopermDll, labWine, root, WineSession, winPath } from "../../scripts/windows/lab-wine.ts";
+import { iopermDll, labWine, root, WineSession, winPath } from "../windows/lab-wine.ts";
 import { devWindowsDir } from "../../lib/paths.ts";
 import { eventually, hostFile } from "./witness.ts";
 

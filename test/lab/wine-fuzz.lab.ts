@@ -1,5 +1,5 @@
 // ioperm.sys fuzzed with real port I/O: Wine in the lab VM, winedevice holding
-// iopl(3) (scripts/windows/lab-wine.ts), and iopermfuzz without steering, so
+// iopl(3) (test/windows/lab-wine.ts), and iopermfuzz without steering, so
 // every request the driver accepts runs against QEMU's devices. The host-side
 // fuzz (test/windows/fuzz.test.ts) can only send requests that must be refused.
 //
@@ -15,7 +15,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { iopermctl, labWine, WineSession, wineDir, winPath } from "../../scripts/windows/lab-wine.ts";
+import { iopermctl, labWine, WineSession, wineDir, winPath } from "../windows/lab-wine.ts";
 import { batch, type CtlResult, h, ioctl, jsonLines, op, reply } from "../windows/wine.ts";
 import { fuzzCount, fuzzSeeds, PER_SEED, replayCommand } from "../fuzz.ts";
 import { eventually, hostFile } from "./witness.ts";

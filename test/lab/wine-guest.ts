@@ -10,19 +10,9 @@ const [dllPath, ...steps] = process.argv.slice(2);
 if (!dllPath) throw new Error("usage: bun.exe wine-guest.ts DLL STEP...");
 process.env.IOPERM_LIB = dllPath;
 export {};
-const { IopermError, open, ops } = await import("../../lib/index.ts");
+const { open, ops } = await import("../../lib/index.ts");
 const { pciRead32 } = await import("../../lib/devices/pci.ts");
-
-const out = (step: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ step, ...fields }));
-
-function run(step: string, f: () => Record<string, unknown> | void): void {
-  try {
-    out(step, { rc: 0, ...(f() ?? {}) });
-  } catch (e) {
-    if (e instanceof IopermError) out(step, { rc: e.code, errno: e.errno ?? 0, message: e.message });
-    else out(step, { rc: (e as Error).name, message: (e as Error).message });
-  }
-}
+const { out, run } = await import("../windows/guest/steps.ts");
 
 const bytes = (hex: string) => [...Buffer.from(hex, "hex")];
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { open } from "../../lib/index.ts";
-import { iopermctl, iopermDll, labWine, root, wineDir, WineSession, wineProcesses, winPath } from "../../scripts/windows/lab-wine.ts";
+import { iopermctl, iopermDll, labWine, root, wineDir, WineSession, wineProcesses, winPath } from "../windows/lab-wine.ts";
 import { batch, type CtlResult, h, ioctl, jsonLines, op, pair, reply } from "../windows/wine.ts";
 import { eventually, hostFile } from "./witness.ts";
 import { hexDigits } from "../../lib/format.ts";

@@ -8,7 +8,7 @@
 // worker would get DRIVER_IO, not NOT_GRANTED.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
-import { bunWindowsExe, jsonLines, out, root, setUp, tearDown, wine, winPath } from "./wine.ts";
+import { bunWindowsExe, h, jsonLines, out, root, setUp, tearDown, wine, winPath } from "./wine.ts";
 
 let bunExe = "";
 beforeAll(() => {
@@ -27,6 +27,6 @@ test("closing the device clears every thread's grants, the worker's too: its inb
   const [grant, main, version, check] = steps;
   expect(grant).toMatchObject({ granted: true, grants: { backend: "driver" } });
   expect(main).toMatchObject({ granted: false, grants: { backend: "none" } });
-  expect(version).toMatchObject({ protocol: 1 });
+  expect(version).toMatchObject({ protocol: h.IOPERM_PROTOCOL_VERSION });
   expect(check).toMatchObject({ granted: false, grants: { backend: "none" }, inb: "NOT_GRANTED" });
 }, 120_000);

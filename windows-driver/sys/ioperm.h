@@ -1,6 +1,6 @@
 /*
  * What the driver's files share (ioperm.c: load, unload and dispatch;
- * allowlist.c: which ports; iopm.c: the x86 IOPM grant; pci.c: PCI
+ * ports.c: the port-access IOCTLs; allowlist.c: which ports; iopm.c: the x86 IOPM grant; pci.c: PCI
  * configuration reads; runtime.c: NX pool and the stack guard). Not a user-mode
  * header: the protocol is ../include/ioperm_ioctl.h. test/windows/iopm/ntifs.h
  * stands in for <ntifs.h> when iopm.c is tested on the host.
@@ -64,8 +64,15 @@ NTSTATUS ioperm_load_allowlist(IOPERM_DEVICE *d, PUNICODE_STRING registry_path);
 /* pci.c */
 NTSTATUS ioperm_pci_read(IOPERM_DEVICE *d, PVOID buf, ULONG in, ULONG out, ULONG_PTR *info);
 
-/* ioperm.c: a request's lengths are exactly these, or STATUS_INFO_LENGTH_MISMATCH. */
+/* ports.c: a request's lengths are exactly these, or STATUS_INFO_LENGTH_MISMATCH. */
 NTSTATUS ioperm_exact(ULONG in, ULONG want_in, ULONG out, ULONG want_out);
+
+/* ports.c: the port-access IOCTLs, each with exact lengths, then contents checked.
+ * ioperm_single serves READ (flags 0) and WRITE (flags IOPERM_OP_WRITE). */
+NTSTATUS ioperm_version(const IOPERM_DEVICE *d, PVOID buf, ULONG in, ULONG out, ULONG_PTR *info);
+NTSTATUS ioperm_allowlist(const IOPERM_DEVICE *d, PVOID buf, ULONG in, ULONG out, ULONG_PTR *info);
+NTSTATUS ioperm_single(const IOPERM_DEVICE *d, UCHAR flags, PVOID buf, ULONG in, ULONG out, ULONG_PTR *info);
+NTSTATUS ioperm_batch(const IOPERM_DEVICE *d, PVOID buf, ULONG in, ULONG out, ULONG_PTR *info);
 
 #if IOPERM_HAS_IOPM
 /* iopm.c */

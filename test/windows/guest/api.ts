@@ -8,20 +8,8 @@ if (!dllPath) throw new Error("usage: bun.exe api.ts DLL STEP...");
 process.env.IOPERM_LIB = dllPath;
 export {};
 const { closeSync, openSync } = await import("node:fs");
-const { IopermError, driverStatus, driverVersion, installDriver, open, ops, uninstallDriver } = await import("../../../lib/index.ts");
-
-type Fields = Record<string, unknown>;
-const out = (step: string, fields: Fields) => console.log(JSON.stringify({ step, ...fields }));
-
-/** Runs one step: rc 0 and its fields, or the error's code and errno. */
-function run(step: string, f: () => Fields | void): void {
-  try {
-    out(step, { rc: 0, ...(f() ?? {}) });
-  } catch (e) {
-    if (e instanceof IopermError) out(step, { rc: e.code, errno: e.errno ?? 0, index: e.index, message: e.message });
-    else out(step, { rc: (e as Error).name, message: (e as Error).message });
-  }
-}
+const { driverStatus, driverVersion, installDriver, open, ops, uninstallDriver } = await import("../../../lib/index.ts");
+const { out, run } = await import("./steps.ts");
 
 const io = open();
 for (const step of steps) {

@@ -11,6 +11,7 @@ if (!dllPath || !sysPath) throw new Error("usage: bun.exe close.ts DLL INSTALLED
 process.env.IOPERM_LIB = dllPath;
 export {};
 const { driverVersion, installDriver, open, uninstallDriver } = await import("../../../lib/index.ts");
+const { out: say } = await import("./steps.ts");
 
 const worker = new Worker(new URL("./close-worker.ts", import.meta.url).href);
 /** The worker's next message (after sending `msg`, if any). */
@@ -21,7 +22,6 @@ const ask = (msg?: string) =>
     if (msg) worker.postMessage(msg);
   });
 await ask(); // "ready": its handler is in place (a message sent earlier would be lost)
-const say = (step: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ step, ...fields }));
 
 say("worker-grant", await ask("grant"));
 const io = open();

@@ -7,12 +7,12 @@
 //   bun.exe lock.ts DLL DIR
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { out as say } from "./steps.ts";
 
 const [dllPath, dir] = process.argv.slice(2);
 if (!dllPath || !dir) throw new Error("usage: bun.exe lock.ts DLL DIR");
 const env = { ...process.env, IOPERM_LIB: dllPath };
 const fixture = join(import.meta.dir, "..", "..", "fixtures", "bus-lock-writer.ts");
-const say = (step: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ step, ...fields }));
 const writer = (...args: string[]) =>
   Bun.spawn([process.execPath, fixture, ...args], { env, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
 

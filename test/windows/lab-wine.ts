@@ -35,8 +35,8 @@ export function labWine(): LabWine | string {
   return JSON.parse(readFileSync(infoFile, "utf8")) as LabWine;
 }
 
-/** Z:\ path of a path, as Wine programs see it. */
-export const winPath = (p: string) => `Z:${p.replaceAll("/", "\\")}`;
+/** Z:\ path of a path, as Wine programs see it: the one definition is the host tests'. */
+export { winPath } from "./wine.ts";
 
 /** Where this run's Wine logs and scripts go: inside the run dir, so the host keeps them. */
 export function wineDir(): string {

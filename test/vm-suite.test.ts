@@ -152,7 +152,7 @@ for (let i = 0; i < entries.length; i += 2) {
 // One line for .ci/run, which fails when the lab reported fewer tests than its files declare.
 const reported = runs.reduce((n, r) => n + r.results.length, 0);
 const expectedTotal = entries.reduce((n, g) => n + g.files.reduce((m, f) => m + Math.max(1, declared.get(f)?.length ?? 0), 0), 0);
-console.log(`lab: ${reported} tests reported, ${expectedTotal} declared in ${labFiles.length} files`);
+console.log(`vm-suite: ${reported} tests reported, ${expectedTotal} declared in ${labFiles.length} files`);
 
 for (const run of runs) {
   const vm = run.machine ? `lab VM (--machine ${run.machine})` : "lab VM";
