@@ -1,12 +1,12 @@
-// The IopermError code a call throws ("no error" when it returns); other errors propagate.
+// The IopermError code a call throws (`ok`, "no error" unless given, when it returns); other errors propagate.
 import { IopermError } from "../lib/index.ts";
 
-export function errorCode(f: () => unknown): string {
+export function errorCode(f: () => unknown, ok = "no error"): string {
   try {
     f();
   } catch (e) {
     if (e instanceof IopermError) return e.code;
     throw e;
   }
-  return "no error";
+  return ok;
 }
