@@ -65,6 +65,9 @@ interface GroupRun {
  * to a file, not a pipe: a background process it starts (Wine's) may keep its
  * stdout open long after it exits.
  */
+/** The preparation under way, if any: host preparations run one after another. */
+let preparing: Promise<unknown> = Promise.resolve();
+
 async function prepareHost(commands: string[]): Promise<string> {
   for (const command of commands) {
     const log = join(root, ".cache", "lab", `prepare-${process.pid}-${Bun.hash(command).toString(16)}.log`);
@@ -97,7 +100,13 @@ async function runGroup(
 ): Promise<GroupRun> {
   const chunks: string[] = [];
   try {
-    const unprepared = await prepareHost(prepare);
+    // One preparation at a time: two groups that share one (a Wine prefix) may start together.
+    const mine = preparing.then(() => prepareHost(prepare));
+    preparing = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    const unprepared = await mine;
     if (unprepared) return { devices, machine, files, own, prepare, results: [], failure: unprepared, output: "" };
     // --timeout: guest tests start processes under TCG, and on a busy host that can pass bun's 5 s default.
     const lab = await runLab({

@@ -5,7 +5,11 @@
 // device's lifetime lock shared, closeDevice takes it exclusively). Witness: the
 // host LPT file holds exactly the bytes the worker counted as sent, and its
 // last access failed with the typed NOT_GRANTED, not DRIVER_IO or a crash.
+// It leaves the prefix's driver registered its own way (installDriver() makes a
+// demand-start service), so it gets a VM of its own: the other Wine lab files
+// find the prefix as lab-prefix.sh left it.
 // @lab-host-prepare sh scripts/windows/lab-prefix.sh
+// @lab-own-vm
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { iopermDll, labWine, root, WineSession, winPath } from "../windows/lab-wine.ts";
@@ -22,12 +26,7 @@ describe.skipIf(why !== null)(`closing the device under a running access, in Win
     session = new WineSession(info);
     session.start();
   }, 180_000);
-  // installDriver() in the guest registers a demand-start service: put back the auto-start one the
-  // other Wine lab files (same VM, later) expect to find running when their session starts.
-  afterAll(() => {
-    session?.restoreDriver(join(devWindowsDir("x64"), "ioperm.sys"));
-    session?.stop();
-  });
+  afterAll(() => session?.stop());
 
   test("a worker's accesses racing uninstallDriver() end in NOT_GRANTED, never DRIVER_IO or a fault; every byte it counted reached LPT1 (witness: the host LPT file)", async () => {
     if (typeof info === "string" || info.bunExe === null) throw new Error("unreachable: the describe is skipped then");

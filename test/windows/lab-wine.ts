@@ -98,15 +98,6 @@ export class WineSession {
     return { code, lines: text.split(/\r?\n/).filter((l) => l.length > 0), log };
   }
 
-  /**
-   * Registers `sys` again as the prefix had it (an auto-start service, started),
-   * after a test uninstalled or reinstalled the driver its own way: the next
-   * session's services.exe then starts it, as lab-prefix.sh left the prefix.
-   */
-  restoreDriver(sys: string): void {
-    if (this.wineSh(["install-driver", sys]) !== 0) throw new Error(`wine.sh install-driver failed; see ${this.env.IOPERM_WINE_LOGS}`);
-  }
-
   /** Ends the session: every process of the prefix (wineserver -k, then waits for it). */
   stop(): void {
     Bun.spawnSync(["sh", wineSh, "kill"], { cwd: root, env: this.env, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
