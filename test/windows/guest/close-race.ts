@@ -3,7 +3,7 @@
 // device under it (uninstallDriver), ROUNDS times, reinstalling in between. The
 // worker's access must end in a typed NOT_GRANTED, never DRIVER_IO (an IOCTL
 // sent to a closed handle) and never a crash. Prints one JSON line per round
-// for test/lab/wine-close.lab.ts, which counts the bytes in the host LPT file.
+// for test/lab/wine.race.lab.ts, which counts the bytes in the host LPT file.
 //   bun.exe close-race.ts DLL SYS ROUNDS
 const [dllPath, sysPath, rounds = "3"] = process.argv.slice(2);
 if (!dllPath || !sysPath) throw new Error("usage: bun.exe close-race.ts DLL SYS ROUNDS");

@@ -6,10 +6,9 @@
 // host LPT file holds exactly the bytes the worker counted as sent, and its
 // last access failed with the typed NOT_GRANTED, not DRIVER_IO or a crash.
 // It leaves the prefix's driver registered its own way (installDriver() makes a
-// demand-start service), so it gets a VM of its own: the other Wine lab files
-// find the prefix as lab-prefix.sh left it.
+// demand-start service), so it runs last in the Wine VM: its name sorts after
+// wine-fuzz.lab.ts and wine.lab.ts, and the guest runs a group's files in order.
 // @lab-host-prepare sh scripts/windows/lab-prefix.sh
-// @lab-own-vm
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { iopermDll, labWine, root, WineSession, winPath } from "../windows/lab-wine.ts";
