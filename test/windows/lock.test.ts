@@ -29,7 +29,9 @@ test("two bun.exe processes under the same mutex write whole; on two mutexes the
   const b = "B".repeat(30);
   expect([`${a}${b}`, `${b}${a}`]).toContain(String(steps["same-bus"]?.file));
   const apart = String(steps["different-buses"]?.file);
-  expect(apart.length).toBe(60);
+  // Unsynchronised appends under Wine can even lose a character: more evidence they overlapped.
+  expect(apart.length).toBeGreaterThan(50);
+  expect(apart).toMatch(/A+B+A|B+A+B/);
   expect([`${a}${b}`, `${b}${a}`]).not.toContain(apart);
   expect(steps["holder-killed"]).toMatchObject({
     held: '{"ok":true,"held":true}',
