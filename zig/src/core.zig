@@ -242,18 +242,18 @@ pub fn checkListGrants(t: *const grants.Thread, list: []const Op, out: *u32) i32
 /// set with every timeout status, like errno beside a -1.
 pub threadlocal var timeout_value: u32 = 0;
 
+/// A checked op's access (its width is 1, 2 or 4: checkFields saw to it),
+/// tested in that order, bytes first: the common width pays one compare.
 inline fn readAs(comptime backend: grants.Backend, width: u8, port: u16) i64 {
-    return switch (width) {
-        inline 1, 2, 4 => |w| platform.read(backend, w, port),
-        else => status.of(.bad_width),
-    };
+    if (width == 1) return platform.read(backend, 1, port);
+    if (width == 2) return platform.read(backend, 2, port);
+    return platform.read(backend, 4, port);
 }
 
 inline fn writeAs(comptime backend: grants.Backend, width: u8, port: u16, value: u32) i32 {
-    return switch (width) {
-        inline 1, 2, 4 => |w| platform.write(backend, w, port, @intCast(value)),
-        else => status.of(.bad_width),
-    };
+    if (width == 1) return platform.write(backend, 1, port, @truncate(value));
+    if (width == 2) return platform.write(backend, 2, port, @truncate(value));
+    return platform.write(backend, 4, port, value);
 }
 
 /// Busy-waits until `us` microseconds have passed since `start` (platform.monotonicNs).
@@ -262,12 +262,14 @@ fn spinUntil(start: u64, us: u32) void {
     while (platform.monotonicNs() -% start < ns) std.atomic.spinLoopHint();
 }
 
-/// Runs one checked step at `list[i]`.
-/// A timed step (wait, delay, pulse), kept out of the loop's body: a list of
-/// port accesses, the common case, pays only for telling them apart.
-noinline fn runTimed(comptime backend: grants.Backend, list: []Op, i: usize) i32 {
-    const op = &list[i];
-    switch (@as(Kind, @fromBackingInt(@intCast(op.flags)))) {
+/// A timed step (wait, delay, pulse) at `list[i]`, run and its slots' values
+/// written. Returns the slot after it, or a negative status. Kept out of the
+/// loop's body: a list of port accesses, the common case, pays only for
+/// telling them apart.
+noinline fn runTimed(comptime backend: grants.Backend, list: []const Op, values: [*]u32, i: usize) i64 {
+    const op = list[i];
+    const kind: Kind = @fromBackingInt(@intCast(op.flags));
+    switch (kind) {
         .read, .write => unreachable, // runEachOn runs those itself
         .wait => {
             // At least one read; then reads until the match or the timeout.
@@ -292,10 +294,20 @@ noinline fn runTimed(comptime backend: grants.Backend, list: []Op, i: usize) i32
             if (rc != status.ok) return rc;
             // Timed from the end of the first write: the port holds value at least hold_us.
             spinUntil(platform.monotonicNs(), p.hold_us);
-            return writeAs(backend, op.width, op.port, p.rest);
+            const back = writeAs(backend, op.width, op.port, p.rest);
+            if (back != status.ok) return back;
         },
     }
-    return status.ok;
+    const n = kind.slots();
+    for (i..i + n) |s| values[s] = list[s].value;
+    return @intCast(i + n);
+}
+
+/// The end of a run that stopped at slot `i` with `rc` (out of the loop: a
+/// failure is rare, and the loop keeps fewer registers live without it).
+noinline fn stopAt(i: usize, rc: i32, out: *u32) i32 {
+    out.* = @intCast(i);
+    return rc;
 }
 
 /// Ops copied from the caller this many at a time onto the stack; longer lists go to the heap.
@@ -314,54 +326,84 @@ pub fn batch(ops: ?[*]Op, count: u32, done: ?*u32) i32 {
     if (count == 0) return status.ok;
     const caller = (ops orelse return status.of(.bad_buffer))[0..count];
     var local: [stack_ops]Op = undefined;
+    var local_values: [stack_ops]u32 = undefined;
     const heap = count > stack_ops;
     const list: []Op = if (heap) std.heap.page_allocator.alloc(Op, count) catch return status.of(.bad_buffer) else local[0..count];
     defer if (heap) std.heap.page_allocator.free(list);
+    const values: []u32 = if (heap) std.heap.page_allocator.alloc(u32, count) catch return status.of(.bad_buffer) else local_values[0..count];
+    defer if (heap) std.heap.page_allocator.free(values);
     @memcpy(list, caller);
     const t = platform.thread();
     const checked = checkList(t, list, out);
     if (checked != status.ok) return checked;
-    const rc = platform.batch(t, list, out);
-    for (caller, list) |*c, op| c.value = op.value;
+    const rc = platform.batch(t.backend, list, values.ptr, out);
+    // The slots that ran; the rest keep the caller's values.
+    for (caller[0..out.*], values[0..out.*]) |*c, v| c.value = v;
     return rc;
 }
 
-/// Runs checked ops in order through the thread's backend, one access each;
-/// `out` receives the index of an op that failed, or the count.
-pub fn runEach(backend: grants.Backend, list: []Op, out: *u32) i32 {
+/// Runs checked ops in order through the thread's backend, one access each.
+/// `out` receives the slot of the op that failed, or the count; `values`
+/// receives one u32 for each slot before it: a read's value, every other
+/// slot's own value field. The list itself is only read, so any number of
+/// threads may run one list at once.
+pub inline fn runEach(backend: grants.Backend, list: []const Op, values: [*]u32, out: *u32) i32 {
     // The backend is fixed for the whole list: chosen once here, not per op.
+    // The direct one in line, and by a compare rather than a jump table: the
+    // fixed cost of a short batch is mostly calls, returns and indirect jumps
+    // (each a lookup under an emulator such as QEMU's TCG).
+    if (backend == .direct) return @call(.always_inline, runEachOn, .{ .direct, list, values, out });
+    return runEachOther(backend, list, values, out);
+}
+
+/// The backends with a system call per access, where a call more does not show.
+noinline fn runEachOther(backend: grants.Backend, list: []const Op, values: [*]u32, out: *u32) i32 {
     return switch (backend) {
-        inline else => |b| runEachOn(b, list, out),
+        .direct => unreachable,
+        inline else => |b| runEachOn(b, list, values, out),
     };
 }
 
-fn runEachOn(comptime backend: grants.Backend, list: []Op, out: *u32) i32 {
+fn runEachOn(comptime backend: grants.Backend, list: []const Op, values: [*]u32, out: *u32) i32 {
+    // Each slot's first four bytes read as one word (x86 is little-endian):
+    // the port in the low half, the width and the kind above it.
+    const heads: [*]const u32 = @ptrCast(list.ptr);
     var i: usize = 0;
     while (i < list.len) {
-        const op = &list[i];
-        // A port access, the common case, in one slot and with no call; a timed step through runTimed.
-        var slots: usize = 1;
-        const rc: i32 = switch (op.flags) {
-            proto.IOPERM_OP_WRITE => writeAs(backend, op.width, op.port, op.value),
-            proto.IOPERM_OP_READ => read: {
-                const v = readAs(backend, op.width, op.port);
-                if (v < 0) break :read @intCast(v);
-                op.value = @intCast(v);
-                break :read status.ok;
+        const head = heads[2 * i];
+        const port: u16 = @truncate(head);
+        // A port access, the common case, in one slot and with no call; a
+        // timed step through runTimed. One word compared against six shapes,
+        // not a jump table: an indirect jump per op costs a lookup in an
+        // emulator such as QEMU's TCG.
+        const rc: i64 = switch (head >> 16) {
+            inline shape(.read, 1), shape(.read, 2), shape(.read, 4) => |s| read: {
+                const v = platform.read(backend, s & 0xff, port);
+                if (v >= 0) values[i] = @intCast(v);
+                break :read v;
             },
-            else => timed: {
-                slots = @as(Kind, @fromBackingInt(@intCast(op.flags))).slots();
-                break :timed runTimed(backend, list, i);
+            inline shape(.write, 1), shape(.write, 2), shape(.write, 4) => |s| write: {
+                const value = list[i].value;
+                values[i] = value;
+                break :write platform.write(backend, s & 0xff, port, @truncate(value));
+            },
+            else => {
+                const next = runTimed(backend, list, values, i);
+                if (next < 0) return stopAt(i, @intCast(next), out);
+                i = @intCast(next);
+                continue;
             },
         };
-        if (rc != status.ok) {
-            out.* = @intCast(i);
-            return rc;
-        }
-        i += slots;
+        if (rc < 0) return stopAt(i, @intCast(rc), out);
+        i += 1;
     }
     out.* = @intCast(list.len);
     return status.ok;
+}
+
+/// An access's kind and width as runEachOn reads them from a slot's head word.
+fn shape(comptime kind: Kind, comptime width: u8) u32 {
+    return @as(u32, @backingInt(kind)) << 8 | width;
 }
 
 test "checkOp order: flags, width, value, range, grants" {
@@ -425,10 +467,11 @@ test "a timed-out refusal never reaches the instruction: the batch fails at the 
 }
 
 test "delay busy-waits at least the time asked on the monotonic clock" {
-    var list = [_]Op{delay(200)};
+    const list = [_]Op{delay(200)};
+    var values: [1]u32 = undefined;
     var done: u32 = 99;
     const start = platform.monotonicNs();
-    try std.testing.expectEqual(status.ok, runEach(.none, &list, &done));
+    try std.testing.expectEqual(status.ok, runEach(.none, &list, &values, &done));
     try std.testing.expect(platform.monotonicNs() - start >= 200 * std.time.ns_per_us);
     try std.testing.expectEqual(@as(u32, 1), done);
 }

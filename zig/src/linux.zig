@@ -201,8 +201,8 @@ pub fn writeString(backend: Backend, comptime width: u32, port: u16, buf: [*]con
 }
 
 /// Runs checked ops one by one (core.batch has checked the whole list).
-pub fn batch(t: *Thread, list: []core.Op, out: *u32) i32 {
-    return core.runEach(t.backend, list, out);
+pub fn batch(backend: Backend, list: []const core.Op, values: [*]u32, out: *u32) i32 {
+    return core.runEach(backend, list, values, out);
 }
 
 /// CLOCK_MONOTONIC in nanoseconds, through the vDSO when the process has one

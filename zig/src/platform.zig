@@ -53,7 +53,7 @@ pub fn check(comptime P: type) void {
         .{ "grant", fn (*Thread, u32, u32) i32 },
         .{ "grantAll", fn (*Thread) i32 },
         .{ "release", fn (*Thread, u32, u32) i32 },
-        .{ "batch", fn (*Thread, []@import("core.zig").Op, *u32) i32 },
+        .{ "batch", fn (Backend, []const @import("core.zig").Op, [*]u32, *u32) i32 },
         .{ "driverVersion", fn (*[6]u32) i32 },
         .{ "pciRead32", fn (u32, u32, u32, u32, *u32) i32 },
         .{ "driverInstall", fn ([*:0]const u8, bool) i32 },

@@ -14,15 +14,16 @@
 //!
 //! Any thread may run or free any handle at any time. Each slot keeps one
 //! atomic word: whether it holds a batch, the references held on its ops, and
-//! whether a run is using them in place. A run takes a reference only while
+//! whether a run holds the grants stamp. A run takes a reference only while
 //! the slot holds a batch (one compare-and-swap), then compares the whole
 //! generation, which cannot change while any reference is held. Free clears
 //! the word's live bit and drops the batch's own reference; whoever drops the
 //! last reference frees the ops and returns the slot. So no run reads freed
 //! memory, and a batch is freed once, whichever thread gets there first.
-//! Only the run holding the in-place bit reads or writes the list and its
-//! grants stamp; a run that meets it checks its own grants in full and runs a
-//! copy, so no stamp is ever half written and no read value crosses threads.
+//! A run only reads the op list (values go to the caller's array), so runs on
+//! several threads share it. Only the run holding the stamp bit reads or
+//! writes the grants stamp; a run that meets it taken checks its own grants in
+//! full, so no stamp is ever half written.
 //! The word is 32 bits because 32-bit x86 (ioperm.dll for C callers) has no
 //! wider atomics.
 const std = @import("std");
@@ -36,13 +37,13 @@ pub const max_slots = 1 << index_bits;
 /// A slot's generation stays below this, so a handle stays below 2^53.
 const generation_limit: u64 = 1 << (53 - index_bits);
 
-// The state word: references in the low bits, then the in-place and live bits.
+// The state word: references in the low bits, then the stamp and live bits.
 const refs_mask: u32 = (1 << 30) - 1;
-const in_place_bit: u32 = 1 << 30;
+const stamp_bit: u32 = 1 << 30;
 const live_bit: u32 = 1 << 31;
 
 const Slot = struct {
-    /// Live bit, in-place bit and references (see the constants above).
+    /// Live bit, stamp bit and references (see the constants above).
     state: std.atomic.Value(u32) = .init(0),
     /// Odd: the batch the slot holds (or last held, until the last reference goes).
     /// Written only while nothing references the slot; read under a reference.
@@ -51,7 +52,7 @@ const Slot = struct {
     ops: []core.Op = &.{},
     /// The grants.Thread id and generation at the last grant check that passed
     /// (id 0: never checked). Read and written only by the run that holds the
-    /// in-place bit, so no two threads touch it at once and it cannot tear.
+    /// stamp bit, so no two threads touch it at once and it cannot tear.
     checked_id: u32 = 0,
     checked_generation: u64 = 0,
     /// While on the free list: the next free slot's index + 1 (0: the end).
@@ -127,21 +128,21 @@ fn decode(handle: i64) ?Handle {
 }
 
 /// A reference on a slot: its ops stay allocated until release().
-const Ref = struct { slot: *Slot, index: u32, in_place: bool };
+const Ref = struct { slot: *Slot, index: u32, stamp: bool };
 
 /// Takes a reference when `handle` names the batch the slot holds now, and
-/// (when asked) the in-place bit if no other run has it. Inline: it is most of
+/// (when asked) the stamp bit if no other run has it. Inline: it is most of
 /// a replay's cost beyond the ops.
-inline fn acquire(handle: i64, comptime want_in_place: bool) ?Ref {
+inline fn acquire(handle: i64, comptime want_stamp: bool) ?Ref {
     const h = decode(handle) orelse return null;
     const slot = slotAt(h.index) orelse return null;
     var s = slot.state.load(.monotonic);
     const ref: Ref = while (true) {
         if (s & live_bit == 0 or s & refs_mask == refs_mask) return null;
-        const in_place = want_in_place and s & in_place_bit == 0;
-        const next = s + 1 + (if (in_place) in_place_bit else 0);
+        const stamp = want_stamp and s & stamp_bit == 0;
+        const next = s + 1 + (if (stamp) stamp_bit else 0);
         s = slot.state.cmpxchgWeak(s, next, .acquire, .monotonic) orelse
-            break .{ .slot = slot, .index = h.index, .in_place = in_place };
+            break .{ .slot = slot, .index = h.index, .stamp = stamp };
     };
     // Held now, so the generation cannot move: this is the batch the slot holds, or another.
     if (slot.generation != h.generation) {
@@ -151,14 +152,15 @@ inline fn acquire(handle: i64, comptime want_in_place: bool) ?Ref {
     return ref;
 }
 
-fn release(ref: Ref) void {
-    const before = ref.slot.state.fetchSub(1 + (if (ref.in_place) in_place_bit else 0), .acq_rel);
+/// Inline: one atomic subtraction on every run; the rare last reference calls reclaim.
+inline fn release(ref: Ref) void {
+    const before = ref.slot.state.fetchSub(1 + (if (ref.stamp) stamp_bit else 0), .acq_rel);
     if (before & refs_mask == 1) reclaim(ref.slot, ref.index);
 }
 
 /// Frees a slot's ops once its last reference is gone, and returns the slot to
 /// the free list unless its generation is used up.
-fn reclaim(slot: *Slot, index: u32) void {
+noinline fn reclaim(slot: *Slot, index: u32) void {
     ops_allocator.free(slot.ops);
     slot.ops = &.{};
     slot.generation += 1; // even: free
@@ -200,14 +202,13 @@ pub fn prepare(ops: ?[*]const core.Op, count: u32, done: ?*u32) i64 {
     return @intCast(slot.generation << index_bits | index);
 }
 
-/// A run that finds another in place copies the list to the stack up to this many ops (to the heap above).
-const stack_ops = 256;
-
-/// Runs a prepared batch on the calling thread, writing each op's value to
-/// `values` (one u32 per op). The grants are checked when the thread's grants
-/// changed since the last run that passed; a refused op means none ran, and
-/// `done` receives its index (or the count when all ran). Threads may run the
-/// same batch at once: one runs it in place, the others check and run a copy of their own.
+/// Runs a prepared batch on the calling thread. `values` gets one u32 per op
+/// slot for the slots before `done` (all of them when every op ran): what a
+/// read read, every other slot's own value. The grants are checked when the
+/// thread's grants changed since the last run that passed; a refused op means
+/// none ran, and `done` receives its index (or the count when all ran).
+/// Threads may run the same batch at once: the list is only read, and a run
+/// that finds another holding the grants stamp checks its grants itself.
 pub fn run(handle: i64, done: ?*u32, values: ?[*]u32) i32 {
     const out = done orelse return status.of(.bad_buffer);
     out.* = 0;
@@ -218,43 +219,18 @@ pub fn run(handle: i64, done: ?*u32, values: ?[*]u32) i32 {
     if (list.len == 0) return status.ok;
     const v = values orelse return status.of(.bad_buffer);
     const t = core.platform.thread();
-    if (!ref.in_place) return runCopy(t, list, out, v);
-    if (t.id == 0 or slot.checked_id != t.id or slot.checked_generation != t.generation) {
+    // Read before the checks: LLVM would otherwise look the thread up again for it.
+    const backend = t.backend;
+    if (!ref.stamp) {
+        const rc = core.checkListGrants(t, list, out);
+        if (rc != status.ok) return rc;
+    } else if (t.id == 0 or slot.checked_id != t.id or slot.checked_generation != t.generation) {
         const rc = core.checkListGrants(t, list, out);
         if (rc != status.ok) return rc;
         slot.checked_id = t.id;
         slot.checked_generation = t.generation;
     }
-    const rc = core.platform.batch(t, list, out);
-    for (list, 0..) |op, i| v[i] = op.value;
-    return rc;
-}
-
-/// A run while another thread runs the same list in place: that run owns the
-/// grants stamp and writes the values of read ops into the list, so this one
-/// checks every step's grants itself, copies every slot but a read's value
-/// (walking step by step: a timed step's parameter slot is copied whole), and
-/// runs its copy. Not inlined: its stack copy stays out of the replay's frame.
-noinline fn runCopy(t: *grants.Thread, list: []const core.Op, out: *u32, v: [*]u32) i32 {
-    const checked = core.checkListGrants(t, list, out);
-    if (checked != status.ok) return checked;
-    var local: [stack_ops]core.Op = undefined;
-    const heap = list.len > stack_ops;
-    const copy: []core.Op = if (heap) ops_allocator.alloc(core.Op, list.len) catch return status.of(.bad_buffer) else local[0..list.len];
-    defer if (heap) ops_allocator.free(copy);
-    var at: usize = 0;
-    while (at < list.len) {
-        const kind: core.Kind = @fromBackingInt(@intCast(list[at].flags));
-        const n = kind.slots();
-        if (kind == .read) {
-            // The in-place run is writing this one's value: every field but that.
-            copy[at] = .{ .port = list[at].port, .width = list[at].width, .flags = list[at].flags, .value = 0 };
-        } else @memcpy(copy[at..][0..n], list[at..][0..n]);
-        at += n;
-    }
-    const rc = core.platform.batch(t, copy, out);
-    for (copy, 0..) |op, i| v[i] = op.value;
-    return rc;
+    return @call(.always_inline, core.platform.batch, .{ backend, list, v, out });
 }
 
 /// Frees a prepared batch; its handle is refused from then on. A run in

@@ -168,24 +168,24 @@ pub inline fn write(backend: Backend, comptime width: u32, port: u16, value: cpu
 /// Exactly one IOCTL on the driver backend, timed steps included (the driver
 /// runs them); core.batch has checked every op and the caps, which the driver
 /// checks again. The x86 direct backend runs the list in this process.
-pub fn batch(t: *Thread, list: []core.Op, out: *u32) i32 {
+pub fn batch(backend: Backend, list: []const core.Op, values: [*]u32, out: *u32) i32 {
     // A thread without grants got here with a list of delays alone (core.batch
     // checked every op): the device may not be open yet, and there is no grant
     // whose generation the pin must match, only the device's current one.
-    if (t.backend == .none) {
+    if (backend == .none) {
         const opened = device.open();
         if (opened != status.ok) return opened;
     }
-    if (!device.pin(if (t.backend == .none) device.generation.load(.acquire) else held_since)) {
+    if (!device.pin(if (backend == .none) device.generation.load(.acquire) else held_since)) {
         out.* = 0;
         return status.of(.not_granted);
     }
     defer device.unpin();
-    if (is_x86 and t.backend == .direct) return core.runEach(.direct, list, out);
+    if (is_x86 and backend == .direct) return core.runEach(.direct, list, values, out);
     if (list.len > proto.IOPERM_MAX_BATCH) return status.of(.range);
     var index: u32 = 0;
-    const rc = device.batchIoctl(list, &index);
-    out.* = if (rc == status.ok) @intCast(list.len) else index;
+    const rc = device.batchIoctl(list, values, &index);
+    out.* = index;
     return rc;
 }
 

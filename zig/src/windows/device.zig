@@ -160,8 +160,10 @@ const Chunk = extern struct {
     ops: [chunk_ops]core.Op,
 };
 
-/// One IOCTL for `ops` (at most IOPERM_MAX_BATCH): values read come back in place.
-pub fn batchIoctl(ops: []core.Op, index: *u32) i32 {
+/// One IOCTL for `ops` (at most IOPERM_MAX_BATCH). The driver's copy comes
+/// back with the values read; `values` gets those of the slots before `index`
+/// (all of them when every op ran), one u32 per slot as core.runEach writes them.
+pub fn batchIoctl(ops: []const core.Op, values: [*]u32, index: *u32) i32 {
     var local: Chunk = undefined;
     const size = @sizeOf(proto.IOPERM_BATCH_HEADER) + ops.len * @sizeOf(core.Op);
     const heap = ops.len > chunk_ops;
@@ -176,11 +178,12 @@ pub fn batchIoctl(ops: []core.Op, index: *u32) i32 {
     @memcpy(list[0..ops.len], ops);
     const rc = ioctl(device.load(.acquire), proto.IOCTL_IOPERM_BATCH, buf.ptr, size, buf.ptr, size);
     if (rc != status.ok) return rc;
-    index.* = header.index;
     const v = verdict(header.result);
     // A timeout stops the list after the ops before it ran: their values count too.
     if (v == status.of(.timeout)) core.timeout_value = header.value;
-    if (v == status.ok or v == status.of(.timeout)) @memcpy(ops, list[0..ops.len]);
+    const ran: usize = if (v == status.ok) ops.len else @min(header.index, ops.len);
+    for (list[0..ran], 0..) |op, i| values[i] = op.value;
+    index.* = @intCast(ran);
     return v;
 }
 
@@ -196,11 +199,12 @@ pub fn stringChunks(comptime width: u32, port: u16, comptime write_op: bool, buf
             .flags = if (write_op) core.Op.write_flag else 0,
             .value = if (write_op) buf[done + i] else 0,
         };
+        var values: [chunk_ops]u32 = undefined;
         var index: u32 = 0;
-        const rc = batchIoctl(ops[0..n], &index);
+        const rc = batchIoctl(ops[0..n], &values, &index);
         if (rc != status.ok) return rc;
-        if (!write_op) for (ops[0..n], 0..) |op, i| {
-            buf[done + i] = @intCast(op.value);
+        if (!write_op) for (values[0..n], 0..) |v, i| {
+            buf[done + i] = @intCast(v);
         };
         done += n;
     }
