@@ -207,6 +207,7 @@ describe("fuzzing ioperm.sys under Wine", () => {
         i: number;
         set: number;
         start: number;
+        retried: boolean;
         open: number;
         ok: boolean;
         caps: number;
@@ -219,7 +220,7 @@ describe("fuzzing ioperm.sys under Wine", () => {
       const registryCap = h.IOPERM_CAP_REGISTRY_LIST!;
       const tally = new Map<string, number>();
       const wrong: unknown[] = [];
-      let wineHiccups = 0;
+      let wineRetries = 0;
       for (const [i, v] of values.entries()) {
         const got = replies[i]!;
         const want = v.type < 0 ? { ok: true as const, ranges: defaultAllowlist } : parseAllowedPorts(v.type, v.data);
@@ -231,11 +232,12 @@ describe("fuzzing ioperm.sys under Wine", () => {
         const actual = want.ok
           ? { set: got.set, start: got.start, ok: got.ok, registry: (got.caps & registryCap) !== 0, allowed: got.allowed }
           : { set: got.set, started: got.start === 0, open: got.open, ok: got.ok };
-        // Wine's service manager now and then fails a start with ERROR_INTERNAL_ERROR (1359) under load,
-        // whatever the value: counted and printed, and allowed once per seed; a second is a failure.
-        if (want.ok && got.start === 1359 && wineHiccups++ === 0) {
-          console.log(`seed ${seed}: value ${i} (${v.kind}): Wine's SCM failed the start with 1359; not a reading of the value`);
-          continue;
+        // iopermfuzz tries a start once more when Wine's service manager fails it with
+        // ERROR_INTERNAL_ERROR (1359), which it does now and then under load whatever the
+        // value; the second start is compared like any other. Counted and printed.
+        if (got.retried) {
+          wineRetries++;
+          console.log(`seed ${seed}: value ${i} (${v.kind}): Wine's SCM failed a start with 1359; tried once more: ${got.start}`);
         }
         if (!Bun.deepEquals(actual, expected))
           wrong.push({
@@ -249,7 +251,7 @@ describe("fuzzing ioperm.sys under Wine", () => {
       }
       console.log(
         [
-          `${values.length} AllowedPorts values and restarts in ${seconds.toFixed(1)} s (seed ${seed}), ${wrong.length} differ from the reference`,
+          `${values.length} AllowedPorts values and restarts in ${seconds.toFixed(1)} s (seed ${seed}), ${wrong.length} differ from the reference, ${wineRetries} starts tried twice`,
           ...[...tally].sort().map(([k, n]) => `  ${k}: ${n}`),
         ].join("\n"),
       );
