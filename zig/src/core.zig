@@ -476,6 +476,22 @@ test "delay busy-waits at least the time asked on the monotonic clock" {
     try std.testing.expectEqual(@as(u32, 1), done);
 }
 
+test "a run writes one value per slot before the one it stopped at, and none after" {
+    // On the `none` backend a 16-bit read stops at the backend (width_unsupported) before any instruction.
+    var values: [3]u32 = @splat(0xAAAA_AAAA);
+    var done: u32 = 99;
+    // A timed step that ran: its slot gets its own value field.
+    try std.testing.expectEqual(status.ok, runEach(.none, &.{delay(1)}, &values, &done));
+    try std.testing.expectEqual(@as(u32, 1), done);
+    try std.testing.expectEqual(@as(u32, 1), values[0]);
+    // Stopped at slot 1: slot 0 written, slot 1 and the delay after it untouched.
+    const stopping = [_]Op{ delay(2), .{ .port = 0x100, .width = 2, .flags = proto.IOPERM_OP_READ, .value = 0 }, delay(3) };
+    values = @splat(0xAAAA_AAAA);
+    try std.testing.expectEqual(status.of(.width_unsupported), runEach(.none, &stopping, &values, &done));
+    try std.testing.expectEqual(@as(u32, 1), done);
+    try std.testing.expectEqual([3]u32{ 2, 0xAAAA_AAAA, 0xAAAA_AAAA }, values);
+}
+
 test "batch checks and runs its own copy: the caller's list is read once" {
     // A refused op in the caller's list is reported by index, and the list is not written.
     var t_ops = [_]Op{
