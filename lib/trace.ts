@@ -233,7 +233,8 @@ export function tracedSymbols(n: Native, sink: TraceSink): Native {
     const inFn = n[`ioperm_in${s}`] as (port: number) => number;
     t[`ioperm_in${s}`] = (port: number) => {
       const v = Number(inFn(port));
-      recIn("", port, width, "r", v < 0 ? null : v, v < 0 ? v : 0);
+      // A negative return is the status; a value read is status 0.
+      recIn("", port, width, "r", v < 0 ? null : v, Math.min(v, 0));
       return v;
     };
     const outFn = n[`ioperm_out${s}`] as (port: number, value: number) => number;
