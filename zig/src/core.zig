@@ -242,18 +242,18 @@ pub fn checkListGrants(t: *const grants.Thread, list: []const Op, out: *u32) i32
 /// set with every timeout status, like errno beside a -1.
 pub threadlocal var timeout_value: u32 = 0;
 
-/// A checked op's access (its width is 1, 2 or 4: checkFields saw to it),
-/// tested in that order, bytes first: the common width pays one compare.
 inline fn readAs(comptime backend: grants.Backend, width: u8, port: u16) i64 {
-    if (width == 1) return platform.read(backend, 1, port);
-    if (width == 2) return platform.read(backend, 2, port);
-    return platform.read(backend, 4, port);
+    return switch (width) {
+        inline 1, 2, 4 => |w| platform.read(backend, w, port),
+        else => status.of(.bad_width),
+    };
 }
 
 inline fn writeAs(comptime backend: grants.Backend, width: u8, port: u16, value: u32) i32 {
-    if (width == 1) return platform.write(backend, 1, port, @truncate(value));
-    if (width == 2) return platform.write(backend, 2, port, @truncate(value));
-    return platform.write(backend, 4, port, value);
+    return switch (width) {
+        inline 1, 2, 4 => |w| platform.write(backend, w, port, @intCast(value)),
+        else => status.of(.bad_width),
+    };
 }
 
 /// Busy-waits until `us` microseconds have passed since `start` (platform.monotonicNs).

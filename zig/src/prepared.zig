@@ -221,14 +221,14 @@ pub fn run(handle: i64, done: ?*u32, values: ?[*]u32) i32 {
     const t = core.platform.thread();
     // Read before the checks: LLVM would otherwise look the thread up again for it.
     const backend = t.backend;
-    if (!ref.stamp) {
+    // Without the stamp bit, the stamp is another run's: check in full and record nothing.
+    if (!ref.stamp or t.id == 0 or slot.checked_id != t.id or slot.checked_generation != t.generation) {
         const rc = core.checkListGrants(t, list, out);
         if (rc != status.ok) return rc;
-    } else if (t.id == 0 or slot.checked_id != t.id or slot.checked_generation != t.generation) {
-        const rc = core.checkListGrants(t, list, out);
-        if (rc != status.ok) return rc;
-        slot.checked_id = t.id;
-        slot.checked_generation = t.generation;
+        if (ref.stamp) {
+            slot.checked_id = t.id;
+            slot.checked_generation = t.generation;
+        }
     }
     return @call(.always_inline, core.platform.batch, .{ backend, list, v, out });
 }
